@@ -1,0 +1,205 @@
+"""The immutable interaction log every stage after loading works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from lmrec.data.vocabulary import Vocabulary
+
+
+def _is_sorted(users: np.ndarray, times: np.ndarray | None, items: np.ndarray) -> bool:
+    if users.size < 2:
+        return True
+    du = np.diff(users)
+    if (du < 0).any():
+        return False
+    same = du == 0
+    if times is None:
+        return True
+    dt = np.diff(times)
+    if (dt[same] < 0).any():
+        return False
+    tie = same & (dt == 0)
+    return not (np.diff(items)[tie] < 0).any()
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """User-item events with integer indices into two vocabularies.
+
+    Rows are kept in the canonical order of the protocols: by user, then timestamp, then item index.
+    When there are no timestamps the given order within each user is kept (sequence files).
+    """
+
+    users: np.ndarray
+    """User index per event (int64, into `user_vocab`)."""
+    items: np.ndarray
+    """Item index per event (int64, into `item_vocab`)."""
+    user_vocab: Vocabulary
+    item_vocab: Vocabulary
+    ratings: np.ndarray | None = None
+    """Explicit rating per event (float32) or None for purely implicit logs."""
+    timestamps: np.ndarray | None = None
+    """Event time per event (int64: Unix seconds, or the position in a sequence file)."""
+
+    def __post_init__(self) -> None:
+        users = np.ascontiguousarray(self.users, dtype=np.int64)
+        items = np.ascontiguousarray(self.items, dtype=np.int64)
+        n = users.shape[0]
+        if items.shape != (n,):
+            raise ValueError(f"users and items differ in length: {n} vs {items.shape}")
+        ratings = None if self.ratings is None else np.ascontiguousarray(self.ratings, dtype=np.float32)
+        times = None if self.timestamps is None else np.ascontiguousarray(self.timestamps, dtype=np.int64)
+        for name, arr in (("ratings", ratings), ("timestamps", times)):
+            if arr is not None and arr.shape != (n,):
+                raise ValueError(f"{name} has length {arr.shape[0]}, expected {n}")
+        if n:
+            if users.min() < 0 or users.max() >= len(self.user_vocab):
+                raise ValueError("user index out of range of the user vocabulary")
+            if items.min() < 0 or items.max() >= len(self.item_vocab):
+                raise ValueError("item index out of range of the item vocabulary")
+        if not _is_sorted(users, times, items):
+            order = (
+                np.argsort(users, kind="stable")
+                if times is None
+                else np.lexsort((items, times, users))
+            )
+            users, items = users[order], items[order]
+            ratings = None if ratings is None else ratings[order]
+            times = None if times is None else times[order]
+        object.__setattr__(self, "users", users)
+        object.__setattr__(self, "items", items)
+        object.__setattr__(self, "ratings", ratings)
+        object.__setattr__(self, "timestamps", times)
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        user_col: str = "user",
+        item_col: str = "item",
+        rating_col: str | None = "rating",
+        timestamp_col: str | None = "timestamp",
+        user_vocab: Vocabulary | None = None,
+        item_vocab: Vocabulary | None = None,
+    ) -> Interactions:
+        """Build from a frame of raw ids; vocabularies are built from the frame unless given."""
+        uv = user_vocab or Vocabulary.from_ids(frame[user_col].to_numpy())
+        iv = item_vocab or Vocabulary.from_ids(frame[item_col].to_numpy())
+        ratings = frame[rating_col].to_numpy() if rating_col and rating_col in frame else None
+        times = frame[timestamp_col].to_numpy() if timestamp_col and timestamp_col in frame else None
+        return cls(
+            users=uv.index(frame[user_col].to_numpy()),
+            items=iv.index(frame[item_col].to_numpy()),
+            user_vocab=uv,
+            item_vocab=iv,
+            ratings=ratings,
+            timestamps=times,
+        )
+
+    # --- shape --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        """Size of the user vocabulary (users without events in this log included)."""
+        return len(self.user_vocab)
+
+    @property
+    def n_items(self) -> int:
+        """Size of the item vocabulary: the catalog that full ranking scores."""
+        return len(self.item_vocab)
+
+    def user_counts(self) -> np.ndarray:
+        return np.bincount(self.users, minlength=self.n_users)
+
+    def item_counts(self) -> np.ndarray:
+        return np.bincount(self.items, minlength=self.n_items)
+
+    def indptr(self) -> np.ndarray:
+        """Row offsets: events of user u are rows indptr[u]:indptr[u+1]."""
+        out = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(self.user_counts(), out=out[1:])
+        return out
+
+    # --- views --------------------------------------------------------------------------------
+    def csr(self, *, values: str = "binary", dtype: Any = np.float32) -> sp.csr_matrix:
+        """User x item matrix. `values` is "binary" (1 per pair, repeats collapsed), "count" or "rating"."""
+        if values == "rating":
+            if self.ratings is None:
+                raise ValueError("this log has no ratings; use values='binary'")
+            data = self.ratings.astype(dtype)
+        else:
+            data = np.ones(len(self), dtype=dtype)
+        mat = sp.csr_matrix((data, (self.users, self.items)), shape=(self.n_users, self.n_items))
+        mat.sum_duplicates()
+        if values == "binary":
+            mat.data[:] = 1
+        elif values not in ("count", "rating"):
+            raise ValueError(f"values must be 'binary', 'count' or 'rating', not {values!r}")
+        return mat
+
+    def sequences(self) -> list[np.ndarray]:
+        """Item indices of each user in canonical (time) order; empty arrays for users without events."""
+        return np.split(self.items, self.indptr()[1:-1])
+
+    def subset(self, mask: np.ndarray) -> Interactions:
+        """Rows where `mask` is true, with the same vocabularies (so indices stay comparable)."""
+        mask = np.asarray(mask)
+        return Interactions(
+            users=self.users[mask],
+            items=self.items[mask],
+            user_vocab=self.user_vocab,
+            item_vocab=self.item_vocab,
+            ratings=None if self.ratings is None else self.ratings[mask],
+            timestamps=None if self.timestamps is None else self.timestamps[mask],
+        )
+
+    def concat(self, other: Interactions) -> Interactions:
+        """Union of two logs over the same vocabularies."""
+        if other.user_vocab is not self.user_vocab and not np.array_equal(
+            other.user_vocab.ids, self.user_vocab.ids
+        ):
+            raise ValueError("cannot concatenate logs with different user vocabularies")
+        if other.item_vocab is not self.item_vocab and not np.array_equal(
+            other.item_vocab.ids, self.item_vocab.ids
+        ):
+            raise ValueError("cannot concatenate logs with different item vocabularies")
+
+        def cat(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            if a is None or b is None:
+                return None
+            return np.concatenate([a, b])
+
+        return Interactions(
+            users=np.concatenate([self.users, other.users]),
+            items=np.concatenate([self.items, other.items]),
+            user_vocab=self.user_vocab,
+            item_vocab=self.item_vocab,
+            ratings=cat(self.ratings, other.ratings),
+            timestamps=cat(self.timestamps, other.timestamps),
+        )
+
+    def to_frame(self, *, raw_ids: bool = True) -> pd.DataFrame:
+        """Events as a frame (raw ids by default) with columns user, item[, rating][, timestamp]."""
+        cols: dict[str, Any] = {
+            "user": self.user_vocab.id(self.users) if raw_ids else self.users,
+            "item": self.item_vocab.id(self.items) if raw_ids else self.items,
+        }
+        if self.ratings is not None:
+            cols["rating"] = self.ratings
+        if self.timestamps is not None:
+            cols["timestamp"] = self.timestamps
+        return pd.DataFrame(cols)
+
+    def pair_keys(self) -> np.ndarray:
+        """One int64 key per (user, item) pair, for fast set operations between logs."""
+        return self.users * np.int64(self.n_items) + self.items

@@ -1,0 +1,94 @@
+"""Mapping between raw ids (as found in files) and dense integer indices used inside models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lmrec.errors import UnknownIdError
+
+
+def _canonical_ids(ids: Any) -> np.ndarray:
+    """Return ids as an int64 array when every id is an integer, else as a unicode string array."""
+    arr = np.asarray(ids)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "O":
+        try:
+            as_int = pd.to_numeric(pd.Series(arr), errors="raise", downcast=None)
+            if as_int.dtype.kind in "iu":
+                return as_int.to_numpy(np.int64)
+        except (ValueError, TypeError):
+            pass
+    return arr.astype(str)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Sorted, de-duplicated raw ids; index *i* is the *i*-th smallest raw id.
+
+    Sorting by raw id (numeric when every id is an integer) makes indices reproducible across runs and
+    gives the tie-break order the benchmark protocols demand ("lower item index wins").
+    """
+
+    ids: np.ndarray
+    """Raw ids in index order: int64 when all ids are integers, otherwise unicode strings."""
+    _index: pd.Index = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ids = _canonical_ids(self.ids)
+        if ids.ndim != 1:
+            raise ValueError("Vocabulary ids must be one-dimensional")
+        index = pd.Index(ids)
+        if not index.is_unique:
+            raise ValueError("Vocabulary ids must be unique; use Vocabulary.from_ids to de-duplicate")
+        object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "_index", index)
+
+    @classmethod
+    def from_ids(cls, ids: Iterable[Any] | np.ndarray) -> Vocabulary:
+        """Build a vocabulary from raw ids in any order, with repeats."""
+        arr = _canonical_ids(np.asarray(list(ids) if not isinstance(ids, np.ndarray | pd.Series) else ids))
+        return cls(np.unique(arr))
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def is_integer(self) -> bool:
+        return self.ids.dtype.kind == "i"
+
+    def index(self, raw: Any, *, missing: str = "error") -> np.ndarray:
+        """Indices of raw ids. `missing="error"` raises `UnknownIdError`; `"negative"` returns -1."""
+        raw_arr = np.atleast_1d(np.asarray(raw))
+        if self.is_integer and raw_arr.dtype.kind not in "iu":
+            try:
+                raw_arr = raw_arr.astype(np.int64)
+            except (ValueError, TypeError):
+                raw_arr = np.full(raw_arr.shape, np.iinfo(np.int64).min)
+        elif not self.is_integer:
+            raw_arr = raw_arr.astype(str)
+        idx = self._index.get_indexer(raw_arr)
+        if missing == "error" and (idx < 0).any():
+            bad = raw_arr[idx < 0][:5].tolist()
+            raise UnknownIdError(f"{int((idx < 0).sum())} unknown id(s), e.g. {bad}")
+        if missing not in ("error", "negative"):
+            raise ValueError(f"missing must be 'error' or 'negative', not {missing!r}")
+        return idx.astype(np.int64)
+
+    def id(self, index: Any) -> np.ndarray:
+        """Raw ids of indices."""
+        return self.ids[np.asarray(index)]
+
+    def to_list(self) -> list[Any]:
+        return self.ids.tolist()
+
+    @classmethod
+    def from_list(cls, ids: list[Any]) -> Vocabulary:
+        return cls(np.asarray(ids))

@@ -1,0 +1,29 @@
+"""Exceptions shared across lmrec. Each names the problem so a user can fix it."""
+
+
+class LmrecError(Exception):
+    """Base class of every error lmrec raises on purpose."""
+
+
+class DataError(LmrecError, ValueError):
+    """Input data is malformed; the message names file, row/line and column where known."""
+
+
+class DatasetNotFoundError(LmrecError, FileNotFoundError):
+    """A dataset is neither available locally nor downloadable; the message says how to point at a copy."""
+
+
+class NotFittedError(LmrecError, RuntimeError):
+    """A model was asked to score or recommend before `fit` was called."""
+
+
+class LeakageError(LmrecError, AssertionError):
+    """A split lets evaluation interactions reach training data."""
+
+
+class ConfigError(LmrecError, ValueError):
+    """An experiment file or model config is invalid (unknown key, wrong type, impossible value)."""
+
+
+class UnknownIdError(LmrecError, KeyError):
+    """A raw user or item id is not in the vocabulary and the caller asked for a strict lookup."""

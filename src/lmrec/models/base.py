@@ -1,0 +1,246 @@
+"""The Recommender contract every lmrec model implements, with one shared recommend/save/load.
+
+A model learns from an `Interactions` log in `fit` and then `score`s users against the whole catalog.
+Everything else (exclusion of seen items, top-k, raw-id lookups, persistence) lives here once.
+
+Unknown users: `score` takes user indices where -1 means "not in the training data"; each model's
+docstring says what it does for them (history-based models use the given history; factor models fold the
+user in from the history; popularity ignores the user). Unknown raw ids in `recommend_ids` raise
+`UnknownIdError` unless a history is supplied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from lmrec import __version__
+from lmrec.data.interactions import Interactions
+from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import ConfigError, NotFittedError
+from lmrec.models.topk import topk
+
+FORMAT_VERSION = 1
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """The one way lmrec turns a seed into a generator (no global RNG anywhere)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """Top-n lists for a batch of users: item indices (-1 = no item) and their scores, best first."""
+
+    users: np.ndarray
+    items: np.ndarray
+    scores: np.ndarray
+
+    def to_records(self, item_vocab: Vocabulary, user_vocab: Vocabulary | None = None) -> list[dict[str, Any]]:
+        out = []
+        for row, u in enumerate(self.users):
+            valid = self.items[row] >= 0
+            out.append(
+                {
+                    "user": user_vocab.id(u).item() if user_vocab is not None and u >= 0 else int(u),
+                    "items": item_vocab.id(self.items[row][valid]).tolist(),
+                    "scores": self.scores[row][valid].astype(float).tolist(),
+                }
+            )
+        return out
+
+
+class Recommender(ABC):
+    """Base class: stores a frozen config; learned state (trailing underscore) is set only by `fit`."""
+
+    name: ClassVar[str]
+    """Registry name used in experiment files and saved artifacts."""
+    config_class: ClassVar[type]
+    """The frozen dataclass holding this model's hyper-parameters."""
+
+    def __init__(self, config: Any = None, **params: Any) -> None:
+        if config is None:
+            try:
+                config = self.config_class(**params)
+            except TypeError as exc:
+                raise ConfigError(f"{type(self).__name__}: {exc}") from exc
+        elif params:
+            config = dataclasses.replace(config, **params)
+        if not isinstance(config, self.config_class):
+            raise ConfigError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {config!r}")
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # --- learning -------------------------------------------------------------------------------
+    def fit(self, data: Interactions, *, seed: int | np.random.Generator | None = None) -> Self:
+        """Learn from `data`; remembers the training vocabularies and history. Returns self."""
+        if len(data) == 0:
+            raise ValueError(f"{type(self).__name__}.fit got an empty interaction log")
+        self.user_vocab_ = data.user_vocab
+        self.item_vocab_ = data.item_vocab
+        self.history_ = data.csr()
+        self._fit(data, as_rng(seed))
+        return self
+
+    @abstractmethod
+    def _fit(self, data: Interactions, rng: np.random.Generator) -> None: ...
+
+    @abstractmethod
+    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Scores (len(users) x n_items, float32) for user indices (-1 = unknown) with their histories."""
+
+    def check_is_fitted(self) -> None:
+        if not hasattr(self, "history_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
+
+    @property
+    def n_items(self) -> int:
+        self.check_is_fitted()
+        return len(self.item_vocab_)
+
+    def score(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
+        """Scores of every catalog item for a batch of users.
+
+        users: user indices into the training vocabulary, -1 for users the model has not seen.
+        history: one row per user with the items known for them now (defaults to the training history;
+        for unknown users without a given history the row is empty).
+        """
+        self.check_is_fitted()
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if (users >= self.history_.shape[0]).any():
+            raise ValueError(f"user index out of range (model knows {self.history_.shape[0]} users)")
+        history = self._history_rows(users, history)
+        scores = np.asarray(self._score(users, history), dtype=np.float32)
+        if scores.shape != (users.shape[0], self.n_items):
+            raise RuntimeError(f"{type(self).__name__} returned scores of shape {scores.shape}")
+        return scores
+
+    def _history_rows(self, users: np.ndarray, history: sp.csr_matrix | None) -> sp.csr_matrix:
+        if history is not None:
+            history = sp.csr_matrix(history)
+            if history.shape != (users.shape[0], self.n_items):
+                raise ValueError(
+                    f"history must have one row per user and {self.n_items} columns, got {history.shape}"
+                )
+            return history
+        known = np.where(users >= 0, users, 0)
+        rows = self.history_[known]
+        if (users < 0).any():
+            rows = sp.csr_matrix(rows.multiply((users >= 0)[:, None].astype(np.float32)))
+            rows.eliminate_zeros()
+        return sp.csr_matrix(rows)
+
+    def recommend(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        n: int = 10,
+        *,
+        exclude: sp.csr_matrix | None = None,
+        exclude_history: bool = True,
+    ) -> Recommendations:
+        """Top-`n` items for a batch of users (batch-first, as in implicit).
+
+        exclude_history: remove each user's history items from the ranking (seen-item exclusion).
+        exclude: an extra user x item matrix of items to remove (same row order as `users`).
+        """
+        self.check_is_fitted()
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        history = self._history_rows(users, history)
+        scores = self.score(users, history)
+        if exclude_history:
+            mask_out(scores, history)
+        if exclude is not None:
+            mask_out(scores, sp.csr_matrix(exclude))
+        items, top = topk(scores, n)
+        return Recommendations(users=users, items=items, scores=top)
+
+    def recommend_ids(
+        self, user_ids: Any, n: int = 10, *, exclude_history: bool = True
+    ) -> list[dict[str, Any]]:
+        """Raw-id layer over `recommend`: known users only (unknown ids raise `UnknownIdError`)."""
+        self.check_is_fitted()
+        users = self.user_vocab_.index(np.atleast_1d(np.asarray(user_ids)))
+        recs = self.recommend(users, n=n, exclude_history=exclude_history)
+        return recs.to_records(self.item_vocab_, self.user_vocab_)
+
+    # --- persistence ----------------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save (subclasses extend)."""
+        return {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore learned arrays saved by `_state`."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write `model.json` (class, config, versions) and `arrays.npz` (no pickle) into folder `path`."""
+        self.check_is_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        hist = self.history_
+        arrays = {
+            "user_ids": self.user_vocab_.ids,
+            "item_ids": self.item_vocab_.ids,
+            "history_indptr": hist.indptr,
+            "history_indices": hist.indices,
+            **{f"state_{k}": np.asarray(v) for k, v in self._state().items()},
+        }
+        np.savez(path / "arrays.npz", **arrays)  # savez of non-object arrays needs no pickle
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "lmrec_version": __version__,
+            "model": self.name,
+            "config": dataclasses.asdict(self.config),
+            "n_users": len(self.user_vocab_),
+            "n_items": len(self.item_vocab_),
+        }
+        (path / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Load any saved lmrec model (the class is looked up in the registry, never unpickled)."""
+        from lmrec.models.registry import get_model_class
+
+        path = Path(path)
+        meta_file = path / "model.json"
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{path} is not a saved lmrec model (no model.json)")
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{meta_file}: unsupported format_version {meta.get('format_version')}")
+        klass = get_model_class(meta["model"])
+        if cls is not Recommender and not issubclass(klass, cls):
+            raise TypeError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
+        model = klass(klass.config_class(**meta["config"]))
+        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        model.user_vocab_ = Vocabulary(arrays["user_ids"])
+        model.item_vocab_ = Vocabulary(arrays["item_ids"])
+        indices = arrays["history_indices"]
+        model.history_ = sp.csr_matrix(
+            (np.ones(indices.shape[0], dtype=np.float32), indices, arrays["history_indptr"]),
+            shape=(len(model.user_vocab_), len(model.item_vocab_)),
+        )
+        model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
+        return model
+
+
+def mask_out(scores: np.ndarray, rows: sp.csr_matrix) -> None:
+    """Set scores of the nonzero entries of `rows` (one row per score row) to -inf, in place."""
+    rows = sp.csr_matrix(rows)
+    if rows.nnz == 0:
+        return
+    r = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    scores[r, rows.indices] = -np.inf

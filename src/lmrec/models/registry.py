@@ -1,0 +1,28 @@
+"""Model names used in experiment files and saved artifacts, mapped to classes (imported lazily)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmrec.models.base import Recommender
+
+MODELS: dict[str, str] = {
+    "pop": "lmrec.models.popularity:Popularity",
+    "itemknn": "lmrec.models.knn:ItemKNN",
+    "ease": "lmrec.models.ease:EASE",
+    "als": "lmrec.models.mf:ALS",
+    "bpr": "lmrec.models.mf:BPR",
+    "biasedmf": "lmrec.models.biased_mf:BiasedMF",
+}
+
+
+def get_model_class(name: str) -> type[Recommender]:
+    """The class registered under `name`; the error lists the known names."""
+    try:
+        target = MODELS[name.lower()]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known models: {sorted(MODELS)}") from None
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
