@@ -13,19 +13,15 @@ from lmrec.errors import UnknownIdError
 
 
 def _canonical_ids(ids: Any) -> np.ndarray:
-    """Return ids as an int64 array when every id is an integer, else as a unicode string array."""
+    """Return ids as an int64 array when every id is an integer value, else as a unicode string array."""
     arr = np.asarray(ids)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
         return arr.astype(np.int64)
-    if arr.dtype.kind == "O":
-        try:
-            as_int = pd.to_numeric(pd.Series(arr), errors="raise", downcast=None)
-            if as_int.dtype.kind in "iu":
-                return as_int.to_numpy(np.int64)
-        except (ValueError, TypeError):
-            pass
+    if arr.dtype.kind == "O" and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in arr):
+        return arr.astype(np.int64)
+    # Strings stay strings even when they look numeric: ASINs such as "0001234567" carry leading zeros.
     return arr.astype(str)
 
 

@@ -1,0 +1,66 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmrec.data.interactions import Interactions
+from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import UnknownIdError
+
+
+def make() -> Interactions:
+    frame = pd.DataFrame(
+        {"user": [3, 1, 1, 2, 2, 2], "item": [20, 10, 20, 30, 10, 20],
+         "rating": [5, 4, 3, 2, 1, 5], "timestamp": [1, 2, 1, 3, 3, 1]}
+    )
+    return Interactions.from_frame(frame)
+
+
+def test_vocabulary_sorts_integer_ids_numerically():
+    v = Vocabulary.from_ids([10, 9, 100, 9])
+    assert v.ids.tolist() == [9, 10, 100]
+    assert v.index([100, 9]).tolist() == [2, 0]
+    assert v.index(np.array(["10"])).tolist() == [1]
+
+
+def test_vocabulary_keeps_numeric_looking_strings():
+    v = Vocabulary.from_ids(["0001", "10", "9"])
+    assert v.ids.tolist() == ["0001", "10", "9"]
+
+
+def test_vocabulary_strings_and_unknown():
+    v = Vocabulary.from_ids(["b", "a", "c"])
+    assert v.ids.tolist() == ["a", "b", "c"]
+    assert v.index(["zz", "a"], missing="negative").tolist() == [-1, 0]
+    with pytest.raises(UnknownIdError, match="zz"):
+        v.index(["zz"])
+
+
+def test_canonical_order_user_time_item():
+    x = make()
+    f = x.to_frame()
+    # user 2: (t=1, item 20), then t=3 tie broken by item id: 10 before 30
+    assert f[f.user == 2].item.tolist() == [20, 10, 30]
+    assert f.user.tolist() == [1, 1, 2, 2, 2, 3]
+    assert f.rating.tolist() == [3, 4, 5, 1, 2, 5]
+
+
+def test_csr_binary_collapses_repeats():
+    x = make()
+    twice = x.concat(x)
+    assert twice.csr().max() == 1
+    assert twice.csr(values="count").max() == 2
+    assert twice.csr().nnz == len(x)
+
+
+def test_sequences_and_subset_keep_vocab():
+    x = make()
+    seqs = x.sequences()
+    assert [s.tolist() for s in seqs] == [[1, 0], [1, 0, 2], [1]]
+    sub = x.subset(x.users == 0)
+    assert sub.n_items == x.n_items and len(sub) == 2
+
+
+def test_rejects_out_of_range_indices():
+    v = Vocabulary.from_ids([1, 2])
+    with pytest.raises(ValueError, match="item index"):
+        Interactions(users=np.array([0]), items=np.array([5]), user_vocab=v, item_vocab=v)

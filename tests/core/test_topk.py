@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from lmrec.models.topk import topk
+
+
+def reference_topk(scores: np.ndarray, n: int) -> np.ndarray:
+    """Slow, obviously-correct reference: sort each row by (-score, index)."""
+    out = np.full((scores.shape[0], n), -1)
+    for r, row in enumerate(scores):
+        order = sorted((i for i in range(row.size) if np.isfinite(row[i]) or row[i] > 0),
+                       key=lambda i: (-row[i], i))
+        out[r, : min(n, len(order))] = order[:n]
+    return out
+
+
+def test_ties_break_to_lower_index():
+    items, scores = topk(np.array([[1.0, 3.0, 3.0, 3.0, 0.0]]), 2)
+    assert items.tolist() == [[1, 2]]
+    assert scores.tolist() == [[3.0, 3.0]]
+
+
+def test_excluded_items_are_padding():
+    items, scores = topk(np.array([[-np.inf, 2.0, -np.inf]]), 3)
+    assert items.tolist() == [[1, -1, -1]]
+    assert scores[0, 0] == 2.0 and np.isneginf(scores[0, 1:]).all()
+
+
+def test_n_larger_than_catalog_pads():
+    items, _ = topk(np.array([[0.5, 0.7]]), 4)
+    assert items.tolist() == [[1, 0, -1, -1]]
+
+
+def test_rejects_nan_and_bad_n():
+    with pytest.raises(ValueError, match="NaN"):
+        topk(np.array([[np.nan, 1.0]]), 1)
+    with pytest.raises(ValueError, match="positive"):
+        topk(np.zeros((1, 3)), 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=30),
+        elements=st.sampled_from([0.0, 1.0, 2.0, 2.5, -1.0, -np.inf]),
+    ),
+    st.integers(1, 35),
+)
+def test_matches_sorting_reference(scores, n):
+    items, top = topk(scores, n)
+    assert items.shape == (scores.shape[0], n)
+    np.testing.assert_array_equal(items, reference_topk(scores, n))

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from lmrec.errors import ConfigError
+from lmrec.experiment.config import load_experiment, parse_experiment
+from lmrec.experiment.search import candidates
+
+BASE = {"name": "t", "dataset": {"name": "ml-100k"}, "models": [{"name": "pop"}]}
+
+
+def test_quickstart_file_parses():
+    exp = load_experiment("examples/quickstart.yaml")
+    assert exp.split.method == "temporal_ratio"
+    assert {m.name for m in exp.models} >= {"pop", "itemknn", "ease", "als", "bpr"}
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"modles": []}, "unknown key"),
+        ({"models": [{"name": "pop", "parms": {}}]}, r"models\[0\]: unknown key"),
+        ({"split": {"method": "shuffle"}}, "split.method"),
+        ({"evaluation": {"refit": "test"}}, "refit"),
+        ({"evaluation": {"ns": [0]}}, "positive"),
+        ({"models": [{"name": "pop"}, {"name": "pop"}]}, "unique"),
+        ({"seed": "x"}, "expected int"),
+        ({"task": "ctr"}, "task"),
+    ],
+)
+def test_invalid_files_name_the_key(patch, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_experiment({**BASE, **patch})
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_experiment(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_experiment(bad)
+
+
+def test_grid_and_random_search():
+    exp = parse_experiment(
+        {**BASE, "models": [
+            {"name": "itemknn", "params": {"shrink": 5}, "search": {"grid": {"k": [10, 20], "shrink": [0, 5]}}},
+            {"name": "als", "search": {"random": {"factors": [8, 16], "reg": {"loguniform": [0.001, 1]},
+                                                   "iterations": {"int": [3, 5]}}, "n_iter": 6}},
+        ]}
+    )
+    grid = candidates(exp.models[0], np.random.default_rng(0))
+    assert grid == [{"shrink": 0, "k": 10}, {"shrink": 5, "k": 10}, {"shrink": 0, "k": 20},
+                    {"shrink": 5, "k": 20}]
+    draws = candidates(exp.models[1], np.random.default_rng(0))
+    again = candidates(exp.models[1], np.random.default_rng(0))
+    assert draws == again and 1 <= len(draws) <= 6
+    for d in draws:
+        assert d["factors"] in (8, 16) and 0.001 <= d["reg"] <= 1 and 3 <= d["iterations"] <= 5
+
+
+def test_bad_search_space():
+    exp = parse_experiment({**BASE, "models": [{"name": "als", "search": {"random": {"reg": {"beta": [1, 2]}}}}]})
+    with pytest.raises(ConfigError, match="unknown distribution"):
+        candidates(exp.models[0], np.random.default_rng(0))
