@@ -5,14 +5,26 @@ from __future__ import annotations
 import numpy as np
 
 
+def _fix_boundary_ties(scores: np.ndarray, cols: np.ndarray, kth: np.ndarray, rows: np.ndarray) -> None:
+    """For rows where argpartition cut through a run of equal scores, take the lowest-index ties."""
+    k = cols.shape[1]
+    for r in rows:
+        row = scores[r]
+        above = np.flatnonzero(row > kth[r])
+        at = np.flatnonzero(row == kth[r])[: k - above.shape[0]]
+        cols[r] = np.concatenate([above, at])
+
+
 def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-`n` item indices and scores of each row of `scores` (batch x items), best first.
 
     Exact under ties: among equal scores the lower item index ranks first, as the benchmark protocols
     require. Entries equal to -inf (excluded items) are never returned; their slots are -1 with score -inf,
     so a row with fewer than `n` rankable items yields a shorter list padded with -1.
-    Cost is O(batch x items) plus O(batch x n log n): `argpartition` finds the n-th best value, then only
-    the boundary ties are resolved by index order.
+
+    Cost: one `argpartition` per row (O(items)), one comparison pass to detect rows where the partition
+    cut through a run of tied scores (only those rows are redone exactly), and an O(n log n) sort of the
+    selected entries.
     """
     scores = np.asarray(scores)
     if scores.ndim != 2:
@@ -20,27 +32,29 @@ def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
     b, m = scores.shape
-    if np.isnan(scores).any():
-        raise ValueError("scores contain NaN; a model produced an invalid score")
     k = min(n, m)
-    if k == 0:
+    if k == 0 or b == 0:
         return np.full((b, n), -1, dtype=np.int64), np.full((b, n), -np.inf, dtype=np.float32)
-    # n-th largest value per row
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
-    above = scores > kth[:, None]
-    at = scores == kth[:, None]
-    need = k - above.sum(axis=1)
-    take_at = at & (np.cumsum(at, axis=1) <= need[:, None])
-    chosen = above | take_at
-    rows, cols = np.nonzero(chosen)  # row-major: k per row, columns ascending
-    cols = cols.reshape(b, k)
-    vals = scores[rows, cols.ravel()].reshape(b, k)
-    # order within the k: by score descending, then item index ascending (cols already ascending)
-    order = np.argsort(-vals, axis=1, kind="stable")
+    if k < m:
+        cols = np.argpartition(scores, m - k, axis=1)[:, m - k :]
+    else:
+        cols = np.broadcast_to(np.arange(m), (b, m)).copy()
+    vals = np.take_along_axis(scores, cols, axis=1)
+    if np.isnan(vals).any() or (k < m and np.isnan(scores).any()):
+        raise ValueError("scores contain NaN; a model produced an invalid score")
+    kth = vals.min(axis=1)
+    if k < m:
+        ties_total = np.count_nonzero(scores == kth[:, None], axis=1)
+        ties_taken = np.count_nonzero(vals == kth[:, None], axis=1)
+        cut = np.flatnonzero(ties_total != ties_taken)
+        if cut.size:
+            _fix_boundary_ties(scores, cols, kth, cut)
+            vals[cut] = np.take_along_axis(scores[cut], cols[cut], axis=1)
+    # best first: score descending, then item index ascending
+    order = np.lexsort((cols, -vals), axis=-1)
     items = np.take_along_axis(cols, order, axis=1).astype(np.int64)
     top = np.take_along_axis(vals, order, axis=1).astype(np.float32)
-    invalid = ~np.isfinite(top) & (top < 0)
-    items[invalid] = -1
+    items[np.isneginf(top)] = -1
     if k < n:
         items = np.pad(items, ((0, 0), (0, n - k)), constant_values=-1)
         top = np.pad(top, ((0, 0), (0, n - k)), constant_values=-np.inf)
