@@ -1,0 +1,245 @@
+"""Where a dataset's files live (a folder, a zip archive or one file) and the typed frame every loader builds.
+
+Loaders never extract archives: members are read straight from the zip, found by their base name so that
+the official archives (which put everything under a top folder such as `ml-100k/`) and plain folders look
+the same to them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, cast
+
+import numpy as np
+import pandas as pd
+
+from lmrec.data.raw import RAW_COLUMNS, Problem
+from lmrec.errors import DataError
+
+PathLike = str | os.PathLike[str]
+
+_IGNORED_PREFIXES = ("__MACOSX/",)
+
+
+class DataSource:
+    """A folder (its top-level files), a zip archive (all members) or one file, addressed by base name."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            self.kind = "folder"
+            self._members = {p.name: p.name for p in sorted(self.path.iterdir()) if p.is_file()}
+        elif self.path.is_file() and zipfile.is_zipfile(self.path):
+            self.kind = "zip"
+            self._members = self._zip_members()
+        elif self.path.is_file():
+            self.kind = "file"
+            self._members = {self.path.name: self.path.name}
+        else:
+            raise DataError(f"{self.path}: no such file or folder")
+
+    def _zip_members(self) -> dict[str, str]:
+        members: dict[str, str] = {}
+        clashes: dict[str, list[str]] = {}
+        with zipfile.ZipFile(self.path) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                base = name.rsplit("/", 1)[-1]
+                if info.is_dir() or name.startswith(_IGNORED_PREFIXES) or base.startswith("._"):
+                    continue
+                if base in members:
+                    clashes.setdefault(base, [members[base]]).append(name)
+                members[base] = name
+        # A name that occurs twice cannot be addressed by base name; remember it to fail clearly on use.
+        self._clashes = clashes
+        return members
+
+    def __repr__(self) -> str:
+        return f"DataSource({str(self.path)!r}, kind={self.kind!r})"
+
+    def names(self) -> list[str]:
+        """Base names of the files available, sorted."""
+        return sorted(self._members)
+
+    def has(self, name: str) -> bool:
+        return name in self._members
+
+    def find(self, *names: str) -> str | None:
+        """The first of `names` that is present, or None."""
+        return next((n for n in names if n in self._members), None)
+
+    def _member(self, name: str) -> str:
+        if name not in self._members:
+            raise DataError(f"{self.path}: file {name!r} not found; present: {self.names()}")
+        clashes = getattr(self, "_clashes", {})
+        if name in clashes:
+            raise DataError(f"{self.path}: several members are named {name!r}: {clashes[name]}")
+        return self._members[name]
+
+    def label(self, name: str) -> str:
+        """How a file is named in problems and in the `source` column (path, or `archive.zip:member`)."""
+        member = self._member(name)
+        if self.kind == "folder":
+            return str(self.path / member)
+        if self.kind == "zip":
+            return f"{self.path}:{member}"
+        return str(self.path)
+
+    def local_path(self, name: str) -> Path | None:
+        """The file's path on disk (None inside a zip)."""
+        member = self._member(name)
+        if self.kind == "zip":
+            return None
+        return self.path / member if self.kind == "folder" else self.path
+
+    @contextmanager
+    def open(self, name: str, *, decompress: bool = True) -> Iterator[IO[bytes]]:
+        """A binary stream of the file; `.gz` files are decompressed unless `decompress` is False."""
+        member = self._member(name)
+        with self._open_raw(member) as raw:
+            if decompress and member.endswith(".gz"):
+                with gzip.GzipFile(fileobj=raw) as gz:
+                    yield cast(IO[bytes], gz)
+            else:
+                yield raw
+
+    @contextmanager
+    def _open_raw(self, member: str) -> Iterator[IO[bytes]]:
+        if self.kind == "zip":
+            with zipfile.ZipFile(self.path) as zf, zf.open(member) as fh:
+                yield fh
+        else:
+            path = self.path / member if self.kind == "folder" else self.path
+            with open(path, "rb") as fh:
+                yield fh
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.open(name) as fh:
+            return fh.read()
+
+    def digest(self, name: str, algorithm: str) -> str:
+        """Hex digest of the file as stored (compressed files are hashed compressed)."""
+        h = hashlib.new(algorithm)
+        with self.open(name, decompress=False) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+
+def as_source(path: PathLike | DataSource) -> DataSource:
+    return path if isinstance(path, DataSource) else DataSource(path)
+
+
+def detect_encoding(data: bytes) -> str:
+    """'utf-8' when the bytes decode as UTF-8, else 'latin-1' (which decodes anything).
+
+    MovieLens 1M is latin-1 and 10M is UTF-8 with the same layout; an accented latin-1 byte is never
+    valid UTF-8 on its own, so the test is reliable for these files.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
+# --- the typed frame ------------------------------------------------------------------------------
+
+
+def compact_int(values: np.ndarray) -> np.ndarray:
+    """int32 when every value fits (halves memory on 20M-row logs), else int64."""
+    values = np.asarray(values)
+    if values.size and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
+        return values.astype(np.int64, copy=False)
+    return values.astype(np.int32, copy=False)
+
+
+def int_ids(column: Any) -> pd.Series:
+    """Raw integer ids; values that are not integers become NA (nullable Int32/Int64 only when needed)."""
+    s = column if isinstance(column, pd.Series) else pd.Series(column)
+    num = s if s.dtype.kind in "fiu" else pd.to_numeric(s, errors="coerce")
+    if isinstance(num.dtype, np.dtype) and num.dtype.kind in "iu":
+        return pd.Series(compact_int(num.to_numpy()), index=s.index)
+    values = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values) | (values != np.round(values))
+    if not bad.any():
+        return pd.Series(compact_int(values.astype(np.int64)), index=s.index)
+    good = values[~bad]
+    wide = good.size and (good.min() < np.iinfo(np.int32).min or good.max() > np.iinfo(np.int32).max)
+    out = pd.array(np.where(bad, 0, values).astype(np.int64), dtype="Int64" if wide else "Int32")
+    out[bad] = pd.NA
+    return pd.Series(out, index=s.index)
+
+
+def str_ids(column: Any) -> pd.Series:
+    """Raw string ids; missing and empty values become NA."""
+    s = column if isinstance(column, pd.Series) else pd.Series(column)
+    if s.dtype.kind in "iuf":
+        s = int_ids(s).astype("str")
+    s = s.astype("str")
+    return s.mask(s.str.len() == 0)
+
+
+def auto_ids(column: Any) -> pd.Series:
+    """Integer ids when the column is numeric as read, otherwise strings."""
+    s = column if isinstance(column, pd.Series) else pd.Series(column)
+    return int_ids(s) if s.dtype.kind in "iuf" else str_ids(s)
+
+
+def floats(column: Any, dtype: str = "float64") -> np.ndarray:
+    """Numbers with NaN where a value is missing or not a number."""
+    s = column if isinstance(column, pd.Series) else pd.Series(column)
+    if s.dtype.kind not in "fiu":
+        s = pd.to_numeric(s, errors="coerce")
+    return s.to_numpy(dtype=dtype, na_value=np.nan)
+
+
+def raw_frame(
+    user: pd.Series,
+    item: pd.Series,
+    rating: Any,
+    timestamp: Any,
+    source: str | pd.Categorical,
+    line: np.ndarray,
+) -> pd.DataFrame:
+    """The RawLog frame: ids as given, float32 rating, float64 timestamp, categorical source, int line.
+
+    `rating`/`timestamp` may be None (all NaN). `source` is one file label or a categorical per row;
+    a categorical keeps a 20M-row log from holding 20M copies of the same path.
+    """
+    n = len(user)
+    if isinstance(source, str):
+        source = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[source])
+    cols = {
+        "user": user.reset_index(drop=True),
+        "item": item.reset_index(drop=True),
+        "rating": np.full(n, np.nan, np.float32) if rating is None else floats(rating, "float32"),
+        "timestamp": np.full(n, np.nan) if timestamp is None else floats(timestamp, "float64"),
+        "source": source,
+        "line": compact_int(np.asarray(line)),
+    }
+    # copy=False keeps one block per column: no 2-D consolidation copy of a 20M-row log.
+    return pd.DataFrame(cols, columns=list(RAW_COLUMNS), copy=False)
+
+
+def positions(users: pd.Series) -> np.ndarray:
+    """0, 1, 2, ... per user in row (file) order; NaN where the user is missing."""
+    pos = users.groupby(users, sort=False, dropna=True).cumcount()
+    return pos.reindex(users.index).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def catalog_problem_meta(problems: list[Problem]) -> dict[str, Any]:
+    """Bad metadata lines go to meta, not `RawLog.problems`, which counts unparsed *interaction* lines."""
+    if not problems:
+        return {}
+    return {"catalog_problems": len(problems), "catalog_problem_examples": [str(p) for p in problems[:20]]}
+
+
+def short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
