@@ -1,0 +1,621 @@
+"""Turn a `RawLog` into `Interactions`, counting and reporting every row that is removed and why.
+
+Order of the passes (each only sees what the previous one kept):
+
+1. invalid rows: missing user/item id, unusable rating (NaN, inf, non-numeric, out of `rating_range`),
+   unusable timestamp (missing while required or while other rows have one, inf, outside int64);
+2. repeated (user, item) pairs, by the `duplicates` policy, in time order;
+3. the implicit-feedback threshold `min_rating` (after de-duplication, so with `keep_last` a user's latest
+   opinion of an item decides whether it counts);
+4. the iterative user/item k-core.
+
+Hot paths are vectorised: ids become int64 codes once (a presence table for dense integer ids, else
+`pd.factorize`), events are put into canonical order with one sort of a packed int64 key, and repeated
+pairs are found by sorting pair codes (near-linear, as rows are grouped by user by then). At 20M rows
+this takes 2-6 s on a shared 2-core VM, with about 1.1 GB of working memory above the raw frame.
+A row that fails several checks is counted once, under the first reason in the order above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from lmrec.data.interactions import Interactions
+from lmrec.data.raw import Problem, RawLog
+from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import ConfigError, DataError
+
+DuplicatePolicy = Literal["keep_all", "keep_first", "keep_last", "error"]
+N_EXAMPLES = 5
+_MAX_TIME = float(2**62)  # timestamps must survive int64 arithmetic (differences, packing) untouched
+
+
+@dataclass(frozen=True)
+class CleaningConfig:
+    """How `clean` treats a raw log. Defaults keep everything that is well-formed."""
+
+    duplicates: DuplicatePolicy = "keep_last"
+    """Repeated (user, item) pairs: "keep_all" (repeat consumption), "keep_first" / "keep_last" (earliest /
+    latest in time order; equal times fall back to file order) or "error" (raise `DataError`)."""
+    rating_range: tuple[float, float] | None = None
+    """Inclusive (min, max) of valid ratings; ratings outside are invalid. None: no range check."""
+    min_rating: float | None = None
+    """Implicit-feedback threshold: keep rows with rating >= this. Rows below are counted as
+    "below_threshold", not as invalid. Needs a log with ratings."""
+    require_timestamp: bool = False
+    """Rows without a timestamp are invalid. When False, a log without any timestamp is accepted (its
+    `Interactions.timestamps` is None), but a log where only some rows have one is not."""
+    user_core: int = 0
+    """Keep only users with at least this many events (iterated with `item_core` until stable). 0/1: off."""
+    item_core: int = 0
+    """Keep only items with at least this many events (iterated with `user_core` until stable). 0/1: off."""
+    on_invalid: Literal["drop", "error"] = "drop"
+    """Invalid rows (and lines the loader could not parse): "drop" them and report, or "error": raise
+    `DataError` naming the first examples."""
+
+    def __post_init__(self) -> None:
+        if self.duplicates not in ("keep_all", "keep_first", "keep_last", "error"):
+            raise ConfigError(
+                f"duplicates must be keep_all/keep_first/keep_last/error, not {self.duplicates!r}"
+            )
+        if self.on_invalid not in ("drop", "error"):
+            raise ConfigError(f"on_invalid must be 'drop' or 'error', not {self.on_invalid!r}")
+        if self.rating_range is not None:
+            lo, hi = self.rating_range
+            if not lo <= hi:
+                raise ConfigError(f"rating_range must be (min, max) with min <= max, not {self.rating_range}")
+        for name in ("user_core", "item_core"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, not {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["rating_range"] = None if self.rating_range is None else list(self.rating_range)
+        return out
+
+
+@dataclass(frozen=True)
+class Removal:
+    """How many rows one reason removed, with the first examples (lowest input row positions)."""
+
+    count: int
+    examples: tuple[Problem, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "examples": [str(p) for p in self.examples]}
+
+
+@dataclass(frozen=True)
+class CoreRound:
+    """One round of the iterative k-core: what it removed."""
+
+    round: int
+    rows_removed: int
+    users_removed: int
+    items_removed: int
+
+
+@dataclass(frozen=True)
+class CleaningReport:
+    """What `clean` did. Invariant: rows_in - sum(removed counts) == rows_out."""
+
+    name: str
+    config: CleaningConfig
+    rows_in: int
+    """Rows of the raw frame (lines the loader could not parse are in `loader_problems`, not here)."""
+    rows_out: int
+    users_in: int
+    """Distinct non-missing user ids in the raw frame."""
+    users_out: int
+    items_in: int
+    items_out: int
+    removed: dict[str, Removal]
+    """Reason -> removal, only reasons that removed something, in pass order."""
+    core_rounds: tuple[CoreRound, ...] = ()
+    loader_problems: Removal = field(default_factory=lambda: Removal(0))
+    implicit: bool = False
+    """True when the raw log had no rating at all (`Interactions.ratings` is None)."""
+    timestamp_kind: str | None = None
+    """"unix" / "position" from the loader's meta, "unknown" if it did not say, None without timestamps."""
+    floored_timestamps: int = 0
+    """Fractional timestamps rounded down to whole units (kept, not removed)."""
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "config": self.config.to_dict(),
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "users_in": self.users_in,
+            "users_out": self.users_out,
+            "items_in": self.items_in,
+            "items_out": self.items_out,
+            "removed": {k: v.to_dict() for k, v in self.removed.items()},
+            "core_rounds": [dataclasses.asdict(r) for r in self.core_rounds],
+            "loader_problems": self.loader_problems.to_dict(),
+            "implicit": self.implicit,
+            "timestamp_kind": self.timestamp_kind,
+            "floored_timestamps": self.floored_timestamps,
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        lines = [
+            f"cleaning {self.name!r}: {self.rows_in:,} rows in, {self.rows_out:,} out "
+            f"({self.rows_in - self.rows_out:,} removed)",
+            f"  users {self.users_in:,} -> {self.users_out:,}; items {self.items_in:,} -> {self.items_out:,}",
+            f"  ratings: {'none (implicit)' if self.implicit else 'explicit'}; "
+            f"timestamps: {self.timestamp_kind or 'none'}",
+        ]
+        if self.loader_problems.count:
+            lines.append(
+                f"  {self.loader_problems.count:,} line(s) the loader could not parse (not in rows_in)"
+            )
+            lines += [f"      {p}" for p in self.loader_problems.examples]
+        for reason, rem in self.removed.items():
+            lines.append(f"  removed {rem.count:,} row(s): {reason}")
+            lines += [f"      {p}" for p in rem.examples]
+        for r in self.core_rounds:
+            lines.append(
+                f"  k-core round {r.round}: {r.rows_removed:,} rows, {r.users_removed:,} users, "
+                f"{r.items_removed:,} items removed"
+            )
+        if self.floored_timestamps:
+            lines.append(f"  {self.floored_timestamps:,} fractional timestamp(s) rounded down")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+# --- canonical order ------------------------------------------------------------------------------
+def _bits(n_values: int) -> int:
+    """Bits needed to store the values 0 .. n_values - 1."""
+    return max(1, int(n_values - 1).bit_length())
+
+
+def time_codes(times: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """Order-preserving non-negative codes for timestamps shared by several arrays, and their bit width.
+
+    The offset from the common minimum is used when it is narrow enough; otherwise dense ranks.
+    """
+    nonempty = [t for t in times if t.size]
+    if not nonempty:
+        return [np.zeros(0, np.int64) for _ in times], 1
+    lo = min(int(t.min()) for t in nonempty)
+    hi = max(int(t.max()) for t in nonempty)
+    if hi - lo < 2**40:
+        return [t - np.int64(lo) for t in times], _bits(hi - lo + 1)
+    uniq = np.unique(np.concatenate([pd.unique(t) for t in nonempty]))
+    return [np.searchsorted(uniq, t).astype(np.int64) for t in times], _bits(uniq.size)
+
+
+def pack_event_keys(
+    users: list[np.ndarray],
+    times: list[np.ndarray],
+    n_users: int,
+    items: list[np.ndarray] | None = None,
+    n_items: int = 0,
+) -> list[np.ndarray] | None:
+    """One int64 key per event ordered by (user, time[, item]); None when 63 bits are not enough.
+
+    Several logs over the same vocabularies are keyed together, so equal events get equal keys.
+    """
+    ub, ib = _bits(n_users), (0 if items is None else _bits(n_items))
+    codes, tb = time_codes(times)
+    if ub + tb + ib > 63:
+        return None
+    keys = []
+    for j, (u, c) in enumerate(zip(users, codes, strict=True)):
+        key = u << np.int64(tb + ib)
+        c <<= np.int64(ib)  # in place: `c` is a fresh array from time_codes
+        key |= c
+        if items is not None:
+            key |= items[j]
+        keys.append(key)
+    return keys
+
+
+def sorted_neighbours_equal(values: np.ndarray, order: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """values[order[j + 1]] == values[order[j]] for each j, without materialising values[order]."""
+    out = np.empty(max(order.size - 1, 0), bool)
+    for s in range(0, out.size, chunk):
+        v = values[order[s : min(s + chunk, out.size) + 1]]
+        out[s : s + v.size - 1] = v[1:] == v[:-1]
+    return out
+
+
+def canonical_order(
+    users: np.ndarray,
+    items: np.ndarray,
+    times: np.ndarray | None,
+    n_users: int,
+    n_items: int,
+    *,
+    presorted_runs: bool = False,
+) -> np.ndarray:
+    """Stable permutation into (user, time, item) order, or (user, input order) without times.
+
+    One sort of a packed int64 key (much faster than `np.lexsort` on three columns), then runs of equal
+    keys, rare in practice, are put in (item, input position) order. `presorted_runs`: the input is a
+    few concatenated sorted logs, which timsort merges in linear time (it is slower on random input).
+    """
+    if times is None:
+        return np.argsort(users, kind="stable")
+    keys = pack_event_keys([users], [times], n_users, [items], n_items)
+    keys = keys or pack_event_keys([users], [times], n_users)  # time codes too wide: item goes to ties
+    if keys is None:
+        return np.lexsort((items, times, users))
+    order = np.argsort(keys[0], kind="stable" if presorted_runs else None)
+    tie = sorted_neighbours_equal(keys[0], order)
+    del keys
+    if tie.any():
+        start = np.ones(order.size, bool)
+        start[1:] = ~tie
+        in_run = ~start
+        in_run[:-1] |= tie
+        idx = np.flatnonzero(in_run)
+        run = np.cumsum(start)[idx]
+        rows = order[idx]
+        order[idx] = rows[np.lexsort((rows, items[rows], run))]
+    return order
+
+
+# --- helpers --------------------------------------------------------------------------------------
+def _first(positions: np.ndarray, k: int = N_EXAMPLES) -> np.ndarray:
+    """The k smallest positions, sorted (examples are shown in file order)."""
+    if positions.size > k:
+        positions = np.partition(positions, k)[:k]
+    return np.sort(positions)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class _Examples:
+    """Builds `Problem`s for rows of the raw frame."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __call__(self, positions: np.ndarray, column: Any, reason: Any) -> tuple[Problem, ...]:
+        """`column` and `reason` are strings or functions of the row position."""
+        source, line = self.frame["source"], self.frame["line"]
+        out = []
+        for p in _first(positions):
+            col = column(int(p)) if callable(column) else column
+            why = reason(int(p)) if callable(reason) else reason
+            value = _fmt(self.frame[col].iat[p])
+            out.append(Problem(str(source.iat[p]), int(line.iat[p]), col, value, why))
+        return tuple(out)
+
+
+def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Float values (NaN where missing) and a mask of present-but-non-numeric entries."""
+    if col.dtype.kind in "fiub":
+        return col.to_numpy(np.float64, na_value=np.nan), np.zeros(len(col), bool)
+    num = pd.to_numeric(col, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    return num, np.isnan(num) & col.notna().to_numpy()
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, Vocabulary]:
+    """Vocabulary index per row (-1 where the id is missing or an empty string) and the vocabulary."""
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind == "i" and len(col):
+        ids = col.to_numpy()
+        lo = int(ids.min())
+        if int(ids.max()) - lo < max(4 * ids.size, 1 << 20):
+            # dense integer ids: a presence table replaces hashing (several times faster at 20M rows)
+            offset = ids - np.int64(lo)
+            present = np.bincount(offset) > 0
+            lut = np.cumsum(present) - 1
+            return lut[offset], Vocabulary(np.flatnonzero(present) + np.int64(lo))
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    uniques = np.asarray(uniques)
+    usable = np.ones(uniques.size, bool)
+    if uniques.dtype.kind in "OUT":
+        usable = np.array([not (isinstance(v, str) and v.strip() == "") for v in uniques], dtype=bool)
+    vocab = Vocabulary.from_ids(uniques[usable])
+    lut = np.full(uniques.size + 1, -1, np.int64)  # last slot serves the NA code -1
+    lut[:-1][usable] = vocab.index(uniques[usable])  # several raw spellings may share one canonical id
+    return lut[codes], vocab
+
+
+def _invalid_checks(
+    frame: pd.DataFrame, config: CleaningConfig, user_idx: np.ndarray, item_idx: np.ndarray
+) -> tuple[list[tuple[str, str, str, np.ndarray]], np.ndarray | None, np.ndarray | None, list[str]]:
+    """(reason key, column, description, mask) per check in priority order; parsed ratings and times."""
+    notes: list[str] = []
+    ratings, rating_junk = _numeric(frame["rating"])
+    times, time_junk = _numeric(frame["timestamp"])
+    has_ratings = bool((~np.isnan(ratings)).any() or rating_junk.any())
+    has_times = bool((~np.isnan(times)).any() or time_junk.any())
+    checks = [
+        ("missing_user", "user", "missing user id", user_idx < 0),
+        ("missing_item", "item", "missing item id", item_idx < 0),
+    ]
+    if has_ratings:
+        checks += [
+            ("bad_rating", "rating", "rating is not a number", rating_junk),
+            (
+                "bad_rating",
+                "rating",
+                "missing rating (other rows have one)",
+                np.isnan(ratings) & ~rating_junk,
+            ),
+            ("bad_rating", "rating", "rating is infinite", np.isinf(ratings)),
+        ]
+        if config.rating_range is not None:
+            lo, hi = config.rating_range
+            out = (ratings < lo) | (ratings > hi)
+            checks.append(("rating_out_of_range", "rating", f"rating outside [{lo:g}, {hi:g}]", out))
+    elif config.rating_range is not None:
+        notes.append("rating_range not applied: the log has no ratings")
+    if has_times or config.require_timestamp:
+        missing = np.isnan(times) & ~time_junk
+        why = "missing timestamp" + (
+            " (require_timestamp=True)" if config.require_timestamp else " (other rows have one)"
+        )
+        huge = ~np.isnan(times) & ~(np.abs(times) < _MAX_TIME)
+        checks += [
+            ("bad_timestamp", "timestamp", "timestamp is not a number", time_junk),
+            ("bad_timestamp", "timestamp", why, missing),
+            ("bad_timestamp", "timestamp", "timestamp is infinite or beyond +-2^62", huge),
+        ]
+    return checks, (ratings if has_ratings else None), (times if has_times else None), notes
+
+
+def _problem_message(name: str, what: str, removals: dict[str, Removal], loader: Removal) -> str:
+    lines = [f"{name}: {what}"]
+    if loader.count:
+        lines.append(f"  {loader.count} line(s) the loader could not parse, e.g.")
+        lines += [f"    {p}" for p in loader.examples]
+    for key, rem in removals.items():
+        lines.append(f"  {key}: {rem.count} row(s), e.g.")
+        lines += [f"    {p}" for p in rem.examples]
+    return "\n".join(lines)
+
+
+def _duplicates(users: np.ndarray, items: np.ndarray, n_items: int, keep: str) -> np.ndarray:
+    """Rows (in canonical order) that repeat a (user, item) pair and are not the one kept."""
+    pair = (users << np.int64(_bits(n_items))) | items
+    # rows are grouped by user already, so this sort is nearly linear; stable keeps time order in a pair
+    order = np.argsort(pair, kind="stable")
+    same = sorted_neighbours_equal(pair, order)
+    del pair
+    drop_sorted = np.zeros(users.size, bool)
+    if keep == "keep_last":
+        drop_sorted[:-1] = same
+    else:
+        drop_sorted[1:] = same
+    drop = np.zeros(users.size, bool)
+    drop[order[drop_sorted]] = True
+    return drop
+
+
+def _kept_twin(users: np.ndarray, items: np.ndarray, drop: np.ndarray, c: int) -> int:
+    """Canonical row kept for the pair of dropped row c (looked up inside c's user block only)."""
+    lo, hi = np.searchsorted(users, users[c], "left"), np.searchsorted(users, users[c], "right")
+    return int(lo + np.flatnonzero((items[lo:hi] == items[c]) & ~drop[lo:hi])[0])
+
+
+def _duplicate_removal(
+    users: np.ndarray, items: np.ndarray, pos: np.ndarray, n_items: int, policy: str, ex: _Examples
+) -> tuple[np.ndarray, Removal | None]:
+    """Mask of repeated rows to drop (canonical order) and their `Removal`, None when there are none."""
+    drop = _duplicates(users, items, n_items, policy)
+    n_drop = int(np.count_nonzero(drop))
+    if not n_drop:
+        return drop, None
+    dropped = np.flatnonzero(drop)
+    by_pos = pos[dropped]
+    if dropped.size > N_EXAMPLES:
+        dropped = dropped[np.argpartition(by_pos, N_EXAMPLES)[:N_EXAMPLES]]
+    sample = dropped[np.argsort(pos[dropped])]
+    twins = {int(pos[c]): int(pos[_kept_twin(users, items, drop, int(c))]) for c in sample}
+    line = ex.frame["line"]
+    kept = "" if policy == "error" else f" (kept: the {policy.removeprefix('keep_')} in time order)"
+
+    def reason(p: int) -> str:
+        return f"repeats the (user, item) pair of line {int(line.iat[twins[p]])}{kept}"
+
+    return drop, Removal(n_drop, ex(pos[sample], "item", reason))
+
+
+def _k_core(
+    users: np.ndarray, items: np.ndarray, alive: np.ndarray, n_users: int, n_items: int, ku: int, ki: int
+) -> tuple[list[CoreRound], np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Iterate user/item minimum counts until stable; updates `alive` in place.
+
+    Returns the rounds, the round (1-based, 0 = kept) that removed each row, and per-round counts.
+    """
+    rounds: list[CoreRound] = []
+    round_of = np.zeros(users.size, np.int16)
+    counts: list[tuple[np.ndarray, np.ndarray]] = []
+    uc = np.bincount(users[alive], minlength=n_users)
+    ic = np.bincount(items[alive], minlength=n_items)
+    while True:
+        rm = alive & ((uc < ku)[users] | (ic < ki)[items])
+        n_rm = int(np.count_nonzero(rm))
+        if not n_rm:
+            return rounds, round_of, counts
+        counts.append((uc, ic))
+        alive &= ~rm
+        round_of[rm] = len(rounds) + 1
+        uc2 = np.bincount(users[alive], minlength=n_users)
+        ic2 = np.bincount(items[alive], minlength=n_items)
+        rounds.append(
+            CoreRound(
+                round=len(rounds) + 1,
+                rows_removed=n_rm,
+                users_removed=int(np.count_nonzero((uc > 0) & (uc2 == 0))),
+                items_removed=int(np.count_nonzero((ic > 0) & (ic2 == 0))),
+            )
+        )
+        uc, ic = uc2, ic2
+
+
+def _core_removal(
+    users: np.ndarray,
+    items: np.ndarray,
+    alive: np.ndarray,
+    pos: np.ndarray,
+    n_users: int,
+    n_items: int,
+    config: CleaningConfig,
+    ex: _Examples,
+) -> tuple[list[CoreRound], Removal | None]:
+    """Run the k-core on the `alive` rows (updated in place); rounds and the removal, if any."""
+    rounds, round_of, counts = _k_core(
+        users, items, alive, n_users, n_items, config.user_core, config.item_core
+    )
+    if not rounds:
+        return rounds, None
+    cored = np.flatnonzero(round_of > 0)
+    sample = cored[np.argpartition(pos[cored], N_EXAMPLES)[:N_EXAMPLES]] if cored.size > N_EXAMPLES else cored
+    by_pos = {int(pos[c]): int(c) for c in sample}
+
+    def cause(p: int) -> tuple[str, str]:
+        c = by_pos[p]
+        rnd = int(round_of[c])
+        uc, ic = counts[rnd - 1]
+        if uc[users[c]] < config.user_core:
+            return "user", f"user has {uc[users[c]]} < {config.user_core} events (k-core round {rnd})"
+        return "item", f"item has {ic[items[c]]} < {config.item_core} events (k-core round {rnd})"
+
+    examples = ex(np.array(sorted(by_pos)), lambda p: cause(p)[0], lambda p: cause(p)[1])
+    return rounds, Removal(cored.size, examples)
+
+
+def _compact(idx: np.ndarray, vocab: Vocabulary) -> tuple[np.ndarray, Vocabulary]:
+    """Drop vocabulary entries without events; the remap is monotone, so row order is unchanged."""
+    used = np.bincount(idx, minlength=len(vocab)) > 0
+    if used.all():
+        return idx, vocab
+    new = np.cumsum(used) - 1
+    return new[idx], Vocabulary(vocab.ids[used])
+
+
+def clean(raw: RawLog, config: CleaningConfig | None = None) -> tuple[Interactions, CleaningReport]:
+    """Validate, de-duplicate, threshold and k-core a raw log; every removed row is counted by reason.
+
+    Raises `DataError` for invalid rows when `on_invalid="error"`, for repeated pairs when
+    `duplicates="error"`, and when nothing is left. Raises `ConfigError` for `min_rating` on a log
+    without ratings. Catalogs are not touched: pass `raw.catalog` on yourself.
+    """
+    config = config or CleaningConfig()
+    frame = raw.frame
+    ex = _Examples(frame)
+    loader = Removal(len(raw.problems), tuple(raw.problems[:N_EXAMPLES]))
+    user_idx, user_vocab = _codes(frame["user"])
+    item_idx, item_vocab = _codes(frame["item"])
+    checks, ratings, times, notes = _invalid_checks(frame, config, user_idx, item_idx)
+    if config.min_rating is not None and ratings is None:
+        raise ConfigError(f"{raw.name}: min_rating={config.min_rating} but the log has no ratings")
+
+    removed: dict[str, Removal] = {}
+    bad = np.zeros(len(frame), bool)
+    for key, column, why, mask in checks:
+        new = mask & ~bad
+        count = int(np.count_nonzero(new))
+        if count:
+            prev = removed.get(key, Removal(0))
+            examples = (prev.examples + ex(np.flatnonzero(new), column, why))[:N_EXAMPLES]
+            removed[key] = Removal(prev.count + count, examples)
+            bad |= new
+    del checks
+    if config.on_invalid == "error" and (removed or loader.count):
+        what = "invalid input (on_invalid='error'); fix the rows or use on_invalid='drop'"
+        raise DataError(_problem_message(raw.name, what, removed, loader))
+
+    clean_input = not bad.any()
+    pos = np.arange(len(frame)) if clean_input else np.flatnonzero(~bad)
+    del bad
+    users = user_idx if clean_input else user_idx[pos]
+    items = item_idx if clean_input else item_idx[pos]
+    del user_idx, item_idx
+    floored = 0
+    t = None
+    if times is not None:
+        tf = times if clean_input else times[pos]
+        whole = np.floor(tf)
+        floored = int(np.count_nonzero(whole != tf))
+        t = whole.astype(np.int64)
+        del tf, whole
+    del times
+    implicit = ratings is None
+    r = None if ratings is None else (ratings if clean_input else ratings[pos]).astype(np.float32)
+    del ratings
+    # permute one column at a time so at most one extra column is alive (20M rows: 160 MB each)
+    order = canonical_order(users, items, t, len(user_vocab), len(item_vocab))
+    pos = pos[order]
+    users = users[order]
+    items = items[order]
+    t = None if t is None else t[order]
+    r = None if r is None else r[order]
+    del order
+
+    alive = np.ones(pos.size, bool)
+    if config.duplicates != "keep_all" and pos.size:
+        drop, rem = _duplicate_removal(users, items, pos, len(item_vocab), config.duplicates, ex)
+        if rem is not None:
+            if config.duplicates == "error":
+                what = "repeated (user, item) pairs (duplicates='error')"
+                raise DataError(_problem_message(raw.name, what, {"duplicate": rem}, Removal(0)))
+            removed["duplicate"] = rem
+            alive &= ~drop
+        del drop
+
+    if config.min_rating is not None and r is not None:
+        below = alive & (r < config.min_rating)
+        if below.any():
+            removed["below_threshold"] = Removal(
+                int(np.count_nonzero(below)),
+                ex(pos[below], "rating", f"rating below min_rating={config.min_rating:g}"),
+            )
+            alive &= ~below
+
+    rounds: list[CoreRound] = []
+    if config.user_core > 1 or config.item_core > 1:
+        rounds, rem = _core_removal(users, items, alive, pos, len(user_vocab), len(item_vocab), config, ex)
+        if rem is not None:
+            removed["k_core"] = rem
+
+    del pos
+    if not alive.all():
+        users = users[alive]
+        items = items[alive]
+        t = None if t is None else t[alive]
+        r = None if r is None else r[alive]
+    del alive
+    users, user_vocab_out = _compact(users, user_vocab)
+    items, item_vocab_out = _compact(items, item_vocab)
+    report = CleaningReport(
+        name=raw.name,
+        config=config,
+        rows_in=len(frame),
+        rows_out=int(users.size),
+        users_in=len(user_vocab),
+        users_out=len(user_vocab_out),
+        items_in=len(item_vocab),
+        items_out=len(item_vocab_out),
+        removed=removed,
+        core_rounds=tuple(rounds),
+        loader_problems=loader,
+        implicit=implicit,
+        timestamp_kind=None if t is None else str(raw.meta.get("timestamp_kind", "unknown")),
+        floored_timestamps=floored,
+        notes=tuple(notes),
+    )
+    if users.size == 0:
+        raise DataError(f"{raw.name}: no rows left after cleaning\n{report.summary()}")
+    data = Interactions(users, items, user_vocab_out, item_vocab_out, ratings=r, timestamps=t)
+    return data, report
