@@ -53,8 +53,11 @@ class Measurement:
         return self.peak_rss_bytes / 2**20
 
     def to_dict(self) -> dict[str, float | bool]:
-        return {"seconds": round(self.seconds, 4), "peak_rss_mb": round(self.peak_rss_mb, 1),
-                "stage_peak": self.stage_peak}
+        return {
+            "seconds": round(self.seconds, 4),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "stage_peak": self.stage_peak,
+        }
 
 
 _active: list[Measurement] = []

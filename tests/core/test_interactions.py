@@ -9,8 +9,12 @@ from lmrec.errors import UnknownIdError
 
 def make() -> Interactions:
     frame = pd.DataFrame(
-        {"user": [3, 1, 1, 2, 2, 2], "item": [20, 10, 20, 30, 10, 20],
-         "rating": [5, 4, 3, 2, 1, 5], "timestamp": [1, 2, 1, 3, 3, 1]}
+        {
+            "user": [3, 1, 1, 2, 2, 2],
+            "item": [20, 10, 20, 30, 10, 20],
+            "rating": [5, 4, 3, 2, 1, 5],
+            "timestamp": [1, 2, 1, 3, 3, 1],
+        }
     )
     return Interactions.from_frame(frame)
 

@@ -11,8 +11,9 @@ def reference_topk(scores: np.ndarray, n: int) -> np.ndarray:
     """Slow, obviously-correct reference: sort each row by (-score, index)."""
     out = np.full((scores.shape[0], n), -1)
     for r, row in enumerate(scores):
-        order = sorted((i for i in range(row.size) if np.isfinite(row[i]) or row[i] > 0),
-                       key=lambda i: (-row[i], i))
+        order = sorted(
+            (i for i in range(row.size) if np.isfinite(row[i]) or row[i] > 0), key=lambda i: (-row[i], i)
+        )
         out[r, : min(n, len(order))] = order[:n]
     return out
 
@@ -52,5 +53,5 @@ def test_rejects_nan_and_bad_n():
 )
 def test_matches_sorting_reference(scores, n):
     items, top = topk(scores, n)
-    assert items.shape == (scores.shape[0], n)
+    assert items.shape == top.shape == (scores.shape[0], n)
     np.testing.assert_array_equal(items, reference_topk(scores, n))

@@ -43,15 +43,35 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 def test_grid_and_random_search():
     exp = parse_experiment(
-        {**BASE, "models": [
-            {"name": "itemknn", "params": {"shrink": 5}, "search": {"grid": {"k": [10, 20], "shrink": [0, 5]}}},
-            {"name": "als", "search": {"random": {"factors": [8, 16], "reg": {"loguniform": [0.001, 1]},
-                                                   "iterations": {"int": [3, 5]}}, "n_iter": 6}},
-        ]}
+        {
+            **BASE,
+            "models": [
+                {
+                    "name": "itemknn",
+                    "params": {"shrink": 5},
+                    "search": {"grid": {"k": [10, 20], "shrink": [0, 5]}},
+                },
+                {
+                    "name": "als",
+                    "search": {
+                        "random": {
+                            "factors": [8, 16],
+                            "reg": {"loguniform": [0.001, 1]},
+                            "iterations": {"int": [3, 5]},
+                        },
+                        "n_iter": 6,
+                    },
+                },
+            ],
+        }
     )
     grid = candidates(exp.models[0], np.random.default_rng(0))
-    assert grid == [{"shrink": 0, "k": 10}, {"shrink": 5, "k": 10}, {"shrink": 0, "k": 20},
-                    {"shrink": 5, "k": 20}]
+    assert grid == [
+        {"shrink": 0, "k": 10},
+        {"shrink": 5, "k": 10},
+        {"shrink": 0, "k": 20},
+        {"shrink": 5, "k": 20},
+    ]
     draws = candidates(exp.models[1], np.random.default_rng(0))
     again = candidates(exp.models[1], np.random.default_rng(0))
     assert draws == again and 1 <= len(draws) <= 6
@@ -60,6 +80,8 @@ def test_grid_and_random_search():
 
 
 def test_bad_search_space():
-    exp = parse_experiment({**BASE, "models": [{"name": "als", "search": {"random": {"reg": {"beta": [1, 2]}}}}]})
+    exp = parse_experiment(
+        {**BASE, "models": [{"name": "als", "search": {"random": {"reg": {"beta": [1, 2]}}}}]}
+    )
     with pytest.raises(ConfigError, match="unknown distribution"):
         candidates(exp.models[0], np.random.default_rng(0))

@@ -1,0 +1,99 @@
+"""`lmrec data ...`: inspect datasets and write prepared (cleaned, split) data to disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Inspect and prepare datasets.", no_args_is_help=True)
+console = Console()
+
+
+def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, object]:
+    """`key=value` options; values are parsed as YAML scalars (numbers, booleans, null, strings)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"{what} must look like key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+@app.command("list")
+def list_datasets() -> None:
+    """Datasets lmrec knows by name, with their official source and terms."""
+    from lmrec.data.download import DATASETS
+
+    for name, entry in sorted(DATASETS.items()):
+        url = getattr(entry, "url", None) or "local path required"
+        console.print(f"[bold]{name}[/]: {url}")
+
+
+@app.command()
+def info(
+    dataset: Annotated[str, typer.Argument(help="Dataset name (see `lmrec data list`) or a local path.")],
+    data: Annotated[str | None, typer.Option(help="Local copy (folder/zip) for a named dataset.")] = None,
+    clean_opt: Annotated[
+        list[str] | None, typer.Option("--clean", help="Cleaning option key=value (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
+) -> None:
+    """Load, clean and describe a dataset: data card and cleaning report (every dropped row counted)."""
+    from lmrec.data.cleaning import clean
+    from lmrec.data.datacard import data_card
+    from lmrec.data.loaders import load_dataset
+    from lmrec.experiment.prepare import cleaning_config
+
+    raw = load_dataset(dataset, path=data) if data else load_dataset(dataset)
+    inter, report = clean(raw, cleaning_config(parse_pairs(clean_opt, "--clean")))
+    card = data_card(inter)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"cleaning": report.to_dict(), "card": card.to_dict(), "source": raw.meta},
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    console.print(card.to_markdown())
+    console.print(report.summary())
+
+
+@app.command()
+def prepare(
+    experiment: Annotated[
+        Path, typer.Argument(help="Experiment YAML whose dataset/cleaning/split to apply.")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for train/valid/test Parquet files and prepare.json.")],
+    data: Annotated[str | None, typer.Option(help="Local copy of the dataset (folder or zip).")] = None,
+) -> None:
+    """Load, clean and split as the experiment says; write the parts so other tools can use the same split."""
+    from lmrec.experiment.config import load_experiment
+    from lmrec.experiment.prepare import prepare as run_prepare
+    from lmrec.experiment.report import write_json
+
+    exp = load_experiment(experiment)
+    prep = run_prepare(exp, data_path=data)
+    out.mkdir(parents=True, exist_ok=True)
+    for part in ("train", "valid", "test"):
+        getattr(prep.split, part).to_frame().to_parquet(out / f"{part}.parquet", index=False)
+    write_json(
+        out / "prepare.json",
+        {
+            "experiment": exp.name,
+            "source": prep.raw_meta,
+            "cleaning": prep.cleaning.to_dict(),
+            "card": prep.card.to_dict(),
+            "split": prep.split.describe(),
+            "leakage_check": prep.leakage,
+        },
+    )
+    console.print(f"wrote {out}/train.parquet, valid.parquet, test.parquet and prepare.json")

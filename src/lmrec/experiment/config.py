@@ -1,0 +1,250 @@
+"""The experiment file: dataset, cleaning, split, models with search spaces, metrics.
+
+Parsed strictly: an unknown key or a wrong type is a `ConfigError` naming the key path and the
+allowed keys, never a silent default (RecBole's typo-becomes-None is what we avoid).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from lmrec.errors import ConfigError
+
+SPLIT_METHODS = ("leave_one_out", "temporal_ratio", "global_temporal", "random_ratio", "files")
+TASKS = ("ranking", "rating")
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Instantiate dataclass `cls` from a mapping, rejecting unknown keys with the allowed list."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__} ({data!r})")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        sub = _NESTED.get((cls.__name__, key))
+        if sub is not None:
+            if isinstance(value, list):
+                kwargs[key] = tuple(_build(sub, v, f"{where}.{key}[{i}]") for i, v in enumerate(value))
+            else:
+                kwargs[key] = _build(sub, value, f"{where}.{key}")
+        else:
+            kwargs[key] = _coerce(value, hints.get(key), f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    text = str(hint)
+    if isinstance(value, list) and "tuple" in text:
+        return tuple(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    for simple in (bool, int, float, str):
+        if hint is simple and not isinstance(value, simple):
+            raise ConfigError(f"{where}: expected {simple.__name__}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where the interactions come from."""
+
+    name: str | None = None
+    """Registered dataset name (e.g. ml-100k, ml-latest-small, amazon-beauty); see `lmrec data list`."""
+    path: str | None = None
+    """Local folder, zip or file; overrides download. Relative paths are relative to the experiment file."""
+    format: str | None = None
+    """Force a format for `path`: movielens, amazon, sequences, user-item-lines, tabular (default: detect)."""
+    columns: dict[str, str] | None = None
+    """For tabular files: mapping of user/item/rating/timestamp to the file's column names."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword options passed to the loader (e.g. sep, timestamp_format)."""
+
+    def __post_init__(self) -> None:
+        if not self.name and not self.path:
+            raise ValueError("dataset needs a `name` or a `path`")
+
+
+@dataclass(frozen=True)
+class CleaningSpec:
+    """Options of `lmrec.data.cleaning.CleaningConfig`; see its docs for each key."""
+
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How to split; `params` go to the split function (e.g. train: 0.8, valid: 0.1, seed)."""
+
+    method: str = "temporal_ratio"
+    """One of leave_one_out, temporal_ratio, global_temporal, random_ratio, files."""
+    params: dict[str, Any] = field(default_factory=dict)
+    train: str | None = None
+    """For method=files: path of the train file (valid is optional, test required)."""
+    valid: str | None = None
+    test: str | None = None
+    folds: tuple[dict[str, str], ...] = ()
+    """For task=rating with method=files: a list of {train, test} pairs, evaluated one by one."""
+
+    def __post_init__(self) -> None:
+        if self.method not in SPLIT_METHODS:
+            raise ValueError(f"split.method must be one of {SPLIT_METHODS}, not {self.method!r}")
+        if self.method == "files" and not (self.test or self.folds):
+            raise ValueError("split.method=files needs `train` and `test` paths (or `folds`)")
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """Hyper-parameter search on the validation split: a full grid, or `n_iter` random draws."""
+
+    grid: dict[str, list[Any]] | None = None
+    random: dict[str, Any] | None = None
+    """Space for random search: key -> list of choices, or {uniform: [lo, hi]}, {loguniform: [lo, hi]},
+    {int: [lo, hi]}."""
+    n_iter: int = 10
+    """Number of random draws (random search only)."""
+
+    def __post_init__(self) -> None:
+        if self.grid is not None and self.random is not None:
+            raise ValueError("search takes `grid` or `random`, not both")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the experiment."""
+
+    name: str
+    """Registry name: pop, itemknn, ease, als, bpr, biasedmf."""
+    label: str | None = None
+    """Display name in the leaderboard (default: the registry name)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Fixed hyper-parameters."""
+    search: SearchSpec | None = None
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """Metrics and protocol options."""
+
+    ns: tuple[int, ...] = (10, 20)
+    """List lengths n for every metric."""
+    metrics: tuple[str, ...] = ("ndcg", "recall", "precision", "hit_rate", "mrr", "map")
+    select_by: str = "NDCG@10"
+    """Validation metric used for model selection (higher is better; RMSE for task=rating)."""
+    exclude_seen: bool = True
+    """Remove each user's known items (train at validation; train+valid at test) from the ranking."""
+    refit: str = "train+valid"
+    """Data the selected configuration is fitted on for the test: "train+valid" or "train"."""
+    batch_size: int = 1024
+    """Users scored per batch (memory: batch_size x n_items float32)."""
+    user_sample: int | None = None
+    """Evaluate a seeded uniform sample of this many users (never a sample of items); None = all users."""
+    sampled_negatives: int | None = None
+    """Rank each target against this many sampled negatives instead of the full catalog (labelled)."""
+    significance: bool = True
+    """Paired t-test, Wilcoxon and bootstrap CI of every model against the best one on the test split."""
+
+    def __post_init__(self) -> None:
+        if self.refit not in ("train+valid", "train"):
+            raise ValueError(f"evaluation.refit must be 'train+valid' or 'train', not {self.refit!r}")
+        if not self.ns or any(int(n) <= 0 for n in self.ns):
+            raise ValueError(f"evaluation.ns must be positive list lengths, got {self.ns}")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A whole experiment file."""
+
+    name: str
+    dataset: DatasetSpec
+    models: tuple[ModelSpec, ...]
+    task: str = "ranking"
+    """"ranking" (top-n, implicit) or "rating" (RMSE/MAE on explicit ratings)."""
+    seed: int = 42
+    cleaning: CleaningSpec = field(default_factory=CleaningSpec)
+    split: SplitSpec = field(default_factory=SplitSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    output: str | None = None
+    """Folder for results (default runs/<name>); relative to the current directory."""
+    threads: int | None = None
+    """Threads for BLAS and implicit (default: all cores)."""
+    save_models: bool = True
+    """Save each selected, refitted model under <output>/models/<label> (for `lmrec recommend`)."""
+    protocol: str | None = None
+    """Free text naming the protocol followed (e.g. "P1 of shared/PROTOCOLS.md"); copied into results."""
+    base_dir: str = "."
+    """Folder of the experiment file (set by `load_experiment`), for relative dataset paths."""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
+        if not self.models:
+            raise ValueError("an experiment needs at least one model")
+        labels = [m.display for m in self.models]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"model labels must be unique; repeated: {dup} (set `label`)")
+
+    def resolve(self, path: str | None) -> Path | None:
+        if path is None:
+            return None
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+_NESTED: dict[tuple[str, str], type] = {
+    ("Experiment", "dataset"): DatasetSpec,
+    ("Experiment", "models"): ModelSpec,
+    ("Experiment", "split"): SplitSpec,
+    ("Experiment", "evaluation"): EvaluationSpec,
+    ("ModelSpec", "search"): SearchSpec,
+}
+
+
+def parse_experiment(data: dict[str, Any], *, base_dir: str | Path = ".") -> Experiment:
+    """Experiment from a mapping (the YAML document)."""
+    if not isinstance(data, dict):
+        raise ConfigError("experiment file must be a mapping at the top level")
+    data = dict(data)
+    if "cleaning" in data:
+        data["cleaning"] = CleaningSpec(options=dict(data["cleaning"] or {}))
+    data.setdefault("base_dir", str(base_dir))
+    if "name" not in data:
+        raise ConfigError("experiment: missing required key 'name'")
+    cleaning = data.pop("cleaning", CleaningSpec())
+    exp = _build(Experiment, data, "experiment")
+    return dataclasses.replace(exp, cleaning=cleaning)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return parse_experiment(data, base_dir=path.parent.resolve())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

@@ -1,0 +1,215 @@
+"""`lmrec run`: an experiment file in, a leaderboard and result files out."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from threadpoolctl import threadpool_limits
+
+from lmrec import __version__
+from lmrec.eval import compare
+from lmrec.eval.metrics import parse_metric
+from lmrec.experiment.config import Experiment
+from lmrec.experiment.prepare import prepare
+from lmrec.experiment.rating import run_rating
+from lmrec.experiment.report import leaderboard_frame, print_table, to_markdown, write_json
+from lmrec.experiment.runner import ModelRun, run_model, select_key
+from lmrec.resources import measure, process_peak_rss
+
+
+def machine_info(threads: int | None) -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "threads": threads or os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "lmrec_version": __version__,
+    }
+
+
+def output_dir(exp: Experiment, out: str | Path | None) -> Path:
+    path = Path(out) if out is not None else Path(exp.output or Path("runs") / exp.name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _significance(exp: Experiment, runs: list[ModelRun], key: str) -> list[dict[str, Any]]:
+    if len(runs) < 2 or not exp.evaluation.significance:
+        return []
+    best = max(runs, key=lambda r: r.test[key])
+    out = []
+    for run in runs:
+        if run is best:
+            continue
+        # a = this model, b = the best one: mean_diff > 0 is how far the best model is ahead
+        res = compare(run.per_user, best.per_user, key, seed=exp.seed)
+        out.append({"model": run.label, "best": best.label, **res.to_dict()})
+    return out
+
+
+def run_experiment(
+    exp: Experiment,
+    *,
+    out: str | Path | None = None,
+    data_path: str | None = None,
+    console: Console | None = None,
+    progress: bool = False,
+    show_table: bool = False,
+) -> dict[str, Any]:
+    """Run every stage of `exp`, write result files into the output folder and return the results dict.
+
+    console: where progress lines go (default: nowhere); show_table: print the leaderboard to stdout.
+    """
+    console = console or Console(quiet=True)
+    table_console = Console(quiet=not show_table, width=160)
+    folder = output_dir(exp, out)
+    started = time.time()
+    with threadpool_limits(exp.threads) if exp.threads else nullcontext(), measure() as m_total:
+        if exp.task == "rating":
+            results = run_rating(exp, console=console)
+            results.update(_header(exp))
+            rows = [{"model": m["label"], **m["mean"]} for m in results["models"]]
+            board = leaderboard_frame(rows, ["RMSE", "MAE"])
+            write_json(folder / "results.json", results)
+            (folder / "leaderboard.md").write_text(_board_md(exp, board, "mean over folds"))
+            print_table(table_console, board, f"{exp.name}: mean over folds")
+            return results
+        with measure() as m_prep:
+            prep = prepare(exp, data_path=data_path)
+        console.log(
+            f"data: {prep.card.to_dict().get('interactions', len(prep.data))} interactions after "
+            f"cleaning; split {prep.split.describe()}"
+        )
+        runs = [run_model(exp, spec, prep, console=console, progress=progress) for spec in exp.models]
+    key = select_key(runs[0].test, parse_metric(exp.evaluation.select_by).key)
+    sig = _significance(exp, runs, key)
+    rows = [
+        {
+            "model": r.label,
+            **r.test,
+            "fit_s": r.timings["fit"]["seconds"],
+            "eval_s": r.timings["evaluate"]["seconds"],
+            "peak_rss_mb": max(r.timings["fit"]["peak_rss_mb"], r.timings["evaluate"]["peak_rss_mb"]),
+        }
+        for r in runs
+    ]
+    board = leaderboard_frame(rows, [key]).sort_values(key, ascending=False)
+    results = {
+        **_header(exp),
+        "data": {
+            "source": prep.raw_meta,
+            "cleaning": prep.cleaning.to_dict(),
+            "card": prep.card.to_dict(),
+            "split": prep.split.describe(),
+            "leakage_check": prep.leakage,
+            "timings": {k: v.to_dict() for k, v in prep.timings.items()},
+        },
+        "models": [
+            {
+                "label": r.label,
+                "model": r.spec.name,
+                "trials": [dataclasses.asdict(t) for t in r.trials],
+                "selected": r.selected,
+                "refit_on": exp.evaluation.refit,
+                "test": r.test,
+                "timings": r.timings,
+            }
+            for r in runs
+        ],
+        "significance": sig,
+        "total": {
+            **m_total.to_dict(),
+            "prepare": m_prep.to_dict(),
+            "wall_clock_started": started,
+            "process_peak_rss_mb": round(process_peak_rss() / 2**20, 1),
+        },
+    }
+    write_json(folder / "results.json", results)
+    per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
+    per_user["user_id"] = prep.split.train.user_vocab.id(per_user["user"].to_numpy())
+    per_user.to_parquet(folder / "per_user.parquet", index=False)
+    (folder / "leaderboard.md").write_text(_board_md(exp, board, "test split", sig))
+    if exp.save_models:
+        for r in runs:
+            if r.model is not None:
+                r.model.save(folder / "models" / r.label)
+    print_table(
+        table_console,
+        board[[c for c in _terminal_columns(key) if c in board.columns]],
+        f"{exp.name}: test split ({exp.evaluation.refit} refit)",
+    )
+    console.log(f"results written to {folder}")
+    return results
+
+
+def _terminal_columns(key: str) -> list[str]:
+    base = [
+        "model",
+        key,
+        "NDCG@10",
+        "Recall@10",
+        "Recall@20",
+        "HR@10",
+        "MRR@10",
+        "Coverage@10",
+        "fit_s",
+        "eval_s",
+        "peak_rss_mb",
+    ]
+    return list(dict.fromkeys(base))
+
+
+def _header(exp: Experiment) -> dict[str, Any]:
+    spec = dataclasses.asdict(exp)
+    spec.pop("base_dir", None)
+    return {"experiment": spec, "protocol": exp.protocol, "machine": machine_info(exp.threads)}
+
+
+def _board_md(
+    exp: Experiment, board: pd.DataFrame, what: str, sig: list[dict[str, Any]] | None = None
+) -> str:
+    lines = [f"# {exp.name} — {what}", ""]
+    if exp.protocol:
+        lines += [f"Protocol: {exp.protocol}", ""]
+    lines += [to_markdown(board), ""]
+    if sig:
+        cols = [
+            "model",
+            "best",
+            "metric",
+            "n_users",
+            "mean_a",
+            "mean_b",
+            "mean_diff",
+            "relative_improvement",
+            "t_pvalue",
+            "wilcoxon_pvalue",
+            "ci_low",
+            "ci_high",
+        ]
+        frame = pd.DataFrame(sig)
+        frame = frame[[c for c in cols if c in frame.columns]].rename(
+            columns={
+                "mean_a": "model mean",
+                "mean_b": "best mean",
+                "mean_diff": "best − model",
+                "relative_improvement": "relative",
+                "ci_low": "95% CI low",
+                "ci_high": "95% CI high",
+            }
+        )
+        lines += [
+            "## Paired tests: the best model against each other model (test users)",
+            "",
+            to_markdown(frame),
+            "",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""Results files of a run: results.json, per_user.parquet, leaderboard.md, and the terminal table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame):
+        return _jsonable(obj.to_dict())
+    return obj
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=False) + "\n")
+
+
+def leaderboard_frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    keep = ["model", *[c for c in columns if c in frame.columns]]
+    return frame[keep + [c for c in frame.columns if c not in keep]]
+
+
+def to_markdown(frame: pd.DataFrame, *, floatfmt: str = ".4f") -> str:
+    """A GitHub-flavoured Markdown table (no tabulate dependency)."""
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    sep = "|" + "|".join("---:" if _numeric(frame[c]) else "---" for c in frame.columns) + "|"
+    body = [
+        "| " + " | ".join(_cell(v, floatfmt) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([head, sep, *body])
+
+
+def _numeric(col: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(col)) and not pd.api.types.is_bool_dtype(col)
+
+
+def _cell(v: Any, floatfmt: str) -> str:
+    if isinstance(v, float | np.floating):
+        if not math.isfinite(v):
+            return "–"
+        if v != 0 and abs(v) < 1e-4:
+            return format(v, ".1e")  # p-values: 0.0000 would hide the order of magnitude
+        return format(v, floatfmt)
+    return str(v)
+
+
+def print_table(console: Console, frame: pd.DataFrame, title: str) -> None:
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right" if _numeric(frame[col]) else "left", no_wrap=True)
+    for row in frame.itertuples(index=False):
+        table.add_row(
+            *[_cell(v, ".4f" if abs(v) < 10 else ".1f") if isinstance(v, float) else str(v) for v in row]
+        )
+    console.print(table)

@@ -1,0 +1,183 @@
+"""Model stage of a ranking experiment: tune on validation, refit, score the test split once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from rich.console import Console
+
+from lmrec.data.interactions import Interactions
+from lmrec.data.leakage import assert_disjoint
+from lmrec.eval import evaluate_ranking
+from lmrec.eval.metrics import parse_metric
+from lmrec.experiment.config import Experiment, ModelSpec
+from lmrec.experiment.prepare import Prepared, sample_users
+from lmrec.experiment.search import candidates
+from lmrec.models.base import Recommender
+from lmrec.models.registry import get_model_class
+from lmrec.resources import measure
+
+
+@dataclass
+class Trial:
+    """One configuration tried on the validation split."""
+
+    params: dict[str, Any]
+    valid: dict[str, float]
+    fit_seconds: float
+
+
+@dataclass
+class ModelRun:
+    """A model's search, selection and single test evaluation."""
+
+    spec: ModelSpec
+    trials: list[Trial]
+    selected: dict[str, Any]
+    test: dict[str, float]
+    per_user: pd.DataFrame
+    timings: dict[str, dict[str, Any]]
+    model: Recommender | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.spec.display
+
+
+def user_popularity(data: Interactions) -> np.ndarray:
+    """Distinct users per item (what novelty and ARP are defined on; repeats do not count twice)."""
+    return np.diff(data.csr().tocsc().indptr)
+
+
+def select_key(summary: dict[str, Any], label: str) -> str:
+    """The summary key of the selection metric (sampled runs carry a "[sampled-k]" suffix)."""
+    if label in summary:
+        return label
+    for key in summary:
+        if key.startswith(label + "["):
+            return key
+    raise KeyError(f"selection metric {label} is not among the evaluated metrics {sorted(summary)}")
+
+
+def _users_with_targets(targets: sp.csr_matrix) -> np.ndarray:
+    return np.flatnonzero(np.diff(targets.indptr) > 0)
+
+
+def _build(spec: ModelSpec, params: dict[str, Any]) -> Recommender:
+    return get_model_class(spec.name)(**params)
+
+
+def _metric_keys(exp: Experiment) -> tuple[list[str], list[int]]:
+    return list(exp.evaluation.metrics), [int(n) for n in exp.evaluation.ns]
+
+
+def _evaluate(
+    exp: Experiment,
+    model: Recommender,
+    targets: Interactions,
+    history: Interactions,
+    users: np.ndarray,
+    popularity: np.ndarray,
+    *,
+    progress: bool,
+) -> Any:
+    metrics, ns = _metric_keys(exp)
+    return evaluate_ranking(
+        model,
+        targets.csr(),
+        history.csr(),
+        ns=ns,
+        metrics=metrics,
+        users=users,
+        exclude_history=exp.evaluation.exclude_seen,
+        batch_size=exp.evaluation.batch_size,
+        item_popularity=None if exp.evaluation.sampled_negatives else popularity,
+        n_train_users=int(np.count_nonzero(history.user_counts())),
+        sampled_negatives=exp.evaluation.sampled_negatives,
+        seed=exp.seed,
+        progress=progress,
+    )
+
+
+def run_model(
+    exp: Experiment,
+    spec: ModelSpec,
+    prep: Prepared,
+    *,
+    console: Console | None = None,
+    progress: bool = False,
+) -> ModelRun:
+    """Tune `spec` on validation (train → valid), then refit and evaluate on test exactly once."""
+    log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
+    split = prep.split
+    rng = np.random.default_rng(exp.seed)
+    select = parse_metric(exp.evaluation.select_by)
+    cands = candidates(spec, rng)
+    trials: list[Trial] = []
+    has_valid = len(split.valid) > 0
+    train_pop = user_popularity(split.train)
+    if has_valid:
+        valid_users = sample_users(
+            _users_with_targets(split.valid.csr()), exp.evaluation.user_sample, exp.seed
+        )
+    elif len(cands) > 1:
+        raise ValueError(f"model {spec.display}: a search needs a validation split, and this split has none")
+    for i, params in enumerate(cands):
+        model = _build(spec, params)
+        with measure() as m_fit:
+            model.fit(split.train, seed=exp.seed)
+        if has_valid:
+            res = _evaluate(exp, model, split.valid, split.train, valid_users, train_pop, progress=False)
+            valid = res.summary()
+        else:
+            valid = {}
+        trials.append(Trial(params=params, valid=valid, fit_seconds=round(m_fit.seconds, 3)))
+        if has_valid:
+            key = select_key(valid, select.key)
+            log(f"{spec.display} [{i + 1}/{len(cands)}] {params} valid {key}={valid[key]:.4f}")
+    best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
+
+    fit_data = split.train_valid() if exp.evaluation.refit == "train+valid" else split.train
+    assert_disjoint(fit_data, split)
+    model = _build(spec, best.params)
+    with measure() as m_fit:
+        model.fit(fit_data, seed=exp.seed)
+    history = split.train_valid()
+    test_users = sample_users(_users_with_targets(split.test.csr()), exp.evaluation.user_sample, exp.seed)
+    with measure() as m_eval:
+        res = _evaluate(
+            exp, model, split.test, history, test_users, user_popularity(fit_data), progress=progress
+        )
+    summary = res.summary()
+    key = select_key(summary, select.key)
+    log(
+        f"{spec.display} test {key}={summary[key]:.4f} (fit {m_fit.seconds:.1f}s, eval {m_eval.seconds:.1f}s)"
+    )
+    per_user = res.per_user.copy()
+    return ModelRun(
+        spec=spec,
+        trials=trials,
+        selected=best.params,
+        test=summary,
+        per_user=per_user,
+        timings={
+            "fit": m_fit.to_dict(),
+            "evaluate": {
+                **m_eval.to_dict(),
+                "users": int(test_users.shape[0]),
+                "users_per_second": round(test_users.shape[0] / max(m_eval.seconds, 1e-9), 1),
+            },
+            "search_fit_seconds_total": {"seconds": round(sum(t.fit_seconds for t in trials), 3)},
+        },
+        model=model,
+    )
+
+
+def describe_spec(spec: ModelSpec) -> dict[str, Any]:
+    return dataclasses.asdict(spec)
