@@ -1,4 +1,4 @@
-"""Shared fixtures. Real datasets come from ../shared/data (or $LMREC_SHARED_DATA); tests skip without them."""
+"""Shared fixtures. Real datasets come from ../shared/data (or $LMREC_SHARED_DATA); tests skip without."""
 
 from __future__ import annotations
 

@@ -45,7 +45,9 @@ class Recommendations:
     items: np.ndarray
     scores: np.ndarray
 
-    def to_records(self, item_vocab: Vocabulary, user_vocab: Vocabulary | None = None) -> list[dict[str, Any]]:
+    def to_records(
+        self, item_vocab: Vocabulary, user_vocab: Vocabulary | None = None
+    ) -> list[dict[str, Any]]:
         out = []
         for row, u in enumerate(self.users):
             valid = self.items[row] >= 0
@@ -180,8 +182,8 @@ class Recommender(ABC):
         """Learned arrays to save (subclasses extend)."""
         return {}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore learned arrays saved by `_state`."""
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Restore learned arrays saved by `_state` (models with no arrays beyond the history need none)."""
 
     def save(self, path: str | Path) -> Path:
         """Write `model.json` (class, config, versions) and `arrays.npz` (no pickle) into folder `path`."""

@@ -30,7 +30,10 @@ class Popularity(Recommender):
     config_class = PopularityConfig
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
-        counts = data.item_counts() if self.config.count == "events" else np.diff(self.history_.tocsc().indptr)
+        if self.config.count == "events":
+            counts = data.item_counts()
+        else:
+            counts = np.diff(self.history_.tocsc().indptr)
         self.item_scores_ = counts.astype(np.float32)
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:

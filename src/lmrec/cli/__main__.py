@@ -1,0 +1,3 @@
+from lmrec.cli.app import main
+
+main()
