@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,7 @@ def test_run_writes_results_and_selects_on_validation(log_csv: Path, tmp_path: P
 class SpyPopularity(Popularity):
     """Records every log it is fitted on."""
 
-    fits: list = []
+    fits: ClassVar[list] = []
 
     def _fit(self, data, rng):  # type: ignore[no-untyped-def]
         SpyPopularity.fits.append(data)
