@@ -88,7 +88,7 @@ def run_experiment(
         parts = prep.split.describe()["parts"]
         sizes = ", ".join(f"{k} {v['rows']} rows" for k, v in parts.items())
         first = prep.cleaning.summary().splitlines()[0]
-        console.log(f"data: {len(prep.data)} interactions after cleaning ({first}); {exp.split.method}: {sizes}")
+        console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
         runs = [run_model(exp, spec, prep, console=console, progress=progress) for spec in exp.models]
     key = select_key(runs[0].test, parse_metric(exp.evaluation.select_by).key)
     sig = _significance(exp, runs, key)
