@@ -159,3 +159,31 @@ def test_quickstart_subset_on_movielens(ml100k_dir: Path, tmp_path: Path) -> Non
     # EASE is a strong baseline on ML-100K; popularity is the floor (observed ~0.13 vs ~0.08)
     assert test["ease"]["NDCG@10"] > test["pop"]["NDCG@10"] * 1.3
     assert (tmp_path / "models" / "ease" / "model.json").is_file()
+
+
+def test_user_supplied_split_files_reproduce_the_same_numbers(log_csv: Path, tmp_path: Path) -> None:
+    """Write a split to CSV files, run again from those files: identical test metrics."""
+    from lmrec.experiment.prepare import prepare
+
+    models = [{"name": "itemknn", "params": {"k": 20}}]
+    base = experiment(log_csv, models=models)
+    split = prepare(base).split
+    paths = {}
+    for part in ("train", "valid", "test"):
+        paths[part] = tmp_path / f"{part}.csv"
+        getattr(split, part).to_frame().rename(
+            columns={"user": "uid", "item": "iid", "timestamp": "ts"}
+        ).to_csv(paths[part], index=False)
+    from_files = experiment(
+        log_csv,
+        models=models,
+        split={
+            "method": "files",
+            "train": str(paths["train"]),
+            "valid": str(paths["valid"]),
+            "test": str(paths["test"]),
+        },
+    )
+    a = run_experiment(base, out=tmp_path / "a")["models"][0]["test"]
+    b = run_experiment(from_files, out=tmp_path / "b")["models"][0]["test"]
+    assert a == pytest.approx(b, rel=1e-12)

@@ -53,7 +53,7 @@ def info(
 
     raw = load_dataset(dataset, path=data) if data else load_dataset(dataset)
     inter, report = clean(raw, cleaning_config(parse_pairs(clean_opt, "--clean")))
-    card = data_card(inter)
+    card = data_card(inter, name=raw.name, timestamp_kind=report.timestamp_kind)
     if as_json:
         typer.echo(
             json.dumps(

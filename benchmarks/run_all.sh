@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Regenerates every file under benchmarks/results/ (needs the real datasets: LMREC_DATA_HOME, default
+# ../shared/data). Takes roughly 30-60 minutes on 2 cores; each line can also be run alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export LMREC_DATA_HOME=${LMREC_DATA_HOME:-../shared/data}
+export OPENBLAS_NUM_THREADS=1
+L=.venv/bin/lmrec
+$L run benchmarks/configs/p1_ml100k.yaml --out benchmarks/results/p1_ml100k --quiet
+$L run benchmarks/configs/p3_ml100k_rating.yaml --out benchmarks/results/p3_ml100k_rating --quiet
+$L run benchmarks/configs/p2_beauty_exclude_seen.yaml --out benchmarks/results/p2_beauty_exclude_seen --quiet
+$L run benchmarks/configs/p2_beauty_all_items.yaml --out benchmarks/results/p2_beauty_all_items --quiet
+.venv/bin/python benchmarks/scale.py --out benchmarks/results/scale
