@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import time
@@ -79,7 +80,22 @@ def run_experiment(
             rows = [{"model": m["label"], **m["mean"]} for m in results["models"]]
             board = leaderboard_frame(rows, ["RMSE", "MAE"])
             write_json(folder / "results.json", results)
-            (folder / "leaderboard.md").write_text(_board_md(exp, board, "mean over folds"))
+            folds = pd.DataFrame(
+                [
+                    {
+                        "model": m["label"],
+                        "fold": f["fold"],
+                        "RMSE": f["test"]["RMSE"],
+                        "MAE": f["test"]["MAE"],
+                        "selected": json.dumps(f["selected"]),
+                        "fit_s": f["timings"]["fit"]["seconds"],
+                    }
+                    for m in results["models"]
+                    for f in m["folds"]
+                ]
+            )
+            text = _board_md(exp, board, "mean over folds") + "\n## Per fold\n\n" + to_markdown(folds) + "\n"
+            (folder / "leaderboard.md").write_text(text)
             print_table(table_console, board, f"{exp.name}: mean over folds")
             return results
         with measure() as m_prep:
