@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -5,11 +7,12 @@ from lmrec.errors import ConfigError
 from lmrec.experiment.config import load_experiment, parse_experiment
 from lmrec.experiment.search import candidates
 
+REPO = Path(__file__).resolve().parents[2]
 BASE = {"name": "t", "dataset": {"name": "ml-100k"}, "models": [{"name": "pop"}]}
 
 
 def test_quickstart_file_parses():
-    exp = load_experiment("examples/quickstart.yaml")
+    exp = load_experiment(REPO / "examples" / "quickstart.yaml")
     assert exp.split.method == "temporal_ratio"
     assert {m.name for m in exp.models} >= {"pop", "itemknn", "ease", "als", "bpr"}
 
@@ -85,3 +88,11 @@ def test_bad_search_space():
     )
     with pytest.raises(ConfigError, match="unknown distribution"):
         candidates(exp.models[0], np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "benchmarks" / "configs").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_benchmark_configs_parse(path: Path) -> None:
+    exp = load_experiment(path)
+    assert exp.protocol and exp.protocol.startswith(("P1", "P2", "P3"))
