@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmrec.data.cleaning import CleaningConfig, canonical_order, clean, pack_event_keys
+from lmrec.data.cleaning import CleaningConfig, clean
+from lmrec.data.ordering import canonical_order, pack_event_keys
 from lmrec.data.raw import Problem, RawLog
 from lmrec.errors import ConfigError, DataError
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lmrec.data.cleaning import pack_event_keys
 from lmrec.data.interactions import Interactions
+from lmrec.data.ordering import pack_event_keys
 from lmrec.data.splits import Split, same_vocab
 from lmrec.errors import LeakageError
 

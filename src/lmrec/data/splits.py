@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lmrec.data.cleaning import canonical_order
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import DataError
@@ -59,28 +58,11 @@ class Split:
     def train_valid(self) -> Interactions:
         """Train and validation events together (what a model refitted for the test sees).
 
-        Merges the two sorted logs with one near-linear sort instead of `Interactions.concat`, which
-        re-sorts with `np.lexsort` (about 10 s at 20M events).
+        `Interactions.concat` merges the two sorted logs in near-linear time.
         """
         if not len(self.valid):
             return self.train
-        t, v = self.train, self.valid
-
-        def cat(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None or b is None else np.concatenate([a, b])
-
-        users, items = np.concatenate([t.users, v.users]), np.concatenate([t.items, v.items])
-        times = cat(t.timestamps, v.timestamps)
-        order = canonical_order(users, items, times, t.n_users, t.n_items, presorted_runs=True)
-        ratings = cat(t.ratings, v.ratings)
-        return Interactions(
-            users=users[order],
-            items=items[order],
-            user_vocab=t.user_vocab,
-            item_vocab=t.item_vocab,
-            ratings=None if ratings is None else ratings[order],
-            timestamps=None if times is None else times[order],
-        )
+        return self.train.concat(self.valid)
 
     def describe(self) -> dict[str, Any]:
         """Rows / users / items per part and how many valid/test users and items are cold."""
