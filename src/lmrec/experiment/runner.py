@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lmrec.data.interactions import Interactions
 from lmrec.data.leakage import assert_disjoint
@@ -128,19 +129,30 @@ def run_model(
         )
     elif len(cands) > 1:
         raise ValueError(f"model {spec.display}: a search needs a validation split, and this split has none")
-    for i, params in enumerate(cands):
-        model = _build(spec, params)
-        with measure() as m_fit:
-            model.fit(split.train, seed=exp.seed)
-        if has_valid:
-            res = _evaluate(exp, model, split.valid, split.train, valid_users, train_pop, progress=False)
-            valid = res.summary()
-        else:
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress or console is None,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(f"tuning {spec.display} on validation", total=len(cands))
+        for i, params in enumerate(cands):
+            model = _build(spec, params)
+            with measure() as m_fit:
+                model.fit(split.train, seed=exp.seed)
             valid = {}
-        trials.append(Trial(params=params, valid=valid, fit_seconds=round(m_fit.seconds, 3)))
-        if has_valid:
-            key = select_key(valid, select.key)
-            log(f"{spec.display} [{i + 1}/{len(cands)}] {params} valid {key}={valid[key]:.4f}")
+            if has_valid:
+                res = _evaluate(exp, model, split.valid, split.train, valid_users, train_pop, progress=False)
+                valid = res.summary()
+            trials.append(Trial(params=params, valid=valid, fit_seconds=round(m_fit.seconds, 3)))
+            if has_valid:
+                key = select_key(valid, select.key)
+                log(f"{spec.display} [{i + 1}/{len(cands)}] {params} valid {key}={valid[key]:.4f}")
+            bar.advance(task)
     best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
 
     fit_data = split.train_valid() if exp.evaluation.refit == "train+valid" else split.train

@@ -1,0 +1,199 @@
+"""Write benchmarks/README.md from the result files under benchmarks/results/ (no number is typed by hand).
+
+Regenerate: .venv/bin/python benchmarks/summarize.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lmrec.experiment.report import to_markdown
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+RANKING = [
+    (
+        "p1_ml100k",
+        "MovieLens-100K, P1 (temporal per-user 80/10/10)",
+        ["NDCG@10", "Recall@10", "Recall@20", "Coverage@10"],
+    ),
+    (
+        "p2_beauty_exclude_seen",
+        'Amazon Beauty, P2 leave-one-out, "exclude seen"',
+        ["HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@all"],
+    ),
+    (
+        "p2_beauty_all_items",
+        'Amazon Beauty, P2 leave-one-out, "all items"',
+        ["HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@all"],
+    ),
+]
+ANCHORS = {
+    "p2_beauty_exclude_seen": "Published anchors under P2 with full ranking (sequential models, a later issue): "
+    "SASRec with sampled softmax HR@10 0.0921 / NDCG@10 0.0531; eSASRec 0.0928 / 0.0523.",
+    "p3_ml100k_rating": "Published anchor (Surprise benchmark table, 5-fold CV on ML-100K): SVD RMSE 0.934, "
+    "SVD++ 0.92.",
+}
+
+
+def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
+    path = RESULTS / name / "results.json"
+    if not path.is_file():
+        return [f"## {title}", "", f"_not run yet: `{name}`_", ""]
+    res = json.loads(path.read_text())
+    rows = []
+    for m in res["models"]:
+        rows.append(
+            {
+                "model": m["label"],
+                **{c: m["test"].get(c, float("nan")) for c in cols},
+                "fit s": m["timings"]["fit"]["seconds"],
+                "eval s": m["timings"]["evaluate"]["seconds"],
+                "users/s": m["timings"]["evaluate"]["users_per_second"],
+                "peak RSS MB": max(
+                    m["timings"]["fit"]["peak_rss_mb"], m["timings"]["evaluate"]["peak_rss_mb"]
+                ),
+                "trials": len(m["trials"]),
+                "selected on validation": json.dumps(m["selected"]),
+            }
+        )
+    frame = pd.DataFrame(rows).sort_values(cols[0] if cols[0] != "HR@10" else "NDCG@10", ascending=False)
+    for col in ("users/s", "peak RSS MB"):
+        frame[col] = frame[col].round().astype(int)
+    for col in ("fit s", "eval s"):
+        frame[col] = frame[col].map(lambda v: f"{v:.2f}")
+    split = res["data"]["split"]["parts"]
+    out = [
+        f"## {title}",
+        "",
+        f"Protocol: {res['protocol']}",
+        "",
+        f"Command: `LMREC_DATA_HOME=../shared/data .venv/bin/lmrec run benchmarks/configs/{name}.yaml "
+        f"--out benchmarks/results/{name}`",
+        "",
+        f"Evaluated users: {m['timings']['evaluate']['users']}; split rows: "
+        + ", ".join(f"{k} {v['rows']}" for k, v in split.items())
+        + f"; machine: {res['machine']['cpus']} cores, {res['machine']['threads']} threads; "
+        f"whole run {res['total']['seconds']:.0f} s.",
+        "",
+        to_markdown(frame),
+        "",
+    ]
+    sig = res.get("significance") or []
+    if sig:
+        s = pd.DataFrame(sig)[
+            ["model", "best", "metric", "mean_diff", "t_pvalue", "wilcoxon_pvalue", "ci_low", "ci_high"]
+        ]
+        out += [
+            "Paired tests of the best model against each other one (per-user values on the test users):",
+            "",
+            to_markdown(s),
+            "",
+        ]
+    if name in ANCHORS:
+        out += [ANCHORS[name], ""]
+    return out
+
+
+def rating_section() -> list[str]:
+    name = "p3_ml100k_rating"
+    path = RESULTS / name / "results.json"
+    title = "MovieLens-100K, P3 rating prediction (official folds u1–u5)"
+    if not path.is_file():
+        return [f"## {title}", "", "_not run yet_", ""]
+    res = json.loads(path.read_text())
+    rows = []
+    for m in res["models"]:
+        for f in m["folds"]:
+            rows.append(
+                {
+                    "model": m["label"],
+                    "fold": f["fold"],
+                    "RMSE": f["test"]["RMSE"],
+                    "MAE": f["test"]["MAE"],
+                    "fit s": f["timings"]["fit"]["seconds"],
+                    "selected": json.dumps(f["selected"]),
+                }
+            )
+        rows.append(
+            {
+                "model": m["label"],
+                "fold": "**mean**",
+                "RMSE": m["mean"]["RMSE"],
+                "MAE": m["mean"]["MAE"],
+                "fit s": float("nan"),
+                "selected": "",
+            }
+        )
+    return [
+        f"## {title}",
+        "",
+        f"Protocol: {res['protocol']} ({res['validation']}).",
+        "",
+        f"Command: `LMREC_DATA_HOME=../shared/data .venv/bin/lmrec run benchmarks/configs/{name}.yaml "
+        f"--out benchmarks/results/{name}`",
+        "",
+        to_markdown(pd.DataFrame(rows)),
+        "",
+        ANCHORS[name],
+        "",
+    ]
+
+
+def scale_section() -> list[str]:
+    path = RESULTS / "scale" / "results.json"
+    if not path.is_file():
+        return ["## Scale (synthetic 20M interactions)", "", "_not run yet_", ""]
+    res = json.loads(path.read_text())
+    stages = pd.DataFrame(res["stages"])[["stage", "seconds", "peak_rss_mb"]]
+    metrics = pd.DataFrame(res["metrics"]).T.reset_index(names="model")
+    return [
+        "## Scale (synthetic 20M interactions, 1M users, 100k items)",
+        "",
+        f"Protocol: {res['protocol']}",
+        "",
+        "Command: `.venv/bin/python benchmarks/scale.py --out benchmarks/results/scale`",
+        "",
+        to_markdown(stages, floatfmt=".1f"),
+        "",
+        f"Total {res['total_seconds']} s; peak RSS of the whole process {res['process_peak_rss_mb']} MB "
+        "(target: under 4 GB).",
+        "",
+        to_markdown(
+            metrics[
+                [
+                    c
+                    for c in ["model", "NDCG@10", "Recall@10", "Recall@20", "Coverage@10"]
+                    if c in metrics.columns
+                ]
+            ]
+        ),
+        "",
+    ]
+
+
+def main() -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `benchmarks/summarize.py` from `benchmarks/results/*/results.json`; regenerate every "
+        "result with `bash benchmarks/run_all.sh` (needs `../shared/data`). Protocols are those of "
+        "`../shared/PROTOCOLS.md`. Timings are wall-clock on a shared 2-core machine (noisy); peak RSS is "
+        "the process's peak during the stage (kernel counter reset at stage start).",
+        "",
+    ]
+    for name, title, cols in RANKING[:1]:
+        lines += ranking_section(name, title, cols)
+    lines += rating_section()
+    for name, title, cols in RANKING[1:]:
+        lines += ranking_section(name, title, cols)
+    lines += scale_section()
+    (HERE / "README.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
