@@ -96,3 +96,21 @@ def test_bad_search_space():
 def test_benchmark_configs_parse(path: Path) -> None:
     exp = load_experiment(path)
     assert exp.protocol and exp.protocol.startswith(("P1", "P2", "P3"))
+
+
+def test_select_by_must_be_evaluated():
+    with pytest.raises(ConfigError, match="not among the evaluated metrics"):
+        parse_experiment({**BASE, "evaluation": {"ns": [10], "metrics": ["recall"], "select_by": "NDCG@10"}})
+    with pytest.raises(ConfigError, match="RMSE"):
+        parse_experiment({**BASE, "task": "rating", "evaluation": {"select_by": "NDCG@10"}})
+    assert parse_experiment({**BASE, "task": "rating"}).select_by == "RMSE"
+
+
+def test_model_parameter_typos_fail_before_any_data_is_loaded():
+    from lmrec.experiment.search import validate_models
+
+    exp = parse_experiment({**BASE, "models": [{"name": "ease", "search": {"grid": {"regg": [1.0]}}}]})
+    with pytest.raises(ConfigError, match="model ease: parameters"):
+        validate_models(exp)
+    with pytest.raises(ConfigError, match="unknown model"):
+        validate_models(parse_experiment({**BASE, "models": [{"name": "sasrec2"}]}))

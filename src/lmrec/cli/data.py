@@ -90,7 +90,7 @@ def prepare(
         {
             "experiment": exp.name,
             "source": prep.raw_meta,
-            "cleaning": prep.cleaning.to_dict(),
+            "cleaning": {k: v.to_dict() for k, v in prep.cleaning.items()},
             "card": prep.card.to_dict(),
             "split": prep.split.describe(),
             "leakage_check": prep.leakage,

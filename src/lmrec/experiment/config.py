@@ -148,8 +148,9 @@ class EvaluationSpec:
     ns: tuple[int, ...] = (10, 20)
     """List lengths n for every metric."""
     metrics: tuple[str, ...] = ("ndcg", "recall", "precision", "hit_rate", "mrr", "map")
-    select_by: str = "NDCG@10"
-    """Validation metric used for model selection (higher is better; RMSE for task=rating)."""
+    select_by: str | None = None
+    """Validation metric for model selection: default NDCG@10 (higher is better) for task=ranking; task=rating
+    always selects by validation RMSE (lower is better)."""
     exclude_seen: bool = True
     """Remove each user's known items (train at validation; train+valid at test) from the ranking."""
     refit: str = "train+valid"
@@ -199,10 +200,39 @@ class Experiment:
             raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
         if not self.models:
             raise ValueError("an experiment needs at least one model")
+        self._check_selection()
         labels = [m.display for m in self.models]
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise ValueError(f"model labels must be unique; repeated: {dup} (set `label`)")
+
+    @property
+    def select_by(self) -> str:
+        """The metric that model selection uses (resolved default)."""
+        if self.task == "rating":
+            return "RMSE"
+        return self.evaluation.select_by or "NDCG@10"
+
+    def _check_selection(self) -> None:
+        from lmrec.eval.metrics import metric_specs, parse_metric
+
+        sel = self.evaluation.select_by
+        if self.task == "rating":
+            if sel not in (None, "RMSE"):
+                raise ValueError(
+                    f"task=rating selects by validation RMSE; evaluation.select_by={sel!r} is invalid"
+                )
+            return
+        try:
+            labels = [m.label for m in metric_specs(self.evaluation.metrics, self.evaluation.ns)]
+            wanted = parse_metric(self.select_by).label
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"evaluation: {exc}") from exc
+        if wanted not in labels:
+            raise ValueError(
+                f"evaluation.select_by={wanted} is not among the evaluated metrics {labels}; "
+                "add its name to evaluation.metrics and its n to evaluation.ns"
+            )
 
     def resolve(self, path: str | None) -> Path | None:
         if path is None:

@@ -23,6 +23,7 @@ from lmrec.experiment.prepare import prepare
 from lmrec.experiment.rating import run_rating
 from lmrec.experiment.report import leaderboard_frame, print_table, to_markdown, write_json
 from lmrec.experiment.runner import ModelRun, run_model, select_key
+from lmrec.experiment.search import validate_models
 from lmrec.resources import measure, process_peak_rss
 
 
@@ -69,13 +70,14 @@ def run_experiment(
 
     console: where progress lines go (default: nowhere); show_table: print the leaderboard to stdout.
     """
+    validate_models(exp)
     console = console or Console(quiet=True)
     table_console = Console(quiet=not show_table, width=160)
     folder = output_dir(exp, out)
     started = time.time()
     with threadpool_limits(exp.threads) if exp.threads else nullcontext(), measure() as m_total:
         if exp.task == "rating":
-            results = run_rating(exp, console=console)
+            results = run_rating(exp, console=console, data_path=data_path)
             results.update(_header(exp))
             rows = [{"model": m["label"], **m["mean"]} for m in results["models"]]
             board = leaderboard_frame(rows, ["RMSE", "MAE"])
@@ -103,10 +105,10 @@ def run_experiment(
         parts = prep.split.describe()["parts"]
         parts = prep.split.describe()["parts"]
         sizes = ", ".join(f"{k} {v['rows']} rows" for k, v in parts.items())
-        first = prep.cleaning.summary().splitlines()[0]
+        first = "; ".join(r.summary().splitlines()[0] for r in prep.cleaning.values())
         console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
         runs = [run_model(exp, spec, prep, console=console, progress=progress) for spec in exp.models]
-    key = select_key(runs[0].test, parse_metric(exp.evaluation.select_by).key)
+    key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
     rows = [
         {
@@ -123,7 +125,7 @@ def run_experiment(
         **_header(exp),
         "data": {
             "source": prep.raw_meta,
-            "cleaning": prep.cleaning.to_dict(),
+            "cleaning": {k: v.to_dict() for k, v in prep.cleaning.items()},
             "card": prep.card.to_dict(),
             "split": prep.split.describe(),
             "leakage_check": prep.leakage,

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from lmrec.data import splits
 from lmrec.data.catalog import ItemCatalog
@@ -27,7 +26,8 @@ class Prepared:
 
     data: Interactions
     split: splits.Split
-    cleaning: CleaningReport
+    cleaning: dict[str, CleaningReport]
+    """One report per cleaned input: "all" for one dataset, or "train"/"valid"/"test" for split files."""
     card: DataCard
     catalog: ItemCatalog | None
     raw_meta: dict[str, Any]
@@ -44,8 +44,9 @@ def load_raw(spec: DatasetSpec, exp: Experiment | None = None, *, path_override:
     if spec.columns:
         kwargs["columns"] = spec.columns
     if spec.name and path:
-        return load_dataset(spec.name, path=path, **kwargs)
-    return load_dataset(spec.name or path, **kwargs)  # type: ignore[arg-type]
+        kwargs["path"] = path
+        return _load(spec.name, kwargs)
+    return _load(str(spec.name or path), kwargs)
 
 
 def cleaning_config(options: dict[str, Any]) -> CleaningConfig:
@@ -73,8 +74,24 @@ def make_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: s
     raise ConfigError(f"split method {spec.method!r} is handled by prepare_files")
 
 
-def _frame(inter: Interactions) -> pd.DataFrame:
-    return inter.to_frame(raw_ids=True)
+def clean_given_split(
+    parts: dict[str, RawLog], cfg: CleaningConfig
+) -> tuple[splits.Split, dict[str, CleaningReport]]:
+    """Clean the parts of a split made elsewhere, each on its own, and join them over shared vocabularies.
+
+    Row-wise cleaning (invalid rows, duplicates, rating threshold) applies per part. k-core filtering is
+    refused: applied to a given split it would change that split (remove users from valid/test only), so
+    the numbers would no longer be comparable with the split's source; filter before splitting instead.
+    """
+    if cfg.user_core or cfg.item_core:
+        raise ConfigError(
+            "cleaning.user_core/item_core cannot be applied to a split given as files: k-core per part "
+            "would change the split. Filter the log before splitting, or set them to 0."
+        )
+    cleaned = {k: clean(v, cfg) for k, v in parts.items()}
+    frames = {k: v[0].to_frame(raw_ids=True) for k, v in cleaned.items()}
+    split = splits.split_from_frames(frames["train"], frames.get("valid"), frames["test"])
+    return split, {k: v[1] for k, v in cleaned.items()}
 
 
 def prepare(exp: Experiment, *, data_path: str | None = None) -> Prepared:
@@ -82,19 +99,20 @@ def prepare(exp: Experiment, *, data_path: str | None = None) -> Prepared:
     timings: dict[str, Measurement] = {}
     cfg = cleaning_config(exp.cleaning.options)
     if exp.split.method == "files":
+        if data_path is not None:
+            raise ConfigError(
+                "--data does not apply to split.method=files: the files are named in the experiment"
+            )
         with measure() as m_load:
             parts = {
-                k: load_dataset(str(exp.resolve(getattr(exp.split, k))), **_file_kwargs(exp.dataset))
+                k: _load(str(exp.resolve(getattr(exp.split, k))), _file_kwargs(exp.dataset))
                 for k in ("train", "valid", "test")
                 if getattr(exp.split, k)
             }
         timings["load"] = m_load
         with measure() as m_clean:
-            cleaned = {k: clean(v, cfg) for k, v in parts.items()}
-            frames = {k: _frame(v[0]) for k, v in cleaned.items()}
-            split = splits.split_from_frames(frames["train"], frames.get("valid"), frames["test"])
+            split, reports = clean_given_split(parts, cfg)
             data = split.train_valid().concat(split.test)
-            report = cleaned["train"][1]
         timings["clean"] = m_clean
         catalog = next((p.catalog for p in parts.values() if p.catalog is not None), None)
         raw_meta = {k: v.meta for k, v in parts.items()}
@@ -105,21 +123,33 @@ def prepare(exp: Experiment, *, data_path: str | None = None) -> Prepared:
         with measure() as m_clean:
             data, report = clean(raw, cfg)
         timings["clean"] = m_clean
+        reports = {"all": report}
         with measure() as m_split:
             split = make_split(data, exp.split, exp.seed, report.timestamp_kind)
         timings["split"] = m_split
         catalog, raw_meta = raw.catalog, dict(raw.meta)
     leak = check_split(split)
+    kind = next(iter(reports.values())).timestamp_kind
     return Prepared(
         data=data,
         split=split,
-        cleaning=report,
-        card=data_card(data, name=exp.name, timestamp_kind=report.timestamp_kind),
+        cleaning=reports,
+        card=data_card(data, name=exp.name, timestamp_kind=kind),
         catalog=catalog,
         raw_meta=raw_meta,
         leakage=leak.to_dict(),
         timings=timings,
     )
+
+
+def _load(target: str, kwargs: dict[str, Any]) -> RawLog:
+    """`load_dataset`, with unknown loader options reported as a config error rather than a traceback."""
+    try:
+        return load_dataset(target, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(
+            f"dataset options {sorted(kwargs)} do not fit the loader for {target}: {exc}"
+        ) from exc
 
 
 def _file_kwargs(spec: DatasetSpec) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def run_model(
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
     rng = np.random.default_rng(exp.seed)
-    select = parse_metric(exp.evaluation.select_by)
+    select = parse_metric(exp.select_by)
     cands = candidates(spec, rng)
     trials: list[Trial] = []
     has_valid = len(split.valid) > 0

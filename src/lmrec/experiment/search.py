@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lmrec.errors import ConfigError
-from lmrec.experiment.config import ModelSpec
+from lmrec.experiment.config import Experiment, ModelSpec
 
 
 def _draw(space: Any, key: str, rng: np.random.Generator) -> Any:
@@ -62,3 +62,20 @@ def candidates(spec: ModelSpec, rng: np.random.Generator) -> list[dict[str, Any]
         if cand not in unique:
             unique.append(cand)
     return unique
+
+
+def validate_models(exp: Experiment) -> None:
+    """Build the config of every candidate of every model now, so a typo fails before any data is loaded."""
+    from lmrec.models.registry import get_model_class
+
+    rng = np.random.default_rng(exp.seed)
+    for spec in exp.models:
+        try:
+            klass = get_model_class(spec.name)
+        except KeyError as exc:
+            raise ConfigError(f"model {spec.display}: {exc.args[0]}") from None
+        for cand in candidates(spec, rng):
+            try:
+                klass.config_class(**cand)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"model {spec.display}: parameters {cand}: {exc}") from exc

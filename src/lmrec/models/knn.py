@@ -80,7 +80,9 @@ def item_blocks(x: sp.csr_matrix, budget: int) -> list[tuple[int, int]]:
 _KEY_BITS = 33  # 64 bits minus the 31 value bits of a non-negative float32
 
 
-def _prune_block(c: sp.csr_matrix, start: int, norms: np.ndarray, k: int, shrink: float) -> sp.csr_matrix:
+def _prune_block(
+    c: sp.csr_matrix, start: int, item_counts: np.ndarray, k: int, shrink: float
+) -> sp.csr_matrix:
     """Cosine-normalise co-occurrence rows start..start+len(c) and keep each row's top-k (no self).
 
     One uint64 per entry packs (row, similarity descending, column): the bits of a non-negative float32
@@ -90,11 +92,15 @@ def _prune_block(c: sp.csr_matrix, start: int, norms: np.ndarray, k: int, shrink
     n_rows, n_items = c.shape
     col_bits = _col_bits(n_items)
     counts = np.diff(c.indptr)
-    # float32 throughout: the counts are exact and the result is stored as float32 anyway
-    sims = np.repeat(norms[start : start + n_rows].astype(np.float32), counts)
-    sims *= norms[c.indices].astype(np.float32, copy=False)
-    sims += np.float32(shrink)
-    np.divide(c.data, sims, out=sims)
+    # sqrt(n_i * n_j) in float64 is correctly rounded, so mathematically equal similarities come out
+    # bit-identical and the "lower index wins" tie-break applies to them (sqrt(n_i) * sqrt(n_j) in
+    # float32 is not: it can split exact ties by one ulp)
+    denom = np.repeat(item_counts[start : start + n_rows], counts)
+    denom *= item_counts[c.indices]
+    np.sqrt(denom, out=denom)
+    denom += shrink
+    sims = (c.data / denom).astype(np.float32)
+    del denom
     rows = np.repeat(np.arange(n_rows, dtype=np.uint64), counts)
     sims[c.indices == rows.astype(np.int64) + start] = 0.0  # self-similarity sorts last, dropped below
     key = np.uint64(0x7FFFFFFF) - sims.view(np.uint32).astype(np.uint64)
@@ -121,8 +127,8 @@ def cosine_topk(x: sp.csr_matrix, k: int, shrink: float, block_entries: int) -> 
     x.sum_duplicates()
     x.data[:] = 1.0  # binary: every stored (user, item) pair counts once
     xt = x.T.tocsr()
-    norms = np.sqrt(np.diff(xt.indptr).astype(np.float32))
-    blocks = [_prune_block(xt[a:b] @ x, a, norms, k, shrink) for a, b in item_blocks(x, block_entries)]
+    item_counts = np.diff(xt.indptr).astype(np.float64)
+    blocks = [_prune_block(xt[a:b] @ x, a, item_counts, k, shrink) for a, b in item_blocks(x, block_entries)]
     sim = sp.csr_matrix(sp.vstack(blocks, format="csr"))
     sim.sort_indices()
     return sim

@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
+ROW_CHUNK = 128
+"""Rows partitioned at once (bounds the temporary index array)."""
+
+
 def _fix_boundary_ties(scores: np.ndarray, cols: np.ndarray, kth: np.ndarray, rows: np.ndarray) -> None:
     """For rows where argpartition cut through a run of equal scores, take the lowest-index ties."""
     k = cols.shape[1]
@@ -36,7 +40,11 @@ def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if k == 0 or b == 0:
         return np.full((b, n), -1, dtype=np.int64), np.full((b, n), -np.inf, dtype=np.float32)
     if k < m:
-        cols = np.argpartition(scores, m - k, axis=1)[:, m - k :]
+        # argpartition returns int64 indices the size of its input: go in row chunks so the extra memory
+        # stays ~ROW_CHUNK x items instead of 2x the whole score matrix
+        cols = np.empty((b, k), dtype=np.int64)
+        for r in range(0, b, ROW_CHUNK):
+            cols[r : r + ROW_CHUNK] = np.argpartition(scores[r : r + ROW_CHUNK], m - k, axis=1)[:, m - k :]
     else:
         cols = np.broadcast_to(np.arange(m), (b, m)).copy()
     vals = np.take_along_axis(scores, cols, axis=1)
@@ -44,7 +52,12 @@ def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("scores contain NaN; a model produced an invalid score")
     kth = vals.min(axis=1)
     if k < m:
-        ties_total = np.count_nonzero(scores == kth[:, None], axis=1)
+        ties_total = np.concatenate(
+            [
+                np.count_nonzero(scores[r : r + ROW_CHUNK] == kth[r : r + ROW_CHUNK, None], axis=1)
+                for r in range(0, b, ROW_CHUNK)
+            ]
+        )
         ties_taken = np.count_nonzero(vals == kth[:, None], axis=1)
         cut = np.flatnonzero(ties_total != ties_taken)
         if cut.size:
