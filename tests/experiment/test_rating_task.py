@@ -14,8 +14,15 @@ MODEL = [{"name": "biasedmf", "params": {"factors": 10, "iterations": 5}}]
 
 
 def rating_exp(**split):  # type: ignore[no-untyped-def]
-    return parse_experiment({"name": "r", "task": "rating", "dataset": {"name": "ml-100k"},
-                             "split": {"method": "files", **split}, "models": MODEL})
+    return parse_experiment(
+        {
+            "name": "r",
+            "task": "rating",
+            "dataset": {"name": "ml-100k"},
+            "split": {"method": "files", **split},
+            "models": MODEL,
+        }
+    )
 
 
 def test_official_fold_with_data_flag(ml100k_dir: Path, tmp_path: Path, monkeypatch) -> None:
@@ -35,14 +42,20 @@ def test_fold_whose_test_repeats_train_is_refused(ml100k_dir: Path, tmp_path: Pa
     train, test = tmp_path / "train.tsv", tmp_path / "test.tsv"
     train.write_text("\n".join(lines) + "\n")
     test.write_text("\n".join(lines[:100]) + "\n")
-    exp = parse_experiment({
-        "name": "leaky", "task": "rating",
-        "dataset": {"path": str(train), "format": "tabular",
-                    "options": {"sep": "\t", "names": ["user", "item", "rating", "timestamp"]},
-                    "columns": {"user": "user", "item": "item", "rating": "rating", "timestamp": "timestamp"}},
-        "split": {"method": "files", "folds": [{"train": str(train), "test": str(test)}]},
-        "models": MODEL,
-    })
+    exp = parse_experiment(
+        {
+            "name": "leaky",
+            "task": "rating",
+            "dataset": {
+                "path": str(train),
+                "format": "tabular",
+                "options": {"sep": "\t", "names": ["user", "item", "rating", "timestamp"]},
+                "columns": {"user": "user", "item": "item", "rating": "rating", "timestamp": "timestamp"},
+            },
+            "split": {"method": "files", "folds": [{"train": str(train), "test": str(test)}]},
+            "models": MODEL,
+        }
+    )
     with pytest.raises(LeakageError):
         run_experiment(exp, out=tmp_path / "out")
 
@@ -50,12 +63,22 @@ def test_fold_whose_test_repeats_train_is_refused(ml100k_dir: Path, tmp_path: Pa
 def test_k_core_on_given_split_is_refused(tmp_path: Path) -> None:
     for part in ("train", "test"):
         (tmp_path / f"{part}.csv").write_text("user,item,timestamp\n1,1,1\n2,1,2\n")
-    exp = parse_experiment({
-        "name": "kcore", "dataset": {"path": str(tmp_path / "train.csv"), "format": "tabular",
-                                     "columns": {"user": "user", "item": "item", "timestamp": "timestamp"}},
-        "cleaning": {"user_core": 2},
-        "split": {"method": "files", "train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv")},
-        "models": [{"name": "pop"}],
-    })
+    exp = parse_experiment(
+        {
+            "name": "kcore",
+            "dataset": {
+                "path": str(tmp_path / "train.csv"),
+                "format": "tabular",
+                "columns": {"user": "user", "item": "item", "timestamp": "timestamp"},
+            },
+            "cleaning": {"user_core": 2},
+            "split": {
+                "method": "files",
+                "train": str(tmp_path / "train.csv"),
+                "test": str(tmp_path / "test.csv"),
+            },
+            "models": [{"name": "pop"}],
+        }
+    )
     with pytest.raises(ConfigError, match="k-core"):
         run_experiment(exp, out=tmp_path / "out")
