@@ -8,7 +8,9 @@ export LMREC_DATA_HOME=${LMREC_DATA_HOME:-../shared/data}
 export OPENBLAS_NUM_THREADS=1
 L=.venv/bin/lmrec
 $L run benchmarks/configs/p1_ml100k.yaml --out benchmarks/results/p1_ml100k --quiet
+$L run benchmarks/configs/p1_ml_latest_small.yaml --out benchmarks/results/p1_ml_latest_small --quiet
 $L run benchmarks/configs/p3_ml100k_rating.yaml --out benchmarks/results/p3_ml100k_rating --quiet
 $L run benchmarks/configs/p2_beauty_exclude_seen.yaml --out benchmarks/results/p2_beauty_exclude_seen --quiet
 $L run benchmarks/configs/p2_beauty_all_items.yaml --out benchmarks/results/p2_beauty_all_items --quiet
 .venv/bin/python benchmarks/scale.py --out benchmarks/results/scale
+.venv/bin/python benchmarks/summarize.py
