@@ -27,3 +27,7 @@ class ConfigError(LmrecError, ValueError):
 
 class UnknownIdError(LmrecError, KeyError):
     """A raw user or item id is not in the vocabulary and the caller asked for a strict lookup."""
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument (quoted); this error carries a sentence.
+        return str(self.args[0]) if len(self.args) == 1 else Exception.__str__(self)

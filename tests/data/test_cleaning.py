@@ -11,16 +11,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmrec.data.cleaning import CleaningConfig, clean
+from lmrec.data.loaders import load_amazon, load_table
 from lmrec.data.ordering import canonical_order, pack_event_keys
-from lmrec.data.raw import Problem, RawLog
-from lmrec.errors import ConfigError, DataError
+from lmrec.data.raw import Problem, RawLog, bad_values_table
+from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import ConfigError, DataError, UnknownIdError
 
 
-def raw_log(rows: list[tuple], *, problems: tuple[Problem, ...] = (), meta: dict | None = None) -> RawLog:
+def raw_log(
+    rows: list[tuple],
+    *,
+    problems: tuple[Problem, ...] = (),
+    meta: dict | None = None,
+    bad: list[tuple[int, str, str, str]] | None = None,
+) -> RawLog:
+    """A raw log from rows; `bad` lists (row, column, text, reason) the "loader" could not parse."""
     frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
     frame["source"] = "f.tsv"
     frame["line"] = np.arange(1, len(frame) + 1)
-    return RawLog(frame, "toy", problems=problems, meta=meta or {"timestamp_kind": "unix"})
+    bad_values = bad_values_table(*zip(*bad, strict=True)) if bad else bad_values_table()
+    meta = meta or {"timestamp_kind": "unix"}
+    return RawLog(frame, "toy", problems=problems, meta=meta, bad_values=bad_values)
 
 
 def read_ml100k(ml100k_dir) -> RawLog:
@@ -114,14 +125,133 @@ def test_non_numeric_rating_and_timestamp_are_invalid():
     rows = [(1, 1, "4", "10"), (1, 2, "four", "11"), (2, 1, "3", "yesterday"), (2, 2, "5", "12")]
     data, report = clean(raw_log(rows))
     assert report.removed["bad_rating"].count == 1
-    assert (
-        str(report.removed["bad_rating"].examples[0])
-        == "f.tsv:2: column 'rating' = 'four': rating is not a number"
-    )
+    assert str(report.removed["bad_rating"].examples[0]) == "f.tsv:2: column 'rating' = 'four': not a number"
     assert str(report.removed["bad_timestamp"].examples[0]).startswith(
         "f.tsv:3: column 'timestamp' = 'yesterday'"
     )
     assert len(data) == 2
+
+
+def test_values_the_loader_could_not_parse_are_shown_by_their_text():
+    nan = np.nan
+    rows = [
+        (1, 10, 4.0, 100.0),
+        (1, 11, nan, 101.0),  # 'four'
+        (2, 10, nan, 102.0),  # 'x'
+        (2, 11, nan, 103.0),  # empty cell: missing
+        (3, 10, 5.0, nan),  # '2020-13-45'
+        (None, 12, nan, nan),  # bad user, bad rating and bad timestamp: counted once, as bad_user
+        (3, 12, 2.0, nan),  # empty: missing
+        (3, 13, 1.0, 104.0),
+    ]
+    fmt = "not a valid timestamp for format '%Y-%m-%d'"
+    bad = [
+        (1, "rating", "four", "not a number"),
+        (2, "rating", "x", "not a number"),
+        (4, "timestamp", "2020-13-45", fmt),
+        (5, "user", "u7", "not an integer id"),
+        (5, "rating", "?", "not a number"),
+        (5, "timestamp", "soon", fmt),
+    ]
+    data, report = clean(raw_log(rows, bad=bad))
+    assert {k: v.count for k, v in report.removed.items()} == {
+        "bad_user": 1,
+        "bad_rating": 3,
+        "bad_timestamp": 2,
+    }
+    assert report.rows_in == 8 and report.rows_out == len(data) == 2
+    assert_consistent(report)
+    shown = {k: [str(p) for p in v.examples] for k, v in report.removed.items()}
+    assert shown == {
+        "bad_user": ["f.tsv:6: column 'user' = 'u7': not an integer id"],
+        "bad_rating": [
+            "f.tsv:2: column 'rating' = 'four': not a number",
+            "f.tsv:3: column 'rating' = 'x': not a number",
+            "f.tsv:4: column 'rating' = '': missing rating (other rows have one)",
+        ],
+        "bad_timestamp": [
+            f"f.tsv:5: column 'timestamp' = '2020-13-45': {fmt}",
+            "f.tsv:7: column 'timestamp' = '': missing timestamp (other rows have one)",
+        ],
+    }
+    with pytest.raises(DataError, match=r"f\.tsv:2: column 'rating' = 'four': not a number"):
+        clean(raw_log(rows, bad=bad), CleaningConfig(on_invalid="error"))
+
+
+def test_an_all_unparsed_rating_column_still_counts_as_ratings():
+    # every rating is text: the log is explicit with bad ratings, not silently implicit
+    rows = [(1, 1, np.nan, 1.0), (1, 2, np.nan, 2.0)]
+    bad = [(0, "rating", "good", "not a number"), (1, "rating", "bad", "not a number")]
+    with pytest.raises(DataError, match="no rows left") as err:
+        clean(raw_log(rows, bad=bad))
+    assert "column 'rating' = 'good': not a number" in str(err.value)
+
+
+def test_raw_log_rejects_bad_values_that_do_not_match_the_frame():
+    rows = [(1, 1, 4.0, 1.0), (1, 2, np.nan, 2.0)]
+    with pytest.raises(ValueError, match="holds as values"):
+        raw_log(rows, bad=[(0, "rating", "four", "not a number")])  # row 0 has a rating
+    with pytest.raises(ValueError, match="positions in the frame"):
+        raw_log(rows, bad=[(2, "rating", "four", "not a number")])
+    with pytest.raises(ValueError, match="twice"):
+        raw_log(rows, bad=[(1, "rating", "a", "not a number"), (1, "rating", "b", "not a number")])
+
+
+def test_report_of_a_loaded_csv_names_file_line_and_text(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "user,item,rating,when\n"
+        "1,10,4,2020-01-01\n"
+        "1,11,four,2020-01-02\n"
+        "2,10,x,2020-01-03\n"
+        "2,11,,2020-01-04\n"
+        "3,10,5,2020-13-45\n"
+        "3,12,2,2020-01-05\n"
+    )
+    cols = {"user": "user", "item": "item", "rating": "rating", "timestamp": "when"}
+    _, report = clean(load_table(path, cols, timestamp_format="%Y-%m-%d"))
+    assert [str(p) for p in report.removed["bad_rating"].examples] == [
+        f"{path}:3: column 'rating' = 'four': not a number",
+        f"{path}:4: column 'rating' = 'x': not a number",
+        f"{path}:5: column 'rating' = '': missing rating (other rows have one)",
+    ]
+    [bad_time] = report.removed["bad_timestamp"].examples
+    assert (
+        str(bad_time)
+        == f"{path}:6: column 'timestamp' = '2020-13-45': not a valid timestamp for format '%Y-%m-%d'"
+    )
+    assert report.rows_out == 2
+    assert_consistent(report)
+
+
+def test_report_of_amazon_reviews_with_a_word_for_a_rating(tmp_path):
+    path = tmp_path / "reviews.json"
+    records = [
+        {"reviewerID": "u1", "asin": "a", "overall": 5.0, "unixReviewTime": 100},
+        {"reviewerID": "u1", "asin": "b", "overall": "five", "unixReviewTime": 101},
+        {"reviewerID": "u2", "asin": "a", "unixReviewTime": 102},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _, report = clean(load_amazon(path))
+    assert [str(p) for p in report.removed["bad_rating"].examples] == [
+        f"{path}:2: column 'rating' = 'five': not a number",
+        f"{path}:3: column 'rating' = '': missing rating (other rows have one)",
+    ]
+    assert_consistent(report)
+
+
+def test_vocabulary_must_be_sorted_and_names_the_kind_of_unknown_id():
+    with pytest.raises(ValueError, match="sorted in ascending order"):
+        Vocabulary(np.array([3, 1, 2]))
+    with pytest.raises(ValueError, match="unique"):
+        Vocabulary(np.array(["a", "b", "b"]))
+    assert Vocabulary.from_ids([3, 1, 2, 3]).ids.tolist() == [1, 2, 3]
+    vocab = Vocabulary(np.array([1, 2, 3]))
+    with pytest.raises(UnknownIdError) as err:
+        vocab.index([9999, 7, 2], what="user")
+    assert str(err.value) == "2 unknown user id(s), e.g. [9999, 7]"  # no KeyError quotes
+    with pytest.raises(UnknownIdError, match=r"^1 unknown id\(s\), e\.g\. \[9999\]$"):
+        vocab.index([9999])
 
 
 def test_at_most_five_examples_per_reason_in_file_order():

@@ -45,6 +45,13 @@ def _zip_folder(folder: Path, dest: Path, prefix: str) -> Path:
     return dest
 
 
+def bad_rows(log: RawLog) -> list[tuple[int, str, str, str]]:
+    t = log.bad_values
+    return list(
+        zip(t["row"].tolist(), t["column"].astype(str), t["value"], t["reason"].astype(str), strict=True)
+    )
+
+
 # --- MovieLens ------------------------------------------------------------------------------------
 
 
@@ -144,6 +151,7 @@ def test_ml1m_format_from_fake_dat_files(tmp_path: Path) -> None:
     assert f["line"].tolist() == [1, 2, 3, 6]
     assert f["user"].tolist() == [1, 1, 2, 3] and f["item"].tolist() == [1193, 661, 1193, 661]
     assert np.isnan(f["rating"].iloc[2]) and f["rating"].iloc[3] == 4.0  # bad value kept as NaN
+    assert bad_rows(log) == [(2, "rating", "x", "not a number")]  # ... and its text in bad_values
     [problem] = log.problems
     assert (problem.line, problem.value) == (4, "2::3408") and "expected 4 fields" in problem.reason
     assert log.meta["release"] == "ml-1m"
@@ -318,6 +326,12 @@ def test_sequence_line_numbers_and_positions(tmp_path: Path) -> None:
     assert f["line"].tolist() == [1, 1, 1, 3, 5, 5, 5]
     assert f["timestamp"].tolist() == [0, 1, 2, 0, 0, 1, 2]
     assert pd.isna(f["item"].iloc[5])  # "x" is not an integer id: NA for cleaning to report
+    assert bad_rows(log) == [(5, "item", "x", "not an integer id")]
+    path.write_text("1 10\nu2 20 21\n")  # a bad user token is listed for every event of its line
+    assert bad_rows(load_sequences(path)) == [
+        (1, "user", "u2", "not an integer id"),
+        (2, "user", "u2", "not an integer id"),
+    ]
     [problem] = log.problems
     assert problem.line == 4 and "no items" in problem.reason
 
@@ -374,11 +388,24 @@ def test_table_without_header_or_timestamp(tmp_path: Path) -> None:
     assert f["timestamp"].tolist() == [0.0, 0.0, 1.0] and log.meta["timestamp_kind"] == "position"
 
 
+def test_str_ids_keep_the_text_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("user,item\n1,0001\n2,1\n")
+    # without id_type="str" these are the integers 1 and 1; with it, two different ids
+    assert load_table(path, id_type="str").frame["item"].tolist() == ["0001", "1"]
+    path.write_text('user,item,note\n1,0001,"two\nlines"\n2,1,x\n')  # the csv-module path
+    assert load_table(path, {"user": "user", "item": "item"}, id_type="str").frame["item"].tolist() == [
+        "0001",
+        "1",
+    ]
+
+
 def test_quoted_newlines_keep_exact_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "multi.csv"
-    path.write_text('user,item,comment\n1,2,"two\nlines"\n3,4,x\n5\n6,7,"y"\n')
-    log = load_table(path, {"user": "user", "item": "item"})
+    path.write_text('user,item,rating,comment\n1,2,3,"two\nlines"\n3,4,four,x\n5\n6,7,,"y"\n')
+    log = load_table(path, {"user": "user", "item": "item", "rating": "rating"})
     assert log.frame["line"].tolist() == [2, 4, 6] and [p.line for p in log.problems] == [5]
+    assert bad_rows(log) == [(1, "rating", "four", "not a number")]  # the slow csv-module path too
 
 
 def test_parquet_table(tmp_path: Path) -> None:
@@ -440,6 +467,85 @@ def test_parquet_20m_rows_is_lean(tmp_path: Path, request: pytest.FixtureRequest
     assert len(log.frame) == n and log.frame["item"].dtype == np.int32
     assert log.frame.memory_usage(deep=True).sum() < 30 * n
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 3 * 2**20  # KiB: under 3 GiB
+
+
+# --- values that do not parse ---------------------------------------------------------------------
+
+
+def test_csv_keeps_the_text_of_values_that_do_not_parse(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "user,item,rating,when\n"
+        "1,10,4,2020-01-01\n"
+        "1,11,four,2020-01-02\n"
+        "2,10,x,2020-01-03\n"
+        "2,11,,2020-01-04\n"
+        "3,10,5,2020-13-45\n"
+        "u7,12,3,2020-01-05\n"
+        "3,12, ,\n"
+    )
+    cols = {"user": "user", "item": "item", "rating": "rating", "timestamp": "when"}
+    log = load_table(path, cols, timestamp_format="%Y-%m-%d", id_type="int")
+    _check_raw(log)
+    f = log.frame
+    assert len(f) == 7  # nothing dropped: bad values are NaN/NA, left for cleaning to count
+    assert f["rating"].isna().tolist() == [False, True, True, True, False, False, True]
+    assert f["timestamp"].isna().tolist() == [False, False, False, False, True, False, True]
+    assert pd.isna(f["user"].iloc[5])
+    # empty and blank cells are missing values, not bad ones: only failing text is listed
+    assert bad_rows(log) == [
+        (1, "rating", "four", "not a number"),
+        (2, "rating", "x", "not a number"),
+        (4, "timestamp", "2020-13-45", "not a valid timestamp for format '%Y-%m-%d'"),
+        (5, "user", "u7", "not an integer id"),
+    ]
+    clean_copy = tmp_path / "ok.csv"
+    clean_copy.write_text("user,item,rating,when\n1,10,4,2020-01-01\n")
+    assert load_table(clean_copy, cols, timestamp_format="%Y-%m-%d").bad_values.empty
+
+
+def test_epoch_timestamp_column_with_text(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("user,item,timestamp\n1,2,100\n1,3,yesterday\n1,4,\n")
+    [(row, column, value, reason)] = bad_rows(load_table(path))
+    assert (row, column, value) == (1, "timestamp", "yesterday")
+    assert reason.startswith("not a number") and "timestamp_format" in reason
+
+
+def test_parquet_bad_values(tmp_path: Path) -> None:
+    path = tmp_path / "log.parquet"
+    frame = pd.DataFrame({"user": [10.0, 1.5, 1e20], "item": ["a", "b", "c"], "rating": ["5", "five", None]})
+    frame.to_parquet(path)
+    log = load_table(path, {"user": "user", "item": "item", "rating": "rating"})
+    assert bad_rows(log) == [
+        (1, "user", "1.5", "not an integer id"),
+        (1, "rating", "five", "not a number"),
+        (2, "user", "1e+20", "not an integer id"),  # would wrap around in int64
+    ]
+    assert log.frame["rating"].iloc[0] == 5.0 and log.frame["user"].iloc[0] == 10
+
+
+def test_amazon_overall_that_is_not_a_number(tmp_path: Path) -> None:
+    records = [
+        {"reviewerID": "u1", "asin": "a", "overall": 5.0, "unixReviewTime": 100},
+        {"reviewerID": "u1", "asin": "b", "overall": "five", "unixReviewTime": 101},
+        {"reviewerID": "u2", "asin": "a", "overall": True, "unixReviewTime": 102},
+        {"reviewerID": "u2", "asin": "b", "overall": [4], "unixReviewTime": "yesterday"},
+        {"reviewerID": "u3", "asin": "b", "unixReviewTime": 103},
+        {"reviewerID": "u3", "asin": "a", "overall": "4.0", "unixReviewTime": 104},
+    ]
+    path = tmp_path / "reviews_Test.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    log = load_amazon(path)
+    _check_raw(log)
+    assert log.frame["rating"].tolist()[::5] == [5.0, 4.0] and log.frame["rating"].isna().sum() == 4
+    assert log.problems == ()
+    assert bad_rows(log) == [
+        (1, "rating", "five", "not a number"),
+        (2, "rating", "true", "not a number"),  # JSON true is not read as the rating 1
+        (3, "rating", "[4]", "not a number"),
+        (3, "timestamp", "yesterday", "not a number"),
+    ]
 
 
 # --- dispatch -------------------------------------------------------------------------------------

@@ -108,4 +108,4 @@ def test_recommend_unknown_user_is_a_clear_error(exp_file: Path, tmp_path: Path)
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 2 and "unknown id" in proc.stderr
+    assert proc.returncode == 2 and "unknown user id" in proc.stderr

@@ -2,8 +2,12 @@
 
 Order of the passes (each only sees what the previous one kept):
 
-1. invalid rows: missing user/item id, unusable rating (NaN, inf, non-numeric, out of `rating_range`),
-   unusable timestamp (missing while required or while other rows have one, inf, outside int64);
+1. invalid rows: missing or malformed user/item id, unusable rating (text that is not a number, missing,
+   inf, out of `rating_range`), unusable timestamp (text that does not parse, missing while required or
+   while other rows have one, inf, outside int64). Values the loader could not parse are NaN/NA in the
+   frame and listed with their text in `RawLog.bad_values`, so examples show `'four': not a number`
+   where an empty cell shows `'': missing rating`. Keys: bad_user, missing_user, bad_item, missing_item,
+   bad_rating, rating_out_of_range, bad_timestamp;
 2. repeated (user, item) pairs, by the `duplicates` policy, in time order;
 3. the implicit-feedback threshold `min_rating` (after de-duplication, so with `keep_last` a user's latest
    opinion of an item decides whether it counts);
@@ -27,12 +31,13 @@ import pandas as pd
 
 from lmrec.data.interactions import Interactions
 from lmrec.data.ordering import bit_width, canonical_order, sorted_neighbours_equal
-from lmrec.data.raw import Problem, RawLog
+from lmrec.data.raw import BadValueIndex, Problem, RawLog
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError, DataError
 
 DuplicatePolicy = Literal["keep_all", "keep_first", "keep_last", "error"]
 N_EXAMPLES = 5
+NOT_A_NUMBER = "not a number"
 _MAX_TIME = float(2**62)  # timestamps must survive int64 arithmetic (differences, packing) untouched
 
 
@@ -189,11 +194,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-class _Examples:
-    """Builds `Problem`s for rows of the raw frame."""
+def _reason(unparsed: BadValueIndex, column: str, default: str) -> Any:
+    """A reason function for `_Examples`: the loader's reason for the row's text, else `default`."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def why(row: int) -> str:
+        found = unparsed.get(column, row)
+        return default if found is None else found[1]
+
+    return why
+
+
+class _Examples:
+    """Builds `Problem`s for rows of the raw frame, showing the file's text for values that did not parse."""
+
+    def __init__(self, frame: pd.DataFrame, unparsed: BadValueIndex) -> None:
         self.frame = frame
+        self.unparsed = unparsed
 
     def __call__(self, positions: np.ndarray, column: Any, reason: Any) -> tuple[Problem, ...]:
         """`column` and `reason` are strings or functions of the row position."""
@@ -202,7 +218,8 @@ class _Examples:
         for p in _first(positions):
             col = column(int(p)) if callable(column) else column
             why = reason(int(p)) if callable(reason) else reason
-            value = _fmt(self.frame[col].iat[p])
+            found = self.unparsed.get(col, int(p))
+            value = _fmt(self.frame[col].iat[p]) if found is None else found[0]
             out.append(Problem(str(source.iat[p]), int(line.iat[p]), col, value, why))
         return tuple(out)
 
@@ -238,21 +255,34 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, Vocabulary]:
 
 
 def _invalid_checks(
-    frame: pd.DataFrame, config: CleaningConfig, user_idx: np.ndarray, item_idx: np.ndarray
-) -> tuple[list[tuple[str, str, str, np.ndarray]], np.ndarray | None, np.ndarray | None, list[str]]:
-    """(reason key, column, description, mask) per check in priority order; parsed ratings and times."""
+    frame: pd.DataFrame,
+    config: CleaningConfig,
+    user_idx: np.ndarray,
+    item_idx: np.ndarray,
+    unparsed: BadValueIndex,
+) -> tuple[list[tuple[str, str, Any, np.ndarray]], np.ndarray | None, np.ndarray | None, list[str]]:
+    """(reason key, column, description, mask) per check in priority order; parsed ratings and times.
+
+    A description is a string or a function of the row (the loader's reason for text it could not parse).
+    """
     notes: list[str] = []
     ratings, rating_junk = _numeric(frame["rating"])
     times, time_junk = _numeric(frame["timestamp"])
+    # text the loader could not parse is NaN in the frame; `_numeric` finds text in hand-built frames
+    rating_junk |= unparsed.mask("rating")
+    time_junk |= unparsed.mask("timestamp")
     has_ratings = bool((~np.isnan(ratings)).any() or rating_junk.any())
     has_times = bool((~np.isnan(times)).any() or time_junk.any())
-    checks = [
-        ("missing_user", "user", "missing user id", user_idx < 0),
-        ("missing_item", "item", "missing item id", item_idx < 0),
-    ]
+    checks: list[tuple[str, str, Any, np.ndarray]] = []
+    for column, idx in (("user", user_idx), ("item", item_idx)):
+        junk = unparsed.mask(column)
+        checks += [
+            (f"bad_{column}", column, _reason(unparsed, column, "not a valid id"), junk),
+            (f"missing_{column}", column, f"missing {column} id", (idx < 0) & ~junk),
+        ]
     if has_ratings:
         checks += [
-            ("bad_rating", "rating", "rating is not a number", rating_junk),
+            ("bad_rating", "rating", _reason(unparsed, "rating", NOT_A_NUMBER), rating_junk),
             (
                 "bad_rating",
                 "rating",
@@ -274,7 +304,7 @@ def _invalid_checks(
         )
         huge = ~np.isnan(times) & ~(np.abs(times) < _MAX_TIME)
         checks += [
-            ("bad_timestamp", "timestamp", "timestamp is not a number", time_junk),
+            ("bad_timestamp", "timestamp", _reason(unparsed, "timestamp", NOT_A_NUMBER), time_junk),
             ("bad_timestamp", "timestamp", why, missing),
             ("bad_timestamp", "timestamp", "timestamp is infinite or beyond +-2^62", huge),
         ]
@@ -421,11 +451,12 @@ def clean(raw: RawLog, config: CleaningConfig | None = None) -> tuple[Interactio
     """
     config = config or CleaningConfig()
     frame = raw.frame
-    ex = _Examples(frame)
+    unparsed = BadValueIndex(raw.bad_values, len(frame))
+    ex = _Examples(frame, unparsed)
     loader = Removal(len(raw.problems), tuple(raw.problems[:N_EXAMPLES]))
     user_idx, user_vocab = _codes(frame["user"])
     item_idx, item_vocab = _codes(frame["item"])
-    checks, ratings, times, notes = _invalid_checks(frame, config, user_idx, item_idx)
+    checks, ratings, times, notes = _invalid_checks(frame, config, user_idx, item_idx, unparsed)
     if config.min_rating is not None and ratings is None:
         raise ConfigError(f"{raw.name}: min_rating={config.min_rating} but the log has no ratings")
 

@@ -12,6 +12,10 @@ import pandas as pd
 from lmrec.errors import UnknownIdError
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def _canonical_ids(ids: Any) -> np.ndarray:
     """Return ids as an int64 array when every id is an integer value, else as a unicode string array."""
     arr = np.asarray(ids)
@@ -19,7 +23,7 @@ def _canonical_ids(ids: Any) -> np.ndarray:
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
         return arr.astype(np.int64)
-    if arr.dtype.kind == "O" and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in arr):
+    if arr.dtype.kind == "O" and all(_is_int(v) for v in arr):
         return arr.astype(np.int64)
     # Strings stay strings even when they look numeric: ASINs such as "0001234567" carry leading zeros.
     return arr.astype(str)
@@ -41,9 +45,17 @@ class Vocabulary:
         ids = _canonical_ids(self.ids)
         if ids.ndim != 1:
             raise ValueError("Vocabulary ids must be one-dimensional")
+        # Index order is the protocols' tie-break ("lower item index wins"), so it must be sorted order.
+        ascending = ids[1:] > ids[:-1]
+        if not ascending.all():
+            at = int(np.flatnonzero(~ascending)[0])
+            what = "sorted in ascending order" if pd.Index(ids).is_unique else "unique"
+            raise ValueError(
+                f"Vocabulary ids must be {what} (index i is the i-th smallest id), but id "
+                f"{ids[at].item()!r} at index {at} is followed by {ids[at + 1].item()!r}; use "
+                "Vocabulary.from_ids to sort and de-duplicate"
+            )
         index = pd.Index(ids)
-        if not index.is_unique:
-            raise ValueError("Vocabulary ids must be unique; use Vocabulary.from_ids to de-duplicate")
         object.__setattr__(self, "ids", ids)
         object.__setattr__(self, "_index", index)
 
@@ -60,8 +72,11 @@ class Vocabulary:
     def is_integer(self) -> bool:
         return self.ids.dtype.kind == "i"
 
-    def index(self, raw: Any, *, missing: str = "error") -> np.ndarray:
-        """Indices of raw ids. `missing="error"` raises `UnknownIdError`; `"negative"` returns -1."""
+    def index(self, raw: Any, *, missing: str = "error", what: str = "id") -> np.ndarray:
+        """Indices of raw ids. `missing="error"` raises `UnknownIdError`; `"negative"` returns -1.
+
+        `what` names the kind of id in that error ("user" -> "2 unknown user id(s), e.g. [9999]").
+        """
         raw_arr = np.atleast_1d(np.asarray(raw))
         if self.is_integer and raw_arr.dtype.kind not in "iu":
             try:
@@ -73,7 +88,8 @@ class Vocabulary:
         idx = self._index.get_indexer(raw_arr)
         if missing == "error" and (idx < 0).any():
             bad = raw_arr[idx < 0][:5].tolist()
-            raise UnknownIdError(f"{int((idx < 0).sum())} unknown id(s), e.g. {bad}")
+            noun = what if what.endswith("id") else f"{what} id"
+            raise UnknownIdError(f"{int((idx < 0).sum())} unknown {noun}(s), e.g. {bad}")
         if missing not in ("error", "negative"):
             raise ValueError(f"missing must be 'error' or 'negative', not {missing!r}")
         return idx.astype(np.int64)

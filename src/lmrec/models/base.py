@@ -173,7 +173,7 @@ class Recommender(ABC):
     ) -> list[dict[str, Any]]:
         """Raw-id layer over `recommend`: known users only (unknown ids raise `UnknownIdError`)."""
         self.check_is_fitted()
-        users = self.user_vocab_.index(np.atleast_1d(np.asarray(user_ids)))
+        users = self.user_vocab_.index(np.atleast_1d(np.asarray(user_ids)), what="user")
         recs = self.recommend(users, n=n, exclude_history=exclude_history)
         return recs.to_records(self.item_vocab_, self.user_vocab_)
 

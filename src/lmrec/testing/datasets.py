@@ -31,7 +31,8 @@ class KnownAnswer:
 
 
 def _user_ids(n: int) -> np.ndarray:
-    return np.array([f"u{u:03d}" for u in range(n)])
+    width = max(3, len(str(max(n - 1, 0))))  # zero-padded so string order equals index order
+    return np.array([f"u{u:0{width}d}" for u in range(n)])
 
 
 def _grouped(

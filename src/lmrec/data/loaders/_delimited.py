@@ -69,8 +69,11 @@ def read_delimited(
     usecols: Sequence[str] | None = None,
     quoting: bool = True,
     encoding: str = "utf-8",
+    text_columns: Sequence[str] = (),
 ) -> Delimited:
     """Read `name` from `source`. Without a header, `names` names every field (and fixes their count).
+
+    `text_columns` are kept as text even when every value looks like a number (ids such as "0001").
 
     `encoding="auto"` picks UTF-8 or latin-1 (see `detect_encoding`); it and multi-character separators
     read the whole file into memory, so use them for small files only.
@@ -128,6 +131,7 @@ def read_delimited(
             usecols=usecols,
             encoding=encoding,
             display_sep=display_sep,
+            text_columns=text_columns,
         )
     skip = np.sort(np.concatenate(scan.skip)) if scan.skip else np.zeros(0, np.int64)
     first = 1 if header else 0
@@ -143,6 +147,7 @@ def read_delimited(
                 header=0 if header else None,
                 names=None if header else list(columns),
                 usecols=list(usecols) if usecols is not None else None,
+                dtype=dict.fromkeys(text_columns, "str") or None,
                 skiprows=set(skip.tolist()) if skip.size else None,
                 skip_blank_lines=False,
                 engine="c",
@@ -315,6 +320,7 @@ def _read_python(
     usecols: Sequence[str] | None,
     encoding: str,
     display_sep: str,
+    text_columns: Sequence[str] = (),
 ) -> Delimited:
     """Exact but slow path for files whose quoted fields contain line breaks."""
     wanted = list(usecols) if usecols is not None else list(names)
@@ -349,7 +355,7 @@ def _read_python(
     for name, values in zip(wanted, cols, strict=True):
         s = pd.Series(values, dtype="str").replace("", np.nan)
         try:
-            data[name] = pd.to_numeric(s)
+            data[name] = s if name in text_columns else pd.to_numeric(s)
         except (ValueError, TypeError):
             data[name] = s
     return Delimited(

@@ -19,7 +19,7 @@ from typing import IO, Any, cast
 import numpy as np
 import pandas as pd
 
-from lmrec.data.raw import RAW_COLUMNS, Problem
+from lmrec.data.raw import RAW_COLUMNS, Problem, bad_values_table
 from lmrec.errors import DataError
 
 PathLike = str | os.PathLike[str]
@@ -167,7 +167,8 @@ def int_ids(column: Any) -> pd.Series:
     if isinstance(num.dtype, np.dtype) and num.dtype.kind in "iu":
         return pd.Series(compact_int(num.to_numpy()), index=s.index)
     values = num.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values) | (values != np.round(values))
+    # beyond +-2^63 an integer-valued float would wrap around in the int64 cast
+    bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63)
     if not bad.any():
         return pd.Series(compact_int(values.astype(np.int64)), index=s.index)
     good = values[~bad]
@@ -200,6 +201,60 @@ def floats(column: Any, dtype: str = "float64") -> np.ndarray:
     return s.to_numpy(dtype=dtype, na_value=np.nan)
 
 
+NOT_A_NUMBER = "not a number"
+NOT_AN_INTEGER_ID = "not an integer id"
+VALUE_CHARS = 200
+"""Raw text kept per bad value; a runaway cell (a whole review in the rating column) is cut."""
+
+
+class Unparsed:
+    """Collects the raw text of values a loader could not parse, for `RawLog.bad_values`.
+
+    Only failing rows are kept, and a column costs one NaN scan over the parsed values unless something
+    failed, so clean files load as fast as before.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+
+    def check(self, column: str, raw: Any, parsed: Any, reason: str) -> None:
+        """Record rows where `raw` holds non-blank text but `parsed` (same positions) is missing."""
+        candidates = _missing_positions(parsed)
+        if candidates.size == 0:
+            return
+        raw = raw if isinstance(raw, pd.Series) else pd.Series(raw)
+        values = raw.iloc[candidates]
+        present = values.notna().to_numpy()
+        text = values[present].astype("str")
+        nonblank = (text.str.strip().str.len() > 0).to_numpy()  # blank cells are missing, not bad
+        if not nonblank.any():
+            return
+        rows = candidates[present][nonblank]
+        text = text[nonblank].str.slice(0, VALUE_CHARS).to_numpy(dtype=object)
+        self._parts.append(bad_values_table(rows, [column] * rows.size, text, [reason] * rows.size))
+
+    def table(self) -> pd.DataFrame:
+        if not self._parts:
+            return bad_values_table()
+        if len(self._parts) == 1:
+            return self._parts[0]
+        parts = [
+            (p["row"].to_numpy(), p["column"].astype("str"), p["value"], p["reason"].astype("str"))
+            for p in self._parts
+        ]
+        return bad_values_table(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+
+
+def _missing_positions(parsed: Any) -> np.ndarray:
+    """Positions of NaN/NA in parsed values; O(1) for dtypes that cannot hold them."""
+    dtype = getattr(parsed, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return np.zeros(0, np.int64)
+    if isinstance(parsed, np.ndarray) and parsed.dtype.kind == "f":
+        return np.flatnonzero(np.isnan(parsed))
+    return np.flatnonzero(pd.isna(parsed))
+
+
 def raw_frame(
     user: pd.Series,
     item: pd.Series,
@@ -207,20 +262,29 @@ def raw_frame(
     timestamp: Any,
     source: str | pd.Categorical,
     line: np.ndarray,
+    unparsed: Unparsed | None = None,
 ) -> pd.DataFrame:
     """The RawLog frame: ids as given, float32 rating, float64 timestamp, categorical source, int line.
 
-    `rating`/`timestamp` may be None (all NaN). `source` is one file label or a categorical per row;
-    a categorical keeps a 20M-row log from holding 20M copies of the same path.
+    `rating`/`timestamp` may be None (all NaN); when parsed here, values that are not numbers go to
+    `unparsed`. `source` is one file label or a categorical per row; a categorical keeps a 20M-row log
+    from holding 20M copies of the same path.
     """
     n = len(user)
     if isinstance(source, str):
         source = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[source])
+    ratings = np.full(n, np.nan, np.float32) if rating is None else floats(rating, "float32")
+    times = np.full(n, np.nan) if timestamp is None else floats(timestamp, "float64")
+    if unparsed is not None:
+        if rating is not None:
+            unparsed.check("rating", rating, ratings, NOT_A_NUMBER)
+        if timestamp is not None:
+            unparsed.check("timestamp", timestamp, times, NOT_A_NUMBER)
     cols = {
         "user": user.reset_index(drop=True),
         "item": item.reset_index(drop=True),
-        "rating": np.full(n, np.nan, np.float32) if rating is None else floats(rating, "float32"),
-        "timestamp": np.full(n, np.nan) if timestamp is None else floats(timestamp, "float64"),
+        "rating": ratings,
+        "timestamp": times,
         "source": source,
         "line": compact_int(np.asarray(line)),
     }

@@ -27,6 +27,7 @@ from lmrec.data.catalog import ItemCatalog
 from lmrec.data.loaders._source import (
     DataSource,
     PathLike,
+    Unparsed,
     as_source,
     catalog_problem_meta,
     raw_frame,
@@ -82,7 +83,10 @@ def load_amazon(
         fields[review_text_field] = "str"
     df, lines, problems = read_json_lines(source, file, fields)
     item = str_ids(df["asin"])
-    frame = raw_frame(str_ids(df["reviewerID"]), item, df["overall"], df["unixReviewTime"], label, lines)
+    unparsed = Unparsed()
+    frame = raw_frame(
+        str_ids(df["reviewerID"]), item, df["overall"], df["unixReviewTime"], label, lines, unparsed
+    )
     release = _release(source, file)
     info: dict[str, Any] = {
         "source": label,
@@ -112,7 +116,8 @@ def load_amazon(
             "after later test events, so content models using it can see the future"
         )
     catalog = ItemCatalog(catalog_frame, tuple(text_fields)) if catalog_frame is not None else None
-    return RawLog(frame, name or _default_name(source, file), catalog, tuple(problems), info)
+    name = name or _default_name(source, file)
+    return RawLog(frame, name, catalog, tuple(problems), info, bad_values=unparsed.table())
 
 
 def load_amazon_metadata(
@@ -246,10 +251,27 @@ def _parse(text: str) -> Any:
 
 def _column(values: list[Any], kind: str) -> pd.Series:
     if kind in ("float", "int"):
-        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        # Kept as read, so that `raw_frame` can report a value such as "five" by its text. JSON values that
+        # are not numbers or strings (true, lists, objects) become their JSON text: pandas would read
+        # true as 1 and cannot show a list.
+        return pd.Series([_scalar(v) for v in values], dtype=object)
     if kind == "str":
         return pd.Series([None if v is None else str(v) for v in values], dtype="str")
     return pd.Series(values, dtype=object)
+
+
+def _scalar(value: Any) -> Any:
+    """A number or string as is; any other value as its JSON text (Python repr if it has none)."""
+    if (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, int | float) and not isinstance(value, bool))
+    ):
+        return value
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):  # Python-literal lines can hold sets, tuples as keys, bytes
+        return repr(value)
 
 
 # --- text -----------------------------------------------------------------------------------------

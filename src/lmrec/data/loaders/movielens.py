@@ -18,7 +18,15 @@ import pandas as pd
 
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.loaders._delimited import read_delimited
-from lmrec.data.loaders._source import DataSource, PathLike, catalog_problem_meta, int_ids, raw_frame
+from lmrec.data.loaders._source import (
+    NOT_AN_INTEGER_ID,
+    DataSource,
+    PathLike,
+    Unparsed,
+    catalog_problem_meta,
+    int_ids,
+    raw_frame,
+)
 from lmrec.data.loaders.registry import GROUPLENS_BENCHMARK_TERMS, GROUPLENS_LATEST_TERMS, find_entry
 from lmrec.data.raw import Problem, RawLog
 from lmrec.errors import DataError
@@ -36,6 +44,8 @@ _NO_GENRE = {"unknown", "(no genres listed)"}
 _RATINGS_100K = ["user", "item", "rating", "timestamp"]
 _RATING_FILES = ("u.data", "ratings.dat", "ratings.csv")
 _CATALOG_FILES = ("u.item", "movies.dat", "movies.csv")
+_Ratings = tuple[pd.DataFrame, pd.DataFrame, list[Problem]]
+"""A ratings file read: the RawLog frame, its bad_values table, the lines that could not be parsed."""
 
 
 def detect_variant(source: DataSource) -> str:
@@ -86,12 +96,12 @@ def load_movielens(path: PathLike, *, name: str | None = None, catalog: bool = T
         log = _read_dat_ratings(source)
     else:
         log = _read_csv_ratings(source)
-    frame, problems = log
+    frame, bad, problems = log
     cat, cat_problems, cat_meta = _catalog(source, variant) if catalog else (None, [], {})
     meta = _meta(source, variant, "u.data" if variant == "100k" else f"ratings.{variant}")
     meta.update(cat_meta)
     meta.update(catalog_problem_meta(cat_problems))
-    return RawLog(frame, name or _default_name(path), cat, tuple(problems), meta)
+    return RawLog(frame, name or _default_name(path), cat, tuple(problems), meta, bad_values=bad)
 
 
 def load_movielens_file(folder_or_zip: PathLike, filename: str, *, catalog: bool = True) -> RawLog:
@@ -114,39 +124,45 @@ def load_movielens_file(folder_or_zip: PathLike, filename: str, *, catalog: bool
     if not source.has(filename):
         present = [f for f in ML100K_RATING_FILES if source.has(f)]
         raise DataError(f"{source.path}: no {filename!r}; MovieLens-100K rating files present: {present}")
-    frame, problems = _read_100k_ratings(source, filename)
+    frame, bad, problems = _read_100k_ratings(source, filename)
     cat, cat_problems, cat_meta = _catalog(source, "100k") if catalog else (None, [], {})
     meta = _meta(source, "100k", filename)
     meta.update(cat_meta)
     meta.update(catalog_problem_meta(cat_problems))
     name = f"{_default_name(location)}/{filename}"
-    return RawLog(frame, name, cat, tuple(problems), meta)
+    return RawLog(frame, name, cat, tuple(problems), meta, bad_values=bad)
 
 
 # --- ratings --------------------------------------------------------------------------------------
 
 
-def _read_100k_ratings(source: DataSource, filename: str) -> tuple[pd.DataFrame, list[Problem]]:
+def _read_100k_ratings(source: DataSource, filename: str) -> _Ratings:
     d = read_delimited(source, filename, sep="\t", header=False, names=_RATINGS_100K, quoting=False)
-    return _frame(source, filename, d.frame, d.lines, _RATINGS_100K), d.problems
+    return (*_frame(source, filename, d.frame, d.lines, _RATINGS_100K), d.problems)
 
 
-def _read_dat_ratings(source: DataSource) -> tuple[pd.DataFrame, list[Problem]]:
+def _read_dat_ratings(source: DataSource) -> _Ratings:
     d = read_delimited(source, "ratings.dat", sep="::", header=False, names=_RATINGS_100K, quoting=False)
-    return _frame(source, "ratings.dat", d.frame, d.lines, _RATINGS_100K), d.problems
+    return (*_frame(source, "ratings.dat", d.frame, d.lines, _RATINGS_100K), d.problems)
 
 
-def _read_csv_ratings(source: DataSource) -> tuple[pd.DataFrame, list[Problem]]:
+def _read_csv_ratings(source: DataSource) -> _Ratings:
     cols = ["userId", "movieId", "rating", "timestamp"]
     d = read_delimited(source, "ratings.csv", sep=",", header=True, usecols=cols)
-    return _frame(source, "ratings.csv", d.frame, d.lines, cols), d.problems
+    return (*_frame(source, "ratings.csv", d.frame, d.lines, cols), d.problems)
 
 
 def _frame(
     source: DataSource, filename: str, df: pd.DataFrame, lines: np.ndarray, cols: list[str]
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The RawLog frame and its `bad_values` table."""
     user, item, rating, ts = cols
-    return raw_frame(int_ids(df[user]), int_ids(df[item]), df[rating], df[ts], source.label(filename), lines)
+    unparsed = Unparsed()
+    ids = {c: int_ids(df[c]) for c in (user, item)}
+    unparsed.check("user", df[user], ids[user], NOT_AN_INTEGER_ID)
+    unparsed.check("item", df[item], ids[item], NOT_AN_INTEGER_ID)
+    frame = raw_frame(ids[user], ids[item], df[rating], df[ts], source.label(filename), lines, unparsed)
+    return frame, unparsed.table()
 
 
 # --- catalog --------------------------------------------------------------------------------------

@@ -24,7 +24,17 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.loaders._delimited import ROW
-from lmrec.data.loaders._source import DataSource, PathLike, int_ids, positions, raw_frame, short, str_ids
+from lmrec.data.loaders._source import (
+    NOT_AN_INTEGER_ID,
+    DataSource,
+    PathLike,
+    Unparsed,
+    int_ids,
+    positions,
+    raw_frame,
+    short,
+    str_ids,
+)
 from lmrec.data.loaders.registry import UNKNOWN_TERMS
 from lmrec.data.raw import Problem, RawLog
 from lmrec.errors import DataError
@@ -49,7 +59,8 @@ def load_sequences(
 
     `layout="pairs"` demands exactly two tokens per line; `"sequence"` and `"auto"` accept one or more
     items per line. A line with a user but no item is a Problem. With `id_type="int"` (both published
-    layouts use integer ids) a token that is not an integer becomes NA for cleaning to report.
+    layouts use integer ids) a token that is not an integer becomes NA, its text in `bad_values`, for
+    cleaning to report.
     """
     if layout not in ("auto", "sequence", "pairs"):
         raise ValueError(f"layout must be 'auto', 'sequence' or 'pairs', not {layout!r}")
@@ -74,9 +85,15 @@ def load_sequences(
     user_of_line[user_line] = np.arange(user_line.size)
     users_by_line = user_of_line[item_line]
     convert = int_ids if id_type == "int" else str_ids
-    users = convert(user_tok.reset_index(drop=True))
+    user_tok = user_tok.reset_index(drop=True)
+    users = convert(user_tok)
     user = users.iloc[users_by_line].reset_index(drop=True)
-    item = convert(item_tok.reset_index(drop=True))
+    item_tok = item_tok.reset_index(drop=True)
+    item = convert(item_tok)
+    unparsed = Unparsed()
+    if users.hasnans:  # a bad user token is reported on every event row of its line
+        unparsed.check("user", user_tok.iloc[users_by_line], user, NOT_AN_INTEGER_ID)
+    unparsed.check("item", item_tok, item, NOT_AN_INTEGER_ID)
     frame = raw_frame(user, item, None, positions(user), label, item_line + 1)
     contiguous = _contiguous(user)
     meta = {
@@ -89,7 +106,7 @@ def load_sequences(
     }
     if not contiguous:
         meta["note"] = "some users' lines are not contiguous; positions count per user in file order"
-    return RawLog(frame, name or Path(file).stem, None, tuple(problems), meta)
+    return RawLog(frame, name or Path(file).stem, None, tuple(problems), meta, bad_values=unparsed.table())
 
 
 def _only_text_file(source: DataSource) -> str:

@@ -18,7 +18,18 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.loaders._delimited import read_delimited
-from lmrec.data.loaders._source import DataSource, PathLike, auto_ids, int_ids, positions, raw_frame, str_ids
+from lmrec.data.loaders._source import (
+    NOT_A_NUMBER,
+    NOT_AN_INTEGER_ID,
+    DataSource,
+    PathLike,
+    Unparsed,
+    auto_ids,
+    int_ids,
+    positions,
+    raw_frame,
+    str_ids,
+)
 from lmrec.data.loaders.registry import UNKNOWN_TERMS
 from lmrec.data.raw import RawLog
 from lmrec.errors import DataError
@@ -114,21 +125,31 @@ def load_table(
             names=names,
             usecols=mapping.used(),
             encoding=encoding,
+            # id_type="str" promises the file's text: "0001" and "1" are two ids, not the integer 1
+            text_columns=[mapping.user, mapping.item] if id_type == "str" else (),
         )
         df, lines, problems, fmt = d.frame, d.lines, d.problems, "csv" if sep == "," else f"delimited {sep!r}"
     label = source.label(file)
     convert = {"auto": auto_ids, "int": int_ids, "str": str_ids}[id_type]
-    user, item = convert(df[mapping.user]), convert(df[mapping.item])
+    unparsed = Unparsed()  # raw text of values that do not parse, for the cleaning report
+    ids = []
+    for role, column in (("user", mapping.user), ("item", mapping.item)):
+        raw = df[column]  # a Parquet column is read on each access: once here
+        ids.append(convert(raw))
+        unparsed.check(role, raw, ids[-1], NOT_AN_INTEGER_ID)
+        del raw
+    user, item = ids
     rating = df[mapping.rating] if mapping.rating else None
     if mapping.timestamp:
-        timestamp = _timestamps(
-            df[mapping.timestamp], label, mapping.timestamp, timestamp_format, timestamp_unit
-        )
+        raw = df[mapping.timestamp]
+        timestamp = _timestamps(raw, label, mapping.timestamp, timestamp_format, timestamp_unit)
+        unparsed.check("timestamp", raw, timestamp, _timestamp_reason(timestamp_format))
+        del raw
         kind = "unix"
     else:
         timestamp, kind = positions(user.reset_index(drop=True)), "position"
     del df
-    frame = raw_frame(user, item, rating, timestamp, label, lines)
+    frame = raw_frame(user, item, rating, timestamp, label, lines, unparsed)
     meta = {
         "source": label,
         "format": fmt,
@@ -139,7 +160,8 @@ def load_table(
     }
     if kind == "position":
         meta["note"] = "no timestamp column: timestamp = position of the event within its user, in file order"
-    return RawLog(frame, name or Path(file).name.split(".")[0], None, tuple(problems), meta)
+    name = name or Path(file).name.split(".")[0]
+    return RawLog(frame, name, None, tuple(problems), meta, bad_values=unparsed.table())
 
 
 def load_split_files(
@@ -225,6 +247,12 @@ def _timestamps(col: pd.Series, label: str, name: str, fmt: str | None, unit: st
         return values.to_numpy(dtype=np.float64, na_value=np.nan) * _UNITS[unit]
     parsed = pd.to_datetime(col.astype("str"), format=fmt, utc=True, errors="coerce")
     return _epoch_seconds(parsed)
+
+
+def _timestamp_reason(fmt: str | None) -> str:
+    if fmt is None:
+        return f"{NOT_A_NUMBER} (epoch time expected; pass timestamp_format= for date strings)"
+    return f"not a valid timestamp for format {fmt!r}"
 
 
 def _epoch_seconds(col: pd.Series) -> np.ndarray:
