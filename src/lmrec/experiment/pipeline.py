@@ -128,6 +128,7 @@ def run_experiment(
             "cleaning": {k: v.to_dict() for k, v in prep.cleaning.items()},
             "card": prep.card.to_dict(),
             "split": prep.split.describe(),
+            "test_targets": test_target_facts(prep, exp),
             "leakage_check": prep.leakage,
             "timings": {k: v.to_dict() for k, v in prep.timings.items()},
         },
@@ -137,6 +138,7 @@ def run_experiment(
                 "model": r.spec.name,
                 "trials": [dataclasses.asdict(t) for t in r.trials],
                 "selected": r.selected,
+                "config": dataclasses.asdict(r.model.config) if r.model is not None else None,
                 "refit_on": exp.evaluation.refit,
                 "test": r.test,
                 "timings": r.timings,
@@ -184,6 +186,24 @@ def _terminal_columns(key: str) -> list[str]:
         "peak_rss_mb",
     ]
     return list(dict.fromkeys(base))
+
+
+def test_target_facts(prep: Any, exp: Experiment) -> dict[str, int]:
+    """How many test users have no known history, and how many test targets cannot be ranked because
+    seen-item exclusion removes them (repeat consumption under `exclude_seen`); both lower every model."""
+    import numpy as np
+
+    history = prep.split.train_valid().csr()
+    targets = prep.split.test.csr()
+    users = np.flatnonzero(np.diff(targets.indptr) > 0)
+    no_history = int(np.count_nonzero(np.diff(history.indptr)[users] == 0))
+    unreachable = int(targets.multiply(history).nnz) if exp.evaluation.exclude_seen else 0
+    return {
+        "users": int(users.shape[0]),
+        "targets": int(targets.nnz),
+        "users_without_history": no_history,
+        "targets_excluded_as_seen": unreachable,
+    }
 
 
 def _header(exp: Experiment) -> dict[str, Any]:
