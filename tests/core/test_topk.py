@@ -55,3 +55,23 @@ def test_matches_sorting_reference(scores, n):
     items, top = topk(scores, n)
     assert items.shape == top.shape == (scores.shape[0], n)
     np.testing.assert_array_equal(items, reference_topk(scores, n))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(40, 200),
+    st.integers(1, 5),
+    st.data(),
+)
+def test_sparse_positive_rows_match_reference(rows, m, n, data):
+    """Rows with few positive scores take the positives-only path; results must not change."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    scores = np.zeros((rows, m), dtype=np.float32)
+    for r in range(rows):
+        cnt = int(rng.integers(n, max(n, m // 8) + 1))
+        cols = rng.choice(m, size=cnt, replace=False)
+        scores[r, cols] = rng.choice([0.5, 1.0, 2.0], size=cnt)  # many ties among positives
+    scores[:, rng.choice(m, size=3, replace=False)] = -np.inf
+    items, _ = topk(scores, n)
+    np.testing.assert_array_equal(items, reference_topk(scores, n))
