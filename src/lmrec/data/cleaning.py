@@ -18,25 +18,37 @@ Hot paths are vectorised: ids become int64 codes once (a presence table for dens
 pairs are found by sorting pair codes (near-linear, as rows are grouped by user by then). At 20M rows
 this takes 2-6 s on a shared 2-core VM, with about 1.1 GB of working memory above the raw frame.
 A row that fails several checks is counted once, under the first reason in the order above.
+
+The report types and the formatting of examples are in `lmrec.data.cleaning_report`, the k-core pass in
+`lmrec.data.kcore`; `CleaningReport` is importable from here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from lmrec.data.cleaning_report import (
+    N_EXAMPLES,
+    CleaningReport,
+    CoreRound,
+    Examples,
+    Removal,
+    loader_reason,
+    problem_message,
+)
 from lmrec.data.interactions import Interactions
+from lmrec.data.kcore import core_removal
 from lmrec.data.ordering import bit_width, canonical_order, sorted_neighbours_equal
-from lmrec.data.raw import BadValueIndex, Problem, RawLog
+from lmrec.data.raw import BadValueIndex, RawLog
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError, DataError
 
 DuplicatePolicy = Literal["keep_all", "keep_first", "keep_last", "error"]
-N_EXAMPLES = 5
 NOT_A_NUMBER = "not a number"
 _MAX_TIME = float(2**62)  # timestamps must survive int64 arithmetic (differences, packing) untouched
 
@@ -83,145 +95,6 @@ class CleaningConfig:
         out = dataclasses.asdict(self)
         out["rating_range"] = None if self.rating_range is None else list(self.rating_range)
         return out
-
-
-@dataclass(frozen=True)
-class Removal:
-    """How many rows one reason removed, with the first examples (lowest input row positions)."""
-
-    count: int
-    examples: tuple[Problem, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "examples": [str(p) for p in self.examples]}
-
-
-@dataclass(frozen=True)
-class CoreRound:
-    """One round of the iterative k-core: what it removed."""
-
-    round: int
-    rows_removed: int
-    users_removed: int
-    items_removed: int
-
-
-@dataclass(frozen=True)
-class CleaningReport:
-    """What `clean` did. Invariant: rows_in - sum(removed counts) == rows_out."""
-
-    name: str
-    config: CleaningConfig
-    rows_in: int
-    """Rows of the raw frame (lines the loader could not parse are in `loader_problems`, not here)."""
-    rows_out: int
-    users_in: int
-    """Distinct non-missing user ids in the raw frame."""
-    users_out: int
-    items_in: int
-    items_out: int
-    removed: dict[str, Removal]
-    """Reason -> removal, only reasons that removed something, in pass order."""
-    core_rounds: tuple[CoreRound, ...] = ()
-    loader_problems: Removal = field(default_factory=lambda: Removal(0))
-    implicit: bool = False
-    """True when the raw log had no rating at all (`Interactions.ratings` is None)."""
-    timestamp_kind: str | None = None
-    """"unix" / "position" from the loader's meta, "unknown" if it did not say, None without timestamps."""
-    floored_timestamps: int = 0
-    """Fractional timestamps rounded down to whole units (kept, not removed)."""
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "config": self.config.to_dict(),
-            "rows_in": self.rows_in,
-            "rows_out": self.rows_out,
-            "users_in": self.users_in,
-            "users_out": self.users_out,
-            "items_in": self.items_in,
-            "items_out": self.items_out,
-            "removed": {k: v.to_dict() for k, v in self.removed.items()},
-            "core_rounds": [dataclasses.asdict(r) for r in self.core_rounds],
-            "loader_problems": self.loader_problems.to_dict(),
-            "implicit": self.implicit,
-            "timestamp_kind": self.timestamp_kind,
-            "floored_timestamps": self.floored_timestamps,
-            "notes": list(self.notes),
-        }
-
-    def summary(self) -> str:
-        lines = [
-            f"cleaning {self.name!r}: {self.rows_in:,} rows in, {self.rows_out:,} out "
-            f"({self.rows_in - self.rows_out:,} removed)",
-            f"  users {self.users_in:,} -> {self.users_out:,}; items {self.items_in:,} -> {self.items_out:,}",
-            f"  ratings: {'none (implicit)' if self.implicit else 'explicit'}; "
-            f"timestamps: {self.timestamp_kind or 'none'}",
-        ]
-        if self.loader_problems.count:
-            lines.append(
-                f"  {self.loader_problems.count:,} line(s) the loader could not parse (not in rows_in)"
-            )
-            lines += [f"      {p}" for p in self.loader_problems.examples]
-        for reason, rem in self.removed.items():
-            lines.append(f"  removed {rem.count:,} row(s): {reason}")
-            lines += [f"      {p}" for p in rem.examples]
-        for r in self.core_rounds:
-            lines.append(
-                f"  k-core round {r.round}: {r.rows_removed:,} rows, {r.users_removed:,} users, "
-                f"{r.items_removed:,} items removed"
-            )
-        if self.floored_timestamps:
-            lines.append(f"  {self.floored_timestamps:,} fractional timestamp(s) rounded down")
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-# --- helpers --------------------------------------------------------------------------------------
-def _first(positions: np.ndarray, k: int = N_EXAMPLES) -> np.ndarray:
-    """The k smallest positions, sorted (examples are shown in file order)."""
-    if positions.size > k:
-        positions = np.partition(positions, k)[:k]
-    return np.sort(positions)
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _reason(unparsed: BadValueIndex, column: str, default: str) -> Any:
-    """A reason function for `_Examples`: the loader's reason for the row's text, else `default`."""
-
-    def why(row: int) -> str:
-        found = unparsed.get(column, row)
-        return default if found is None else found[1]
-
-    return why
-
-
-class _Examples:
-    """Builds `Problem`s for rows of the raw frame, showing the file's text for values that did not parse."""
-
-    def __init__(self, frame: pd.DataFrame, unparsed: BadValueIndex) -> None:
-        self.frame = frame
-        self.unparsed = unparsed
-
-    def __call__(self, positions: np.ndarray, column: Any, reason: Any) -> tuple[Problem, ...]:
-        """`column` and `reason` are strings or functions of the row position."""
-        source, line = self.frame["source"], self.frame["line"]
-        out = []
-        for p in _first(positions):
-            col = column(int(p)) if callable(column) else column
-            why = reason(int(p)) if callable(reason) else reason
-            found = self.unparsed.get(col, int(p))
-            value = _fmt(self.frame[col].iat[p]) if found is None else found[0]
-            out.append(Problem(str(source.iat[p]), int(line.iat[p]), col, value, why))
-        return tuple(out)
 
 
 def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -277,12 +150,12 @@ def _invalid_checks(
     for column, idx in (("user", user_idx), ("item", item_idx)):
         junk = unparsed.mask(column)
         checks += [
-            (f"bad_{column}", column, _reason(unparsed, column, "not a valid id"), junk),
+            (f"bad_{column}", column, loader_reason(unparsed, column, "not a valid id"), junk),
             (f"missing_{column}", column, f"missing {column} id", (idx < 0) & ~junk),
         ]
     if has_ratings:
         checks += [
-            ("bad_rating", "rating", _reason(unparsed, "rating", NOT_A_NUMBER), rating_junk),
+            ("bad_rating", "rating", loader_reason(unparsed, "rating", NOT_A_NUMBER), rating_junk),
             (
                 "bad_rating",
                 "rating",
@@ -304,22 +177,11 @@ def _invalid_checks(
         )
         huge = ~np.isnan(times) & ~(np.abs(times) < _MAX_TIME)
         checks += [
-            ("bad_timestamp", "timestamp", _reason(unparsed, "timestamp", NOT_A_NUMBER), time_junk),
+            ("bad_timestamp", "timestamp", loader_reason(unparsed, "timestamp", NOT_A_NUMBER), time_junk),
             ("bad_timestamp", "timestamp", why, missing),
             ("bad_timestamp", "timestamp", "timestamp is infinite or beyond +-2^62", huge),
         ]
     return checks, (ratings if has_ratings else None), (times if has_times else None), notes
-
-
-def _problem_message(name: str, what: str, removals: dict[str, Removal], loader: Removal) -> str:
-    lines = [f"{name}: {what}"]
-    if loader.count:
-        lines.append(f"  {loader.count} line(s) the loader could not parse, e.g.")
-        lines += [f"    {p}" for p in loader.examples]
-    for key, rem in removals.items():
-        lines.append(f"  {key}: {rem.count} row(s), e.g.")
-        lines += [f"    {p}" for p in rem.examples]
-    return "\n".join(lines)
 
 
 def _duplicates(users: np.ndarray, items: np.ndarray, n_items: int, keep: str) -> np.ndarray:
@@ -346,7 +208,7 @@ def _kept_twin(users: np.ndarray, items: np.ndarray, drop: np.ndarray, c: int) -
 
 
 def _duplicate_removal(
-    users: np.ndarray, items: np.ndarray, pos: np.ndarray, n_items: int, policy: str, ex: _Examples
+    users: np.ndarray, items: np.ndarray, pos: np.ndarray, n_items: int, policy: str, ex: Examples
 ) -> tuple[np.ndarray, Removal | None]:
     """Mask of repeated rows to drop (canonical order) and their `Removal`, None when there are none."""
     drop = _duplicates(users, items, n_items, policy)
@@ -368,71 +230,6 @@ def _duplicate_removal(
     return drop, Removal(n_drop, ex(pos[sample], "item", reason))
 
 
-def _k_core(
-    users: np.ndarray, items: np.ndarray, alive: np.ndarray, n_users: int, n_items: int, ku: int, ki: int
-) -> tuple[list[CoreRound], np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Iterate user/item minimum counts until stable; updates `alive` in place.
-
-    Returns the rounds, the round (1-based, 0 = kept) that removed each row, and per-round counts.
-    """
-    rounds: list[CoreRound] = []
-    round_of = np.zeros(users.size, np.int16)
-    counts: list[tuple[np.ndarray, np.ndarray]] = []
-    uc = np.bincount(users[alive], minlength=n_users)
-    ic = np.bincount(items[alive], minlength=n_items)
-    while True:
-        rm = alive & ((uc < ku)[users] | (ic < ki)[items])
-        n_rm = int(np.count_nonzero(rm))
-        if not n_rm:
-            return rounds, round_of, counts
-        counts.append((uc, ic))
-        alive &= ~rm
-        round_of[rm] = len(rounds) + 1
-        uc2 = np.bincount(users[alive], minlength=n_users)
-        ic2 = np.bincount(items[alive], minlength=n_items)
-        rounds.append(
-            CoreRound(
-                round=len(rounds) + 1,
-                rows_removed=n_rm,
-                users_removed=int(np.count_nonzero((uc > 0) & (uc2 == 0))),
-                items_removed=int(np.count_nonzero((ic > 0) & (ic2 == 0))),
-            )
-        )
-        uc, ic = uc2, ic2
-
-
-def _core_removal(
-    users: np.ndarray,
-    items: np.ndarray,
-    alive: np.ndarray,
-    pos: np.ndarray,
-    n_users: int,
-    n_items: int,
-    config: CleaningConfig,
-    ex: _Examples,
-) -> tuple[list[CoreRound], Removal | None]:
-    """Run the k-core on the `alive` rows (updated in place); rounds and the removal, if any."""
-    rounds, round_of, counts = _k_core(
-        users, items, alive, n_users, n_items, config.user_core, config.item_core
-    )
-    if not rounds:
-        return rounds, None
-    cored = np.flatnonzero(round_of > 0)
-    sample = cored[np.argpartition(pos[cored], N_EXAMPLES)[:N_EXAMPLES]] if cored.size > N_EXAMPLES else cored
-    by_pos = {int(pos[c]): int(c) for c in sample}
-
-    def cause(p: int) -> tuple[str, str]:
-        c = by_pos[p]
-        rnd = int(round_of[c])
-        uc, ic = counts[rnd - 1]
-        if uc[users[c]] < config.user_core:
-            return "user", f"user has {uc[users[c]]} < {config.user_core} events (k-core round {rnd})"
-        return "item", f"item has {ic[items[c]]} < {config.item_core} events (k-core round {rnd})"
-
-    examples = ex(np.array(sorted(by_pos)), lambda p: cause(p)[0], lambda p: cause(p)[1])
-    return rounds, Removal(cored.size, examples)
-
-
 def _compact(idx: np.ndarray, vocab: Vocabulary) -> tuple[np.ndarray, Vocabulary]:
     """Drop vocabulary entries without events; the remap is monotone, so row order is unchanged."""
     used = np.bincount(idx, minlength=len(vocab)) > 0
@@ -452,7 +249,7 @@ def clean(raw: RawLog, config: CleaningConfig | None = None) -> tuple[Interactio
     config = config or CleaningConfig()
     frame = raw.frame
     unparsed = BadValueIndex(raw.bad_values, len(frame))
-    ex = _Examples(frame, unparsed)
+    ex = Examples(frame, unparsed)
     loader = Removal(len(raw.problems), tuple(raw.problems[:N_EXAMPLES]))
     user_idx, user_vocab = _codes(frame["user"])
     item_idx, item_vocab = _codes(frame["item"])
@@ -473,7 +270,7 @@ def clean(raw: RawLog, config: CleaningConfig | None = None) -> tuple[Interactio
     del checks
     if config.on_invalid == "error" and (removed or loader.count):
         what = "invalid input (on_invalid='error'); fix the rows or use on_invalid='drop'"
-        raise DataError(_problem_message(raw.name, what, removed, loader))
+        raise DataError(problem_message(raw.name, what, removed, loader))
 
     clean_input = not bad.any()
     pos = np.arange(len(frame)) if clean_input else np.flatnonzero(~bad)
@@ -508,7 +305,7 @@ def clean(raw: RawLog, config: CleaningConfig | None = None) -> tuple[Interactio
         if rem is not None:
             if config.duplicates == "error":
                 what = "repeated (user, item) pairs (duplicates='error')"
-                raise DataError(_problem_message(raw.name, what, {"duplicate": rem}, Removal(0)))
+                raise DataError(problem_message(raw.name, what, {"duplicate": rem}, Removal(0)))
             removed["duplicate"] = rem
             alive &= ~drop
         del drop
@@ -524,7 +321,9 @@ def clean(raw: RawLog, config: CleaningConfig | None = None) -> tuple[Interactio
 
     rounds: list[CoreRound] = []
     if config.user_core > 1 or config.item_core > 1:
-        rounds, rem = _core_removal(users, items, alive, pos, len(user_vocab), len(item_vocab), config, ex)
+        rounds, rem = core_removal(
+            users, items, alive, pos, len(user_vocab), len(item_vocab), config.user_core, config.item_core, ex
+        )
         if rem is not None:
             removed["k_core"] = rem
 
