@@ -75,3 +75,17 @@ def test_sparse_positive_rows_match_reference(rows, m, n, data):
     scores[:, rng.choice(m, size=3, replace=False)] = -np.inf
     items, _ = topk(scores, n)
     np.testing.assert_array_equal(items, reference_topk(scores, n))
+
+
+def test_mixed_sparse_and_dense_rows_match_reference():
+    rng = np.random.default_rng(11)
+    scores = np.zeros((40, 300), dtype=np.float32)
+    for r in range(40):
+        if r % 3 == 0:  # dense row with ties
+            scores[r] = rng.choice([0.0, 1.0, 2.0, -1.0], size=300)
+        else:  # sparse positive row
+            cols = rng.choice(300, size=int(rng.integers(5, 30)), replace=False)
+            scores[r, cols] = rng.choice([0.5, 1.0, 3.0], size=cols.size)
+    for n in (1, 5, 10):
+        items, _ = topk(scores, n)
+        np.testing.assert_array_equal(items, reference_topk(scores, n))
