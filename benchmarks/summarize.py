@@ -24,6 +24,11 @@ RANKING = [
         ["NDCG@10", "Recall@10", "Recall@20", "Coverage@10"],
     ),
     (
+        "p1_ml_latest_small",
+        "ml-latest-small, P1 (temporal per-user 80/10/10)",
+        ["NDCG@10", "Recall@10", "Recall@20", "Coverage@10"],
+    ),
+    (
         "p2_beauty_exclude_seen",
         'Amazon Beauty, P2 leave-one-out, "exclude seen"',
         ["HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@all"],
@@ -56,6 +61,23 @@ def stale(name: str, res: dict) -> list[str]:
     ]
 
 
+def grid_edges(res: dict, label: str, selected: dict) -> str:
+    """Hyper-parameters whose selected value sits on the edge of a searched grid (the optimum may lie
+    outside what was searched), e.g. "factors=256 (max)"."""
+    spec = next((m for m in res["experiment"]["models"] if (m["label"] or m["name"]) == label), None)
+    grid = ((spec or {}).get("search") or {}).get("grid") or {}
+    edges = []
+    for key, values in grid.items():
+        numeric = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(numeric) < 2 or key not in selected:
+            continue
+        if selected[key] == max(numeric):
+            edges.append(f"{key}={selected[key]} (max)")
+        elif selected[key] == min(numeric):
+            edges.append(f"{key}={selected[key]} (min)")
+    return ", ".join(edges)
+
+
 def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
     path = RESULTS / name / "results.json"
     if not path.is_file():
@@ -75,6 +97,7 @@ def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
                 ),
                 "trials": len(m["trials"]),
                 "selected on validation": json.dumps(m["selected"]),
+                "on grid edge": grid_edges(res, m["label"], m["selected"]),
             }
         )
     frame = pd.DataFrame(rows).sort_values(cols[0] if cols[0] != "HR@10" else "NDCG@10", ascending=False)
