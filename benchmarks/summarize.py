@@ -205,8 +205,8 @@ def scale_section() -> list[str]:
         "(target: under 4 GB). Other benchmark processes shared the 2 cores during this run.",
         "",
         "The synthetic log has no structure beyond item popularity (each event draws its item independently "
-        "from a Zipf law), so popularity is the best possible ranking here and the accuracy figures only show "
-        "that the pipeline runs end to end at this size.",
+        "from a Zipf law), so popularity is the best possible ranking here and the accuracy figures only "
+        "show that the pipeline runs end to end at this size.",
         "",
         to_markdown(
             metrics[
