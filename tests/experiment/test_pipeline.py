@@ -187,3 +187,11 @@ def test_user_supplied_split_files_reproduce_the_same_numbers(log_csv: Path, tmp
     a = run_experiment(base, out=tmp_path / "a")["models"][0]["test"]
     b = run_experiment(from_files, out=tmp_path / "b")["models"][0]["test"]
     assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_result_files_name_paths_relative_to_the_run(tmp_path: Path) -> None:
+    from lmrec.experiment.report import portable_paths
+
+    base = tmp_path / "project"
+    text = f"{tmp_path}/shared/data/u.data:3 and {base}/runs/x and /etc/passwd"
+    assert portable_paths(text, base) == "../shared/data/u.data:3 and runs/x and /etc/passwd"

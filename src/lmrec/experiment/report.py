@@ -14,7 +14,19 @@ from rich.console import Console
 from rich.table import Table
 
 
+def portable_paths(text: str, base: Path | None = None) -> str:
+    """Rewrite absolute paths under `base` (default: the working directory) and its parent as relative
+    ones, so result files name `../shared/data/...` rather than one machine's folders."""
+    base = (base or Path.cwd()).resolve()
+    if base.parent == base or base.parent.parent == base.parent:
+        return text  # too close to the filesystem root to rewrite safely
+    text = text.replace(f"{base}/", "")
+    return text.replace(f"{base.parent}/", "../")
+
+
 def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return portable_paths(obj)
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
