@@ -102,8 +102,8 @@ def run_experiment(
             return results
         with measure() as m_prep:
             prep = prepare(exp, data_path=data_path)
-        parts = prep.split.describe()["parts"]
-        parts = prep.split.describe()["parts"]
+        split_facts = prep.split.describe()
+        parts = split_facts["parts"]
         sizes = ", ".join(f"{k} {v['rows']} rows" for k, v in parts.items())
         first = "; ".join(r.summary().splitlines()[0] for r in prep.cleaning.values())
         console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
@@ -127,7 +127,7 @@ def run_experiment(
             "source": prep.raw_meta,
             "cleaning": {k: v.to_dict() for k, v in prep.cleaning.items()},
             "card": prep.card.to_dict(),
-            "split": prep.split.describe(),
+            "split": split_facts,
             "test_targets": test_target_facts(prep, exp),
             "leakage_check": prep.leakage,
             "timings": {k: v.to_dict() for k, v in prep.timings.items()},
