@@ -189,6 +189,7 @@ def evaluate_ranking(
     seed: int | None = None,
     keep_lists: bool = False,
     progress: bool = False,
+    sequences: Sequence[np.ndarray] | None = None,
 ) -> RankingResult:
     """Evaluate top-n recommendation of `model` against held-out `targets`.
 
@@ -207,6 +208,8 @@ def evaluate_ranking(
         (labelled "[sampled-k]"; see `lmrec.eval.sampling`). Never the default. In this mode
         batch_size is rounded down to a multiple of `sampling.BLOCK` (at least one block).
     keep_lists: keep the top-max(n) item indices of every evaluated user in `result.lists`.
+    sequences: per target row, the history in time order (item indices, oldest first); required for
+        models that read ordered histories (`uses_sequences`), which get the rows of their batch.
     """
     start_time = time.perf_counter()
     specs = metric_specs(metrics, ns)
@@ -222,6 +225,13 @@ def evaluate_ranking(
     model_items = getattr(model, "n_items", None)
     if model_items is not None and model_items != n_items:
         raise ValueError(f"the model ranks {model_items} items but targets has {n_items} columns")
+    ordered = bool(getattr(model, "uses_sequences", False))
+    if ordered and sequences is None:
+        raise ValueError(
+            f"{type(model).__name__} reads ordered histories: pass sequences= (e.g. history_log.sequences())"
+        )
+    if sequences is not None and len(sequences) != targets.shape[0]:
+        raise ValueError(f"sequences has {len(sequences)} entries but targets has {targets.shape[0]} rows")
     if isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     eval_users, n_skipped = _select_users(users, np.diff(targets.indptr))
@@ -260,7 +270,13 @@ def evaluate_ranking(
     for lo, hi in _batches(eval_users.size, batch_size, progress):
         bu = eval_users[lo:hi]
         hist_rows = history[bu]
-        scores = np.asarray(model.score(bu, hist_rows), dtype=np.float32)
+        if ordered:
+            assert sequences is not None
+            batch_seqs = [np.asarray(sequences[u]) for u in bu]
+            raw = model.score(bu, hist_rows, sequences=batch_seqs)  # type: ignore[call-arg]
+        else:
+            raw = model.score(bu, hist_rows)
+        scores = np.asarray(raw, dtype=np.float32)
         if scores.shape != (bu.size, n_items):
             raise RuntimeError(f"model.score returned shape {scores.shape}, expected {(bu.size, n_items)}")
         if np.isnan(scores).any():

@@ -7,6 +7,15 @@ Unknown users: `score` takes user indices where -1 means "not in the training da
 docstring says what it does for them (history-based models use the given history; factor models fold the
 user in from the history; popularity ignores the user). Unknown raw ids in `recommend_ids` raise
 `UnknownIdError` unless a history is supplied.
+
+Three optional capabilities, each declared by a class attribute and refused with a clear error when a
+model lacks it:
+- `uses_sequences`: the model reads each user's history as an ordered sequence. `score`/`recommend` then
+  take `sequences` (one int array of item indices per user, oldest first); without it the model uses its
+  training sequence for known users and reads a given history matrix in item-index order.
+- `uses_item_features`: `fit(..., item_features=ItemFeatures)` gives dense item content vectors.
+- `supports_validation`: `fit(..., validation=Validation)` lets the model watch held-out *validation*
+  targets while training (early stopping, best checkpoint). The test split never goes here.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lmrec import __version__
+from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError, NotFittedError
@@ -61,6 +71,22 @@ class Recommendations:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class Validation:
+    """Validation targets a model may watch while it trains (early stopping on a full-ranking metric)."""
+
+    targets: Interactions
+    """The validation targets (same vocabularies as the training data)."""
+    history: Interactions
+    """What the model is given as each user's history when scoring them (the training log)."""
+    metric: str = "NDCG@10"
+    """Full-ranking metric to maximise, e.g. "NDCG@10" or "HR@10"."""
+    exclude_seen: bool = True
+    """Remove history items from the ranking, as the experiment does."""
+    users: np.ndarray | None = None
+    """Users to evaluate (default: every user with a validation target)."""
+
+
 class Recommender(ABC):
     """Base class: stores a frozen config; learned state (trailing underscore) is set only by `fit`."""
 
@@ -68,6 +94,14 @@ class Recommender(ABC):
     """Registry name used in experiment files and saved artifacts."""
     config_class: ClassVar[type]
     """The frozen dataclass holding this model's hyper-parameters."""
+    uses_sequences: ClassVar[bool] = False
+    """True for models that read histories in time order (`sequences` argument of `score`)."""
+    uses_item_features: ClassVar[bool] = False
+    """True for models that take `item_features` (dense item content vectors) in `fit`."""
+    requires_item_features: ClassVar[bool] = False
+    """True when `fit` cannot work without `item_features`."""
+    supports_validation: ClassVar[bool] = False
+    """True for models that accept `validation` in `fit` (early stopping / best checkpoint)."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         if config is None:
@@ -85,18 +119,59 @@ class Recommender(ABC):
         return f"{type(self).__name__}({self.config!r})"
 
     # --- learning -------------------------------------------------------------------------------
-    def fit(self, data: Interactions, *, seed: int | np.random.Generator | None = None) -> Self:
-        """Learn from `data`; remembers the training vocabularies and history. Returns self."""
+    def fit(
+        self,
+        data: Interactions,
+        *,
+        seed: int | np.random.Generator | None = None,
+        item_features: ItemFeatures | None = None,
+        validation: Validation | None = None,
+    ) -> Self:
+        """Learn from `data`; remembers the training vocabularies and history. Returns self.
+
+        item_features: dense item content (models with `uses_item_features` only).
+        validation: held-out validation targets to watch while training (`supports_validation` only).
+        """
+        who = type(self).__name__
         if len(data) == 0:
-            raise ValueError(f"{type(self).__name__}.fit got an empty interaction log")
+            raise ValueError(f"{who}.fit got an empty interaction log")
+        if item_features is not None and not self.uses_item_features:
+            raise ValueError(f"{who} does not use item features; do not pass item_features")
+        if item_features is None and self.requires_item_features:
+            raise ValueError(
+                f"{who} needs item_features (item text embeddings): build them with "
+                "lmrec.text.item_features(catalog, item_vocab, encoder) and pass item_features=..."
+            )
+        if item_features is not None:
+            item_features.check_items(data.n_items, who)
+        if validation is not None:
+            if not self.supports_validation:
+                raise ValueError(f"{who} does not train with a validation set; do not pass validation")
+            if validation.targets.n_items != data.n_items or validation.history.n_items != data.n_items:
+                raise ValueError(f"{who}: validation data must share the training item vocabulary")
         self.user_vocab_ = data.user_vocab
         self.item_vocab_ = data.item_vocab
         self.history_ = data.csr()
-        self._fit(data, as_rng(seed))
+        self.training_: dict[str, Any] = {}
+        if self.uses_item_features or self.supports_validation:
+            self._fit_with(data, as_rng(seed), item_features=item_features, validation=validation)
+        else:
+            self._fit(data, as_rng(seed))
         return self
 
     @abstractmethod
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None: ...
+
+    def _fit_with(
+        self,
+        data: Interactions,
+        rng: np.random.Generator,
+        *,
+        item_features: ItemFeatures | None,
+        validation: Validation | None,
+    ) -> None:
+        """`_fit` for models that declare item features or validation support (they override this)."""
+        self._fit(data, rng)
 
     @abstractmethod
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
@@ -111,22 +186,48 @@ class Recommender(ABC):
         self.check_is_fitted()
         return len(self.item_vocab_)
 
-    def score(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
+    def score(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        *,
+        sequences: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Scores of every catalog item for a batch of users.
 
         users: user indices into the training vocabulary, -1 for users the model has not seen.
         history: one row per user with the items known for them now (defaults to the training history;
         for unknown users without a given history the row is empty).
+        sequences: for models with `uses_sequences`, each user's history in time order (item indices,
+        oldest first); ignored by the others.
         """
         self.check_is_fitted()
         users = np.asarray(users, dtype=np.int64).reshape(-1)
         if (users >= self.history_.shape[0]).any():
             raise ValueError(f"user index out of range (model knows {self.history_.shape[0]} users)")
+        if sequences is not None and len(sequences) != users.shape[0]:
+            raise ValueError(f"sequences has {len(sequences)} entries for {users.shape[0]} users")
+        given = history is not None
         history = self._history_rows(users, history)
-        scores = np.asarray(self._score(users, history), dtype=np.float32)
+        if self.uses_sequences:
+            raw = self._score_sequences(users, history, sequences, history_given=given)
+        else:
+            raw = self._score(users, history)
+        scores = np.asarray(raw, dtype=np.float32)
         if scores.shape != (users.shape[0], self.n_items):
             raise RuntimeError(f"{type(self).__name__} returned scores of shape {scores.shape}")
         return scores
+
+    def _score_sequences(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        """Scores from ordered histories (models with `uses_sequences` override this)."""
+        raise NotImplementedError(f"{type(self).__name__} declares uses_sequences but cannot score them")
 
     def _history_rows(self, users: np.ndarray, history: sp.csr_matrix | None) -> sp.csr_matrix:
         if history is not None:
@@ -151,16 +252,20 @@ class Recommender(ABC):
         *,
         exclude: sp.csr_matrix | None = None,
         exclude_history: bool = True,
+        sequences: list[np.ndarray] | None = None,
     ) -> Recommendations:
         """Top-`n` items for a batch of users (batch-first, as in implicit).
 
         exclude_history: remove each user's history items from the ranking (seen-item exclusion).
         exclude: an extra user x item matrix of items to remove (same row order as `users`).
+        sequences: ordered histories for sequence models (see `score`).
         """
         self.check_is_fitted()
         users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if history is None and sequences is not None:
+            history = sequences_to_csr(sequences, self.n_items)
         history = self._history_rows(users, history)
-        scores = self.score(users, history)
+        scores = self.score(users, history, sequences=sequences)
         if exclude_history:
             mask_out(scores, history)
         if exclude is not None:
@@ -206,6 +311,7 @@ class Recommender(ABC):
             "config": dataclasses.asdict(self.config),
             "n_users": len(self.user_vocab_),
             "n_items": len(self.item_vocab_),
+            "training": getattr(self, "training_", {}),
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         return path
@@ -235,8 +341,23 @@ class Recommender(ABC):
             (np.ones(indices.shape[0], dtype=np.float32), indices, arrays["history_indptr"]),
             shape=(len(model.user_vocab_), len(model.item_vocab_)),
         )
+        model.training_ = meta.get("training", {})
         model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
         return model
+
+
+def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """Binary user x item matrix of ordered histories (the set view of `sequences`)."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    items = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if len(sequences) else []
+    mat = sp.csr_matrix(
+        (np.ones(int(indptr[-1]), dtype=np.float32), np.asarray(items, dtype=np.int64), indptr),
+        shape=(len(sequences), n_items),
+    )
+    mat.sum_duplicates()
+    mat.data[:] = 1
+    return mat
 
 
 def mask_out(scores: np.ndarray, rows: sp.csr_matrix) -> None:

@@ -56,10 +56,18 @@ class RecommenderConformance(ABC):
     def random_data(self) -> Interactions:
         return random_interactions()
 
+    def fit_kwargs(self, data: Interactions) -> dict[str, Any]:
+        """Extra `fit` arguments for `data` (e.g. `item_features` for content models)."""
+        return {}
+
+    def fit(self, model: Recommender, data: Interactions, seed: int | np.random.Generator = 0) -> Recommender:
+        return model.fit(data, seed=seed, **self.fit_kwargs(data))
+
     def fitted(
         self, data: Interactions | None = None, seed: int | np.random.Generator = 0, **overrides: Any
     ) -> Recommender:
-        return self.make_model(**overrides).fit(self.random_data() if data is None else data, seed=seed)
+        data = self.random_data() if data is None else data
+        return self.fit(self.make_model(**overrides), data, seed)
 
     # --- contract ----------------------------------------------------------------------------------
     def test_registered_under_its_name(self) -> None:
@@ -68,7 +76,7 @@ class RecommenderConformance(ABC):
 
     def test_fit_returns_self(self) -> None:
         model = self.make_model()
-        assert model.fit(self.random_data(), seed=0) is model
+        assert self.fit(model, self.random_data(), seed=0) is model
 
     def test_use_before_fit_raises(self, tmp_path: Path) -> None:
         model = self.make_model()
@@ -163,8 +171,8 @@ class RecommenderConformance(ABC):
         assert type(config)(**json.loads(json.dumps(as_dict))) == config
         data = self.random_data()
         users = np.arange(data.n_users)
-        first = model.fit(data, seed=3).score(users)
-        again = type(model)(config).fit(data, seed=3).score(users)
+        first = self.fit(model, data, seed=3).score(users)
+        again = self.fit(type(model)(config), data, seed=3).score(users)
         np.testing.assert_array_equal(first, again)
 
     def test_same_seed_same_scores(self) -> None:
