@@ -65,6 +65,14 @@ def run(
     if threads is not None:
         exp = dataclasses.replace(exp, threads=threads)
     out_console = Console(stderr=True, quiet=quiet, log_path=False)
+    if not quiet:  # per-epoch lines of the models that train in epochs
+        import logging
+
+        from rich.logging import RichHandler
+
+        train_log = logging.getLogger("lmrec.train")
+        train_log.setLevel(logging.INFO)
+        train_log.addHandler(RichHandler(console=out_console, show_path=False))
     run_experiment(exp, out=out, data_path=data, console=out_console, progress=not quiet, show_table=True)
 
 

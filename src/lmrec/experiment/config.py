@@ -135,6 +135,21 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)
     """Fixed hyper-parameters."""
     search: SearchSpec | None = None
+    refit: str | None = None
+    """Overrides evaluation.refit for this model: "train" keeps the model selected on validation (for
+    sequence models with early stopping, the best-on-validation checkpoint), "train+valid" refits."""
+    item_text: dict[str, Any] | None = None
+    """For content-aware models: {encoder: "minilm" | "tfidf" | a sentence-transformers name or path,
+    template: "{title}. {genres}" (default: the catalog's text fields)}."""
+
+    def __post_init__(self) -> None:
+        if self.refit not in (None, "train", "train+valid"):
+            raise ValueError(f"model refit must be 'train' or 'train+valid', not {self.refit!r}")
+        unknown = sorted(set(self.item_text or {}) - {"encoder", "template", "batch_size"})
+        if unknown:
+            raise ValueError(
+                f"item_text: unknown key(s) {unknown}; allowed: ['batch_size', 'encoder', 'template']"
+            )
 
     @property
     def display(self) -> str:

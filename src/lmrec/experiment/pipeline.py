@@ -107,7 +107,11 @@ def run_experiment(
         sizes = ", ".join(f"{k} {v['rows']} rows" for k, v in parts.items())
         first = "; ".join(r.summary().splitlines()[0] for r in prep.cleaning.values())
         console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
-        runs = [run_model(exp, spec, prep, console=console, progress=progress) for spec in exp.models]
+        memo: dict[Any, Any] = {}  # item text embeddings shared by the models that use the same encoder
+        runs = [
+            run_model(exp, spec, prep, console=console, progress=progress, features_memo=memo)
+            for spec in exp.models
+        ]
     key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
     rows = [
@@ -117,6 +121,8 @@ def run_experiment(
             "fit_s": r.timings["fit"]["seconds"],
             "eval_s": r.timings["evaluate"]["seconds"],
             "peak_rss_mb": max(r.timings["fit"]["peak_rss_mb"], r.timings["evaluate"]["peak_rss_mb"]),
+            "users_per_s": r.timings["evaluate"]["users_per_second"],
+            **_epoch_columns(r.timings.get("training", {})),
         }
         for r in runs
     ]
@@ -171,6 +177,17 @@ def run_experiment(
     return results
 
 
+def _epoch_columns(training: dict[str, Any]) -> dict[str, Any]:
+    """Leaderboard columns of models trained in epochs (empty for the others)."""
+    if not training:
+        return {}
+    return {
+        "s_per_epoch": training.get("seconds_per_epoch"),
+        "epochs_run": training.get("epochs_run"),
+        "best_epoch": training.get("best_epoch"),
+    }
+
+
 def _terminal_columns(key: str) -> list[str]:
     base = [
         "model",
@@ -184,6 +201,8 @@ def _terminal_columns(key: str) -> list[str]:
         "fit_s",
         "eval_s",
         "peak_rss_mb",
+        "best_epoch",
+        "s_per_epoch",
     ]
     return list(dict.fromkeys(base))
 

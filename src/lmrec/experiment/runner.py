@@ -18,9 +18,10 @@ from lmrec.data.leakage import assert_disjoint
 from lmrec.eval import evaluate_ranking
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.config import Experiment, ModelSpec
+from lmrec.experiment.features import item_features_for
 from lmrec.experiment.prepare import Prepared, sample_users
 from lmrec.experiment.search import candidates
-from lmrec.models.base import Recommender
+from lmrec.models.base import Recommender, Validation
 from lmrec.models.registry import get_model_class
 from lmrec.resources import measure
 
@@ -32,6 +33,8 @@ class Trial:
     params: dict[str, Any]
     valid: dict[str, float]
     fit_seconds: float
+    training: dict[str, Any] = field(default_factory=dict)
+    """Training log headline of models that train in epochs (epochs run, best epoch, s/epoch)."""
 
 
 @dataclass
@@ -74,6 +77,15 @@ def _build(spec: ModelSpec, params: dict[str, Any]) -> Recommender:
     return get_model_class(spec.name)(**params)
 
 
+def _with_threads(exp: Experiment, klass: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
+    """torch models take the experiment's thread count unless their params set one (recorded in config)."""
+    names = getattr(klass.config_class, "__dataclass_fields__", {})
+    torch_model = klass.uses_sequences or klass.uses_item_features
+    if exp.threads and torch_model and "num_threads" in names and "num_threads" not in params:
+        return {**params, "num_threads": exp.threads}
+    return params
+
+
 def _metric_keys(exp: Experiment) -> tuple[list[str], list[int]]:
     return list(exp.evaluation.metrics), [int(n) for n in exp.evaluation.ns]
 
@@ -103,7 +115,15 @@ def _evaluate(
         sampled_negatives=exp.evaluation.sampled_negatives,
         seed=exp.seed,
         progress=progress,
+        sequences=history.sequences() if model.uses_sequences else None,
     )
+
+
+def _training_summary(model: Recommender) -> dict[str, Any]:
+    """The headline of a model's training log (epochs, epoch time, best epoch) for results.json."""
+    info = getattr(model, "training_", None) or {}
+    keys = ("epochs_run", "best_epoch", "best_valid", "metric", "seconds_per_epoch", "stopped_early")
+    return {k: info[k] for k in keys if k in info}
 
 
 def run_model(
@@ -113,20 +133,41 @@ def run_model(
     *,
     console: Console | None = None,
     progress: bool = False,
+    features_memo: dict[Any, Any] | None = None,
 ) -> ModelRun:
-    """Tune `spec` on validation (train → valid), then refit and evaluate on test exactly once."""
+    """Tune `spec` on validation (train → valid), then refit (or keep) and evaluate on test exactly once.
+
+    Models that support it train with the validation targets for early stopping; their selected epoch
+    count becomes a selected hyper-parameter, so a train+valid refit runs exactly that many epochs.
+    """
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
     rng = np.random.default_rng(exp.seed)
     select = parse_metric(exp.select_by)
-    cands = candidates(spec, rng)
+    klass = get_model_class(spec.name)
+    cands = [_with_threads(exp, klass, c) for c in candidates(spec, rng)]
     trials: list[Trial] = []
     has_valid = len(split.valid) > 0
     train_pop = user_popularity(split.train)
+    refit = spec.refit or exp.evaluation.refit
+    fit_kwargs: dict[str, Any] = {}
+    if klass.uses_item_features:
+        fit_kwargs["item_features"] = item_features_for(
+            spec, prep, {} if features_memo is None else features_memo
+        )
+    validation = None
     if has_valid:
         valid_users = sample_users(
             _users_with_targets(split.valid.csr()), exp.evaluation.user_sample, exp.seed
         )
+        if klass.supports_validation:
+            validation = Validation(
+                targets=split.valid,
+                history=split.train,
+                metric=select.label,
+                exclude_seen=exp.evaluation.exclude_seen,
+                users=valid_users,
+            )
     elif len(cands) > 1:
         raise ValueError(f"model {spec.display}: a search needs a validation split, and this split has none")
     bar = Progress(
@@ -138,28 +179,42 @@ def run_model(
         disable=not progress or console is None,
         transient=True,
     )
+    kept: tuple[float, Recommender, dict[str, Any]] | None = None  # best so far, reused if refit == "train"
     with bar:
         task = bar.add_task(f"tuning {spec.display} on validation", total=len(cands))
         for i, params in enumerate(cands):
             model = _build(spec, params)
             with measure() as m_fit:
-                model.fit(split.train, seed=exp.seed)
+                model.fit(split.train, seed=exp.seed, validation=validation, **fit_kwargs)
             valid = {}
             if has_valid:
                 res = _evaluate(exp, model, split.valid, split.train, valid_users, train_pop, progress=False)
                 valid = res.summary()
-            trials.append(Trial(params=params, valid=valid, fit_seconds=round(m_fit.seconds, 3)))
+            training = _training_summary(model)
+            if "best_epoch" in training and validation is not None:
+                params = {**params, "epochs": int(training["best_epoch"])}
+            trials.append(
+                Trial(params=params, valid=valid, fit_seconds=round(m_fit.seconds, 3), training=training)
+            )
             if has_valid:
                 key = select_key(valid, select.key)
                 log(f"{spec.display} [{i + 1}/{len(cands)}] {params} valid {key}={valid[key]:.4f}")
+                if refit == "train" and (kept is None or valid[key] > kept[0]):
+                    kept = (valid[key], model, m_fit.to_dict())
             bar.advance(task)
     best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
 
-    fit_data = split.train_valid() if exp.evaluation.refit == "train+valid" else split.train
+    fit_data = split.train_valid() if refit == "train+valid" else split.train
     assert_disjoint(fit_data, split)
-    model = _build(spec, best.params)
     with measure() as m_fit:
-        model.fit(fit_data, seed=exp.seed)
+        if refit == "train" and kept is not None:
+            model = kept[1]  # the selected trial's model: refitting it on the same data and seed is a no-op
+        else:
+            model = _build(spec, best.params)
+            model.fit(fit_data, seed=exp.seed, **fit_kwargs)
+    fit_timing = m_fit.to_dict()
+    if refit == "train" and kept is not None:
+        fit_timing = {**kept[2], "reused_selected_trial": True}
     history = split.train_valid()
     test_users = sample_users(_users_with_targets(split.test.csr()), exp.evaluation.user_sample, exp.seed)
     with measure() as m_eval:
@@ -169,7 +224,8 @@ def run_model(
     summary = res.summary()
     key = select_key(summary, select.key)
     log(
-        f"{spec.display} test {key}={summary[key]:.4f} (fit {m_fit.seconds:.1f}s, eval {m_eval.seconds:.1f}s)"
+        f"{spec.display} test {key}={summary[key]:.4f} "
+        f"(fit {fit_timing['seconds']:.1f}s, eval {m_eval.seconds:.1f}s)"
     )
     per_user = res.per_user.copy()
     return ModelRun(
@@ -179,13 +235,14 @@ def run_model(
         test=summary,
         per_user=per_user,
         timings={
-            "fit": m_fit.to_dict(),
+            "fit": fit_timing,
             "evaluate": {
                 **m_eval.to_dict(),
                 "users": int(test_users.shape[0]),
                 "users_per_second": round(test_users.shape[0] / max(m_eval.seconds, 1e-9), 1),
             },
             "search_fit_seconds_total": {"seconds": round(sum(t.fit_seconds for t in trials), 3)},
+            "training": _training_summary(model),
         },
         model=model,
     )

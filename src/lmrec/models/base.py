@@ -264,8 +264,11 @@ class Recommender(ABC):
         users = np.asarray(users, dtype=np.int64).reshape(-1)
         if history is None and sequences is not None:
             history = sequences_to_csr(sequences, self.n_items)
+        given = history
         history = self._history_rows(users, history)
-        scores = self.score(users, history, sequences=sequences)
+        # `score` gets the history only if the caller gave one: sequence models then know whether to
+        # use their stored (ordered) training sequences
+        scores = self.score(users, given, sequences=sequences)
         if exclude_history:
             mask_out(scores, history)
         if exclude is not None:
@@ -350,7 +353,11 @@ def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix
     """Binary user x item matrix of ordered histories (the set view of `sequences`)."""
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
-    items = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if len(sequences) else []
+    items: np.ndarray = (
+        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        if len(sequences)
+        else np.empty(0, dtype=np.int64)
+    )
     mat = sp.csr_matrix(
         (np.ones(int(indptr[-1]), dtype=np.float32), np.asarray(items, dtype=np.int64), indptr),
         shape=(len(sequences), n_items),

@@ -15,6 +15,11 @@ MODELS: dict[str, str] = {
     "als": "lmrec.models.mf:ALS",
     "bpr": "lmrec.models.mf:BPR",
     "biasedmf": "lmrec.models.biased_mf:BiasedMF",
+    "content": "lmrec.models.content:ContentBased",
+    "sasrec": "lmrec.models.sequential.sasrec:SASRec",
+    "sasrec_text": "lmrec.models.sequential.text_aware:TextSASRec",
+    "bert4rec": "lmrec.models.sequential.bert4rec:BERT4Rec",
+    "gru4rec": "lmrec.models.sequential.gru4rec:GRU4Rec",
 }
 
 

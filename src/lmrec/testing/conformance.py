@@ -10,6 +10,9 @@ Class attributes switch off what a model legitimately cannot do (each with the r
 `personalized = False` for models that give every user the same list (known-answer data is then
 skipped), `uses_history = False` for models that ignore the history of an unknown user, and
 `needs_ratings = True` for explicit-rating models (known-answer data then carries ratings).
+Sequence models (`uses_sequences`) are given ordered histories, and their known-answer data is the
+successor task (`successor_sequences`): set-style data such as the checker board has no next-item
+signal for the held-out item (it is never anyone's next item), so it would test the wrong thing.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from lmrec.data.interactions import Interactions
 from lmrec.errors import NotFittedError, UnknownIdError
 from lmrec.models.base import Recommender
 from lmrec.models.registry import get_model_class
-from lmrec.testing.datasets import KnownAnswer, block_identity, checkerboard, random_interactions
+from lmrec.testing.datasets import (
+    KnownAnswer,
+    block_identity,
+    checkerboard,
+    random_interactions,
+    successor_sequences,
+)
 
 
 class RecommenderConformance(ABC):
@@ -40,6 +49,9 @@ class RecommenderConformance(ABC):
     """False when an unknown user's history does not change its scores (e.g. popularity)."""
     needs_ratings: ClassVar[bool] = False
     """True for explicit-rating models: known-answer data is generated with ratings."""
+    known_answer_misses: ClassVar[float] = 0.0
+    """Share of known-answer users a model may get wrong (0 for every model that solves the data exactly;
+    a subclass that raises it must say why in its docstring)."""
 
     @abstractmethod
     def make_model(self, **overrides: Any) -> Recommender:
@@ -47,6 +59,8 @@ class RecommenderConformance(ABC):
 
     # --- data hooks (override to adapt) -----------------------------------------------------------
     def known_answer_cases(self) -> list[KnownAnswer]:
+        if self.make_model().uses_sequences:
+            return [successor_sequences(n_users=120, n_items=20)]
         return [
             checkerboard(ratings=self.needs_ratings),
             checkerboard(24, 24, block=3, holdout=2, ratings=self.needs_ratings),
@@ -106,7 +120,7 @@ class RecommenderConformance(ABC):
             recs = model.recommend(np.arange(case.data.n_users), n=h)
             got = np.sort(recs.items, axis=1)
             wrong = np.flatnonzero((got != case.expected).any(axis=1))
-            assert wrong.size == 0, (
+            assert wrong.size <= self.known_answer_misses * case.data.n_users, (
                 f"{case.name}: users {wrong[:5].tolist()} got {got[wrong[:5]].tolist()}, "
                 f"expected {case.expected[wrong[:5]].tolist()}"
             )
@@ -114,11 +128,16 @@ class RecommenderConformance(ABC):
     def test_known_answer_unknown_user_from_history(self) -> None:
         if not (self.personalized and self.uses_history):
             pytest.skip("model does not score unknown users from their history")
-        case = checkerboard()
+        case = self.known_answer_cases()[0]
         model = self.fitted(case.data)
         hist = case.data.csr()
-        recs = model.recommend(np.full(case.data.n_users, -1), hist, n=1)
-        np.testing.assert_array_equal(recs.items, case.expected)
+        seqs = case.data.sequences() if model.uses_sequences else None
+        h = case.expected.shape[1]
+        recs = model.recommend(np.full(case.data.n_users, -1), hist, n=h, sequences=seqs)
+        wrong = (np.sort(recs.items, axis=1) != case.expected).any(axis=1)
+        assert wrong.sum() <= self.known_answer_misses * case.data.n_users, (
+            f"{case.name}: {int(wrong.sum())} of {wrong.size} unknown users got a wrong list"
+        )
 
     def test_batch_equals_one_user_at_a_time(self) -> None:
         data = self.random_data()

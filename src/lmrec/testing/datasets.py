@@ -158,3 +158,33 @@ def tiny_ratings(
         ratings=observed.astype(np.float32),
     )
     return data, true.astype(np.float32)
+
+
+def successor_sequences(
+    n_users: int = 200, n_items: int = 40, *, min_len: int = 5, max_len: int = 15, seed: int = 0
+) -> KnownAnswer:
+    """The sequence known-answer task: each user walks the items in order from a random start, wrapping
+    around (..., i, i + 1, i + 2, ...), so the next item is always the last one + 1 (mod n_items).
+
+    Only an order-aware model can solve it: every item is equally popular and co-occurs with its
+    neighbours on both sides. `expected` is (n_users, 1): the item after each user's last one.
+    Timestamps are the positions, so the time order is the walk order.
+    """
+    rng = np.random.default_rng(seed)
+    users, items, times = [], [], []
+    expected = np.empty((n_users, 1), dtype=np.int64)
+    for u in range(n_users):
+        length = int(rng.integers(min_len, max_len + 1))
+        walk = (int(rng.integers(n_items)) + np.arange(length)) % n_items
+        users.append(np.full(length, u))
+        items.append(walk)
+        times.append(np.arange(length))
+        expected[u, 0] = (walk[-1] + 1) % n_items
+    data = Interactions(
+        users=np.concatenate(users),
+        items=np.concatenate(items),
+        user_vocab=Vocabulary(_user_ids(n_users)),
+        item_vocab=Vocabulary(np.arange(n_items) + ITEM_ID_OFFSET),
+        timestamps=np.concatenate(times),
+    )
+    return KnownAnswer(name="successor", data=data, expected=expected)

@@ -1,0 +1,35 @@
+"""Item text embeddings for the content-aware models of an experiment, built once per (encoder, template)
+from the dataset's catalog through the on-disk embedding cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmrec.data.features import ItemFeatures
+from lmrec.errors import ConfigError
+from lmrec.experiment.config import ModelSpec
+from lmrec.experiment.prepare import Prepared
+
+DEFAULT_ENCODER = "minilm"
+
+
+def item_features_for(spec: ModelSpec, prep: Prepared, memo: dict[Any, ItemFeatures]) -> ItemFeatures:
+    """The `ItemFeatures` model `spec` asks for (`item_text` in the experiment file)."""
+    from lmrec.text import item_features
+    from lmrec.text.encoders import make_encoder
+
+    if prep.catalog is None:
+        raise ConfigError(
+            f"model {spec.display} needs item text, but dataset {prep.raw_meta.get('name', '?')} has no item "
+            "catalog (titles, descriptions); use a dataset with item metadata"
+        )
+    opts = dict(spec.item_text or {})
+    encoder_spec = opts.get("encoder", DEFAULT_ENCODER)
+    template = opts.get("template")
+    key = (str(encoder_spec), template)
+    if key not in memo:
+        encoder = make_encoder(encoder_spec)
+        memo[key] = item_features(
+            prep.catalog, prep.split.train.item_vocab, encoder, template=template, progress=True
+        )
+    return memo[key]

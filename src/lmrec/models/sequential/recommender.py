@@ -1,0 +1,294 @@
+"""The `Recommender` wrapper shared by the torch sequence models: fit (with optional early stopping on the
+validation split), ordered-history scoring, popularity for empty histories, and array persistence."""
+
+from __future__ import annotations
+
+import contextlib
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from lmrec.data.features import ItemFeatures
+from lmrec.data.interactions import Interactions
+from lmrec.errors import ConfigError
+from lmrec.models.base import Recommender, Validation
+
+SCORE_BATCH = 512
+"""Users per forward pass when scoring (memory: SCORE_BATCH x n_items float32 plus activations)."""
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    """Training settings shared by every sequence model (LensKit naming: embedding_size, epochs, ...)."""
+
+    embedding_size: int = 64
+    """Width of item embeddings and hidden states."""
+    max_len: int = 50
+    """Most recent items a user is represented by (longer histories are cut from the front)."""
+    dropout: float = 0.2
+    """Dropout on embeddings and inside the encoder."""
+    loss: str = "ce"
+    """"ce": full softmax cross-entropy over the whole catalog; "sampled": sampled softmax (big catalogs)."""
+    n_negatives: int = 256
+    """Uniform negatives shared by a batch under loss="sampled"."""
+    epochs: int = 200
+    """Most epochs; with a validation set, early stopping usually ends training sooner."""
+    batch_size: int = 128
+    """Users per training batch."""
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    """AdamW decoupled weight decay."""
+    patience: int = 10
+    """Validation evaluations without improvement before training stops."""
+    eval_every: int = 1
+    """Epochs between validation evaluations."""
+    num_threads: int | None = None
+    """torch intra-op threads for fit and score (None: torch's default, all cores)."""
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("ce", "sampled"):
+            raise ConfigError(f"loss must be 'ce' or 'sampled', not {self.loss!r}")
+        for name in ("embedding_size", "max_len", "epochs", "batch_size", "patience", "eval_every"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@contextlib.contextmanager
+def torch_session(threads: int | None, seed: int | None = None) -> Iterator[None]:
+    """Set torch's thread count (and seed its RNG, forked so the caller's state is untouched)."""
+    import torch
+
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        if seed is None:
+            yield
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                yield
+    finally:
+        torch.set_num_threads(old)
+
+
+class SequentialRecommender(Recommender):
+    """Base of the torch sequence models.
+
+    Unknown users (and known users given a new history) are scored from the ordered `sequences` passed
+    to `score`/`recommend`; a history given only as a matrix is read in item-index order; users with an
+    empty history get the training popularity (log counts).
+    """
+
+    config: SequentialConfig
+    uses_sequences: ClassVar[bool] = True
+    supports_validation: ClassVar[bool] = True
+    extra_tokens: ClassVar[int] = 0
+    """Special tokens after the items (BERT4Rec's mask)."""
+
+    # --- what each model family supplies -------------------------------------------------------------
+    @abstractmethod
+    def _make_net(self, items: Any) -> Any:
+        """The nn.Module around the item encoder `items`."""
+
+    @abstractmethod
+    def _batches(
+        self, sequences: list[np.ndarray], rng: np.random.Generator
+    ) -> Callable[[int], Iterable[Any]]:
+        """epoch -> training batches."""
+
+    @abstractmethod
+    def _step_loss(self, net: Any, batch: Any, generator: Any) -> Any:
+        """Loss of one batch."""
+
+    @abstractmethod
+    def _hidden(self, net: Any, sequences: list[np.ndarray]) -> Any:
+        """(B, dim) user states from non-empty sequences."""
+
+    # --- fitting ---------------------------------------------------------------------------------------
+    def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
+        self._fit_with(data, rng, item_features=None, validation=None)
+
+    def _item_encoder(self, n_items: int, features: ItemFeatures | None, counts: np.ndarray) -> Any:
+        import torch
+
+        from lmrec.models.sequential.networks import ItemEncoder
+
+        n_tokens = n_items + 1 + self.extra_tokens
+        if features is None:
+            return ItemEncoder(n_tokens, self.config.embedding_size)
+        text = np.zeros((n_tokens, features.dim), dtype=np.float32)
+        text[1 : n_items + 1] = features.vectors
+        known = np.zeros(n_tokens, dtype=np.float32)
+        known[1 : n_items + 1] = counts > 0
+        known[n_items + 1 :] = 1.0  # special tokens keep their learned embedding
+        return ItemEncoder(
+            n_tokens, self.config.embedding_size, torch.from_numpy(text), torch.from_numpy(known)
+        )
+
+    def _fit_with(
+        self,
+        data: Interactions,
+        rng: np.random.Generator,
+        *,
+        item_features: ItemFeatures | None,
+        validation: Validation | None,
+    ) -> None:
+        import torch
+
+        from lmrec.models.sequential import trainer
+
+        cfg = self.config
+        self.seq_indptr_ = data.indptr()
+        self.seq_items_ = data.items.copy()
+        counts = data.item_counts()
+        self.popularity_ = np.log1p(counts).astype(np.float32)
+        sequences = data.sequences()
+        seed = trainer.seed_from(rng)
+        with torch_session(cfg.num_threads, seed):
+            net = self._make_net(self._item_encoder(data.n_items, item_features, counts))
+            self.net_ = net
+            generator = torch.Generator().manual_seed(seed)
+            batches = self._batches(sequences, np.random.default_rng(seed))
+            validate = None if validation is None else self._validator(validation)
+            log = trainer.train(
+                net,
+                batches,
+                lambda b: self._step_loss(net, b, generator),
+                epochs=cfg.epochs,
+                learning_rate=cfg.learning_rate,
+                weight_decay=cfg.weight_decay,
+                validate=validate,
+                metric=None if validation is None else validation.metric,
+                patience=cfg.patience,
+                eval_every=cfg.eval_every,
+                name=self.name,
+            )
+        self.training_ = log.to_dict()
+
+    def _validator(self, validation: Validation) -> Callable[[], float]:
+        from lmrec.eval import evaluate_ranking
+
+        targets, history = validation.targets.csr(), validation.history.csr()
+        sequences = validation.history.sequences()
+
+        def validate() -> float:
+            res = evaluate_ranking(
+                self,
+                targets,
+                history,
+                ns=(),
+                metrics=[validation.metric],
+                users=validation.users,
+                exclude_history=validation.exclude_seen,
+                sequences=sequences,
+            )
+            return float(next(iter(res.summary().values())))
+
+        return validate
+
+    def _loss(self, net: Any, hidden: Any, targets: Any, generator: Any) -> Any:
+        """Softmax loss at the positions with a target (targets are tokens; 0 = none)."""
+        from lmrec.models.sequential.trainer import softmax_loss
+
+        where = targets > 0
+        table = net.items.table()[1 : self.n_items + 1]
+        return softmax_loss(
+            hidden[where],
+            targets[where] - 1,
+            table,
+            n_negatives=self.config.n_negatives if self.config.loss == "sampled" else None,
+            generator=generator,
+        )
+
+    # --- scoring ---------------------------------------------------------------------------------------
+    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        # the base class routes models with `uses_sequences` to `_score_sequences`
+        return self._score_sequences(users, history, None, history_given=True)
+
+    def _stored_sequence(self, user: int) -> np.ndarray:
+        return self.seq_items_[self.seq_indptr_[user] : self.seq_indptr_[user + 1]]
+
+    def _resolve(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        history_given: bool,
+    ) -> list[np.ndarray]:
+        out = []
+        for row, u in enumerate(users):
+            if sequences is not None:
+                seq = np.asarray(sequences[row], dtype=np.int64).reshape(-1)
+                if seq.size and (seq.min() < 0 or seq.max() >= self.n_items):
+                    raise ValueError(f"sequence {row} holds item indices outside [0, {self.n_items})")
+            elif not history_given and u >= 0:
+                seq = self._stored_sequence(int(u))
+            else:
+                seq = history.indices[history.indptr[row] : history.indptr[row + 1]].astype(np.int64)
+            out.append(seq)
+        return out
+
+    def _score_sequences(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        import torch
+
+        seqs = self._resolve(users, history, sequences, history_given)
+        scores = np.repeat(self.popularity_[None, :], len(seqs), axis=0)
+        rows = [i for i, s in enumerate(seqs) if len(s)]
+        net = self.net_
+        net.eval()
+        with torch_session(self.config.num_threads), torch.no_grad():
+            table = net.items.table()[1 : self.n_items + 1]
+            for s in range(0, len(rows), SCORE_BATCH):
+                part = rows[s : s + SCORE_BATCH]
+                hidden = self._hidden(net, [seqs[i] for i in part])
+                scores[part] = (hidden @ table.T).numpy()
+        return scores
+
+    # --- persistence -----------------------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        state = {f"net.{k}": v.detach().numpy() for k, v in self.net_.state_dict().items()}
+        return {
+            **state,
+            "seq_indptr": self.seq_indptr_,
+            "seq_items": self.seq_items_,
+            "popularity": self.popularity_,
+        }
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        import torch
+
+        from lmrec.models.sequential.networks import ItemEncoder
+
+        self.seq_indptr_ = arrays["seq_indptr"]
+        self.seq_items_ = arrays["seq_items"]
+        self.popularity_ = arrays["popularity"]
+        n_tokens = self.n_items + 1 + self.extra_tokens
+        if "net.items.text" in arrays:
+            items = ItemEncoder(
+                n_tokens,
+                self.config.embedding_size,
+                torch.from_numpy(arrays["net.items.text"].copy()),
+                torch.from_numpy(arrays["net.items.known"].copy()),
+            )
+        else:
+            items = ItemEncoder(n_tokens, self.config.embedding_size)
+        net = self._make_net(items)
+        net.load_state_dict(
+            {k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")}
+        )
+        net.eval()
+        self.net_ = net

@@ -1,0 +1,132 @@
+"""The epoch loop shared by the sequence models: loss, optimiser, early stopping on a validation metric,
+best-on-validation checkpoint and per-epoch progress (logger "lmrec.train")."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lmrec.models.sequential.batches import CausalBatch
+
+log = logging.getLogger("lmrec.train")
+
+
+def softmax_loss(
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    item_table: torch.Tensor,
+    *,
+    n_negatives: int | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Cross-entropy of the next/masked item.
+
+    hidden (N, d) at positions with a target; targets (N,) item indices; item_table (n_items, d).
+    n_negatives None: full softmax over the whole catalog. Otherwise sampled softmax: the positive against
+    `n_negatives` items drawn uniformly and shared by the batch (a uniform proposal needs no logQ
+    correction), with accidental hits of the positive masked out.
+    """
+    if n_negatives is None:
+        return F.cross_entropy(hidden @ item_table.T, targets)
+    neg = torch.randint(0, item_table.shape[0], (n_negatives,), generator=generator)
+    pos_logit = (hidden * item_table[targets]).sum(dim=1, keepdim=True)
+    neg_logit = hidden @ item_table[neg].T
+    neg_logit = neg_logit.masked_fill(neg[None, :] == targets[:, None], float("-inf"))
+    logits = torch.cat([pos_logit, neg_logit], dim=1)
+    return F.cross_entropy(logits, torch.zeros(targets.shape[0], dtype=torch.long))
+
+
+@dataclass
+class TrainingLog:
+    """What happened during training; saved with the model and reported in results.json."""
+
+    epochs_run: int = 0
+    best_epoch: int = 0
+    """Epoch (1-based) of the kept weights: the best on validation, or the last without validation."""
+    best_valid: float | None = None
+    metric: str | None = None
+    seconds_per_epoch: float = 0.0
+    train_seconds: float = 0.0
+    stopped_early: bool = False
+    losses: list[float] = field(default_factory=list)
+    valid: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def train(
+    net: torch.nn.Module,
+    batches: Callable[[int], Iterable[CausalBatch]],
+    step_loss: Callable[[CausalBatch], torch.Tensor],
+    *,
+    epochs: int,
+    learning_rate: float,
+    weight_decay: float,
+    validate: Callable[[], float] | None,
+    metric: str | None,
+    patience: int,
+    eval_every: int,
+    name: str,
+) -> TrainingLog:
+    """Adam(W) over `epochs`; with `validate`, stop after `patience` evaluations without improvement and
+    restore the best weights (best-on-validation checkpoint)."""
+    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    info = TrainingLog(metric=metric)
+    best_state: dict[str, torch.Tensor] | None = None
+    bad = 0
+    started = time.perf_counter()
+    epoch_seconds = 0.0
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        net.train()
+        total, count = 0.0, 0
+        for batch in batches(epoch):
+            opt.zero_grad(set_to_none=True)
+            loss = step_loss(batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{name}: loss became {loss.item()} at epoch {epoch}")
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * batch.tokens.shape[0]
+            count += batch.tokens.shape[0]
+        epoch_seconds += time.perf_counter() - t0
+        info.epochs_run = epoch
+        info.losses.append(round(total / max(count, 1), 5))
+        line = f"{name} epoch {epoch}/{epochs} loss {info.losses[-1]:.4f} ({time.perf_counter() - t0:.1f}s)"
+        if validate is not None and (epoch % eval_every == 0 or epoch == epochs):
+            net.eval()
+            value = float(validate())
+            info.valid.append(round(value, 6))
+            line += f" valid {metric} {value:.4f}"
+            if info.best_valid is None or value > info.best_valid:
+                info.best_valid, info.best_epoch, bad = value, epoch, 0
+                best_state = copy.deepcopy(net.state_dict())
+                line += " *"
+            else:
+                bad += 1
+            if bad >= patience:
+                info.stopped_early = True
+                log.info(line + f" — no improvement in {patience} evaluations, stopping")
+                break
+        log.info(line)
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    else:
+        info.best_epoch = info.epochs_run
+    net.eval()
+    info.train_seconds = round(time.perf_counter() - started, 3)
+    info.seconds_per_epoch = round(epoch_seconds / max(info.epochs_run, 1), 3)
+    return info
+
+
+def seed_from(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**62))

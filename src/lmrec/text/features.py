@@ -1,0 +1,67 @@
+"""Catalog + item vocabulary + text encoder -> `ItemFeatures` for content-aware models.
+
+This is the one place a catalog becomes vectors: render one text per item (`template.py`), encode the
+texts through the on-disk cache (`cache.py`, `encoders.py`), and lay the vectors out by item index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmrec.data.catalog import ItemCatalog
+from lmrec.data.features import ItemFeatures
+from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import DataError
+from lmrec.text.cache import EmbeddingCache, checked_vectors
+from lmrec.text.encoders import TextEncoder, make_encoder
+from lmrec.text.template import ItemTextTemplate, item_texts
+
+
+def item_features(
+    catalog: ItemCatalog,
+    item_vocab: Vocabulary,
+    encoder: TextEncoder | str | Mapping[str, Any],
+    template: ItemTextTemplate | str | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    cache: bool = True,
+    progress: bool = False,
+) -> ItemFeatures:
+    """Text embeddings of the catalog's items, one row per index of `item_vocab`.
+
+    encoder: a `TextEncoder` or a spec for `make_encoder` ("minilm", "tfidf:128", a model folder, ...).
+    template: an `ItemTextTemplate` or its format string; default: the catalog's text fields joined.
+    cache_dir: embedding cache folder (default `$LMREC_CACHE/embeddings` or ~/.cache/lmrec/embeddings);
+    cache=False encodes without reading or writing it.
+    progress: show a progress bar while encoding (sentence encoders).
+
+    Items without a catalog row or whose text renders empty get a zero vector and `has_content` False.
+    Only items with text are encoded, so a corpus-dependent encoder (TF-IDF) is fitted on exactly those
+    texts, in item-index order. `source` records the encoder name and the template.
+    """
+    texts = item_texts(catalog, item_vocab, template)
+    rows = np.flatnonzero(texts.has_text)
+    if rows.size == 0:
+        cat_ids = catalog.frame.index[:3].tolist()
+        raise DataError(
+            f"none of the {len(item_vocab)} items has text with template {texts.template.template!r}: "
+            f"{int(texts.in_catalog.sum())} have a catalog row (catalog ids look like {cat_ids}, "
+            f"vocabulary ids like {item_vocab.ids[:3].tolist()}); check that both use the same ids"
+        )
+    enc = make_encoder(encoder)
+    corpus = [texts.texts[i] for i in rows]
+    if cache:
+        encoded = EmbeddingCache(cache_dir).encode(enc, corpus, progress=progress)
+    else:
+        encoded = checked_vectors(enc, corpus, enc.encode(corpus, progress=progress))
+    vectors = np.zeros((len(item_vocab), encoded.shape[1]), dtype=np.float32)
+    vectors[rows] = encoded
+    return ItemFeatures(
+        vectors=vectors,
+        has_content=texts.has_text,
+        source=f"{enc.name} | template={texts.template.template!r}",
+    )
