@@ -15,7 +15,15 @@ import yaml
 
 from lmrec.errors import ConfigError
 
-SPLIT_METHODS = ("leave_one_out", "temporal_ratio", "global_temporal", "random_ratio", "files")
+SPLIT_METHODS = (
+    "leave_one_out",
+    "temporal_ratio",
+    "global_temporal",
+    "random_ratio",
+    "files",
+    "cold_items",
+    "rare_items",
+)
 TASKS = ("ranking", "rating")
 
 
@@ -92,7 +100,8 @@ class SplitSpec:
     """How to split; `params` go to the split function (e.g. train: 0.8, valid: 0.1, seed)."""
 
     method: str = "temporal_ratio"
-    """One of leave_one_out, temporal_ratio, global_temporal, random_ratio, files."""
+    """One of leave_one_out, temporal_ratio, global_temporal, random_ratio, files, or the P4 slices
+    cold_items / rare_items (params: base, base_params, and fraction or max_train_count)."""
     params: dict[str, Any] = field(default_factory=dict)
     train: str | None = None
     """For method=files: path of the train file (valid is optional, test required)."""

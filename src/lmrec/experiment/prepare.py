@@ -59,6 +59,8 @@ def cleaning_config(options: dict[str, Any]) -> CleaningConfig:
 def make_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: str | None) -> splits.Split:
     """Apply the split method named in the experiment file."""
     params = dict(spec.params)
+    if spec.method in ("cold_items", "rare_items"):
+        return _slice_split(data, spec, seed, timestamp_kind)
     try:
         if spec.method == "leave_one_out":
             return splits.leave_one_out(data, **params)
@@ -72,6 +74,25 @@ def make_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: s
     except TypeError as exc:
         raise ConfigError(f"split.params for {spec.method}: {exc}") from exc
     raise ConfigError(f"split method {spec.method!r} is handled by prepare_files")
+
+
+def _slice_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: str | None) -> splits.Split:
+    """P4: a cold- or rare-item slice of a base split (split.params: base, base_params, and fraction for
+    cold_items or max_train_count for rare_items)."""
+    from lmrec.data.cold import cold_item_split, rare_item_split
+
+    params = dict(spec.params)
+    base = params.pop("base", "leave_one_out")
+    base_params = params.pop("base_params", {}) or {}
+    if base not in ("leave_one_out", "temporal_ratio", "global_temporal", "random_ratio"):
+        raise ConfigError(f"split.params.base for {spec.method} must be a split method, not {base!r}")
+    split = make_split(data, SplitSpec(method=base, params=base_params), seed, timestamp_kind)
+    try:
+        if spec.method == "cold_items":
+            return cold_item_split(split, seed=seed, **params)
+        return rare_item_split(split, **params)
+    except TypeError as exc:
+        raise ConfigError(f"split.params for {spec.method}: {exc}") from exc
 
 
 def clean_given_split(
