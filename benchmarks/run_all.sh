@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every file under benchmarks/results/ (needs the real datasets: LMREC_DATA_HOME, default
-# ../shared/data). Takes roughly 30-60 minutes on 2 cores; each line can also be run alone.
+# ../shared/data). The foundation benchmarks take roughly 30-60 minutes on 2 cores, the sequence-model
+# benchmarks (issue 3) several hours more; each line can also be run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,4 +14,9 @@ $L run benchmarks/configs/p3_ml100k_rating.yaml --out benchmarks/results/p3_ml10
 $L run benchmarks/configs/p2_beauty_exclude_seen.yaml --out benchmarks/results/p2_beauty_exclude_seen --quiet
 $L run benchmarks/configs/p2_beauty_all_items.yaml --out benchmarks/results/p2_beauty_all_items --quiet
 .venv/bin/python benchmarks/scale.py --out benchmarks/results/scale
+# issue 3: sequence and text-aware models (P2 with SASRec/BERT4Rec/GRU4Rec next to EASE/ItemKNN; P4 slices)
+for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_rare p4_ml_latest_small_cold \
+  p4_ml_latest_small_rare p2_beauty_seq p2_beauty_seq_all_items p2_toys_seq p2_sports_seq p2_yelp_seq p2_games_seq; do
+  $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
+done
 .venv/bin/python benchmarks/summarize.py
