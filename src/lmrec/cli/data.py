@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from lmrec.data.catalog import ItemCatalog
+
 app = typer.Typer(help="Inspect and prepare datasets.", no_args_is_help=True)
 console = Console()
+
+CATALOG_FILE = "catalog.parquet"
+"""Item catalog of a prepared folder: column `item` (raw item id) plus the catalog's columns."""
 
 
 def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, object]:
@@ -72,7 +78,10 @@ def prepare(
     experiment: Annotated[
         Path, typer.Argument(help="Experiment YAML whose dataset/cleaning/split to apply.")
     ],
-    out: Annotated[Path, typer.Option(help="Folder for train/valid/test Parquet files and prepare.json.")],
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for train/valid/test Parquet, catalog.parquet (if any) and prepare.json."),
+    ],
     data: Annotated[str | None, typer.Option(help="Local copy of the dataset (folder or zip).")] = None,
 ) -> None:
     """Load, clean and split as the experiment says; write the parts so other tools can use the same split."""
@@ -85,6 +94,11 @@ def prepare(
     out.mkdir(parents=True, exist_ok=True)
     for part in ("train", "valid", "test"):
         getattr(prep.split, part).to_frame().to_parquet(out / f"{part}.parquet", index=False)
+    written = ["train.parquet", "valid.parquet", "test.parquet"]
+    (out / CATALOG_FILE).unlink(missing_ok=True)  # a stale catalog must not outlive a re-prepare
+    if prep.catalog is not None:
+        write_catalog(prep.catalog, out / CATALOG_FILE)
+        written.append(CATALOG_FILE)
     write_json(
         out / "prepare.json",
         {
@@ -94,6 +108,43 @@ def prepare(
             "card": prep.card.to_dict(),
             "split": prep.split.describe(),
             "leakage_check": prep.leakage,
+            "text_fields": None if prep.catalog is None else list(prep.catalog.text_fields),
         },
     )
-    console.print(f"wrote {out}/train.parquet, valid.parquet, test.parquet and prepare.json")
+    console.print(f"wrote {out}/{', '.join(written)} and prepare.json")
+
+
+def write_catalog(catalog: ItemCatalog, path: Path) -> None:
+    """The catalog as Parquet: the raw item id becomes column `item`, every catalog column is kept."""
+    from lmrec.errors import DataError
+
+    if "item" in catalog.frame.columns:
+        raise DataError("the item catalog has a column named 'item', which clashes with the item id column")
+    catalog.frame.rename_axis("item").reset_index().to_parquet(path, index=False)
+
+
+def read_catalog(folder: Path) -> ItemCatalog | None:
+    """The catalog `lmrec data prepare` wrote into `folder`, or None when the dataset had none.
+
+    Text fields come from prepare.json; a folder without them falls back to every string column.
+    """
+    import pandas as pd
+
+    from lmrec.data.catalog import ItemCatalog
+    from lmrec.errors import DataError
+
+    path = folder / CATALOG_FILE
+    if not path.is_file():
+        return None
+    frame = pd.read_parquet(path)
+    if "item" not in frame.columns:
+        raise DataError(f"{path} has no 'item' column (raw item ids); re-create it with `lmrec data prepare`")
+    frame = frame.set_index("item")
+    meta_file = folder / "prepare.json"
+    fields = json.loads(meta_file.read_text()).get("text_fields") if meta_file.is_file() else None
+    if fields is None:
+        fields = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])]
+    try:
+        return ItemCatalog(frame, tuple(fields))
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from exc

@@ -1,17 +1,24 @@
-"""`lmrec train | evaluate | recommend`: one model at a time, on prepared data."""
+"""`lmrec train | evaluate | recommend | similar`: one model at a time, on prepared data."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
 
-from lmrec.cli.data import parse_pairs
+from lmrec.cli.data import CATALOG_FILE, parse_pairs, read_catalog
+from lmrec.models.registry import MODELS
+
+if TYPE_CHECKING:
+    from lmrec.data.features import ItemFeatures
+    from lmrec.data.splits import Split
+    from lmrec.data.vocabulary import Vocabulary
+    from lmrec.models.base import Recommender
 
 console = Console()
 
@@ -33,32 +40,152 @@ def load_prepared(folder: Path):  # type: ignore[no-untyped-def]
     return split_from_frames(parts["train"], parts["valid"], parts["test"])
 
 
+def load_model(path: Path) -> Recommender:
+    """A saved model; a folder that holds none is a one-line `DataError`, not a traceback."""
+    from lmrec.errors import DataError
+    from lmrec.models.base import Recommender
+
+    try:
+        return Recommender.load(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise DataError(str(exc)) from exc
+
+
+def raw_ids(vocab: Vocabulary, values: list[str], what: str) -> np.ndarray:
+    """Indices of raw ids typed on the command line (integer vocabularies take digit strings).
+
+    An id that is not in the vocabulary is an `UnknownIdError` naming it, as typed.
+    """
+    from lmrec.errors import UnknownIdError
+
+    if vocab.is_integer:
+        bad = [v for v in values if not v.strip().lstrip("-").isdigit()]
+        if bad:
+            raise UnknownIdError(f"{len(bad)} unknown {what} id(s), e.g. {bad[:5]}")
+        return vocab.index(np.array([int(v) for v in values], dtype=np.int64), what=what)
+    return vocab.index(np.array(values, dtype=str), what=what)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(train)
     app.command()(evaluate)
     app.command()(recommend)
+    app.command()(similar)
+
+
+def _check_item_text(klass: type[Recommender], item_text: str | None, template: str | None) -> bool:
+    """Whether this model gets item text features; refuses options that do not fit the model."""
+    if not klass.uses_item_features:
+        if item_text is not None or template is not None:
+            raise typer.BadParameter(
+                f"model {klass.name} does not use item text; drop --item-text and --template"
+            )
+        return False
+    if item_text is None:
+        if klass.requires_item_features:
+            raise typer.BadParameter(
+                f"model {klass.name} needs item text: pass --item-text ENCODER (minilm, tfidf, tfidf:256, "
+                "or a sentence-transformers name or folder)"
+            )
+        if template is not None:
+            raise typer.BadParameter("--template needs --item-text ENCODER")
+        return False
+    return True
+
+
+def _item_features(data: Path, split: Split, encoder: str, template: str | None) -> ItemFeatures:
+    """Item text embeddings from DATA/catalog.parquet, one row per item of the training vocabulary."""
+    from lmrec.errors import DataError
+    from lmrec.text import item_features
+    from lmrec.text.encoders import make_encoder
+
+    catalog = read_catalog(data)
+    if catalog is None:
+        raise DataError(
+            f"{data} has no {CATALOG_FILE} to take item text from: the dataset has no item catalog, "
+            "or the folder was prepared by an older lmrec (re-run `lmrec data prepare`)"
+        )
+    return item_features(
+        catalog, split.train.item_vocab, make_encoder(encoder), template=template, progress=True
+    )
+
+
+def _training_summary(training: dict[str, Any]) -> str | None:
+    """One line from a model's `training_` record, for the models that train in epochs."""
+    if "epochs_run" not in training:
+        return None
+    line = f"epochs run {training['epochs_run']}, best epoch {training.get('best_epoch')}"
+    if training.get("best_valid") is not None:
+        line += f", best validation {training.get('metric')} {training['best_valid']:.4f}"
+        if training.get("stopped_early"):
+            line += " (stopped early)"
+    else:
+        line += " (no validation: weights of the last epoch)"
+    return line + f", {training.get('seconds_per_epoch', 0.0):.2f}s per epoch"
 
 
 def train(
     data: Annotated[Path, typer.Option(help="Prepared data folder (from `lmrec data prepare`).")],
-    model: Annotated[str, typer.Option(help="Model name: pop, itemknn, ease, als, bpr, biasedmf.")],
+    model: Annotated[str, typer.Option(help=f"Model name: {', '.join(MODELS)}.")],
     out: Annotated[Path, typer.Option(help="Folder to save the fitted model in.")],
     param: Annotated[list[str] | None, typer.Option(help="Hyper-parameter key=value (repeatable).")] = None,
     fit_on: Annotated[str, typer.Option(help="Data to fit on: train or train+valid.")] = "train",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    early_stopping: Annotated[
+        bool,
+        typer.Option(
+            help="Models that train in epochs watch the validation split (with --fit-on train) and keep "
+            "the best epoch."
+        ),
+    ] = True,
+    select_by: Annotated[str, typer.Option(help="Validation metric for early stopping.")] = "NDCG@10",
+    item_text: Annotated[
+        str | None,
+        typer.Option(
+            help="Text encoder for content-aware models: minilm, tfidf, tfidf:256, or a "
+            "sentence-transformers name or local folder (item text from DATA/catalog.parquet)."
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(help='Item text template over catalog columns, e.g. "{title}. Genres: {genres}".'),
+    ] = None,
 ) -> None:
     """Fit one model with given hyper-parameters and save it (arrays + JSON, no pickle)."""
+    from lmrec.eval.metrics import parse_metric
+    from lmrec.models.base import Validation
     from lmrec.models.registry import get_model_class
     from lmrec.resources import measure
 
     if fit_on not in ("train", "train+valid"):
         raise typer.BadParameter("--fit-on must be train or train+valid")
+    if model.lower() not in MODELS:
+        raise typer.BadParameter(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
+    try:
+        metric = parse_metric(select_by).label
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    klass = get_model_class(model)
+    recommender = klass(**parse_pairs(param, "--param"))
+    wants_text = _check_item_text(klass, item_text, template)
     split = load_prepared(data)
     fit_data = split.train if fit_on == "train" else split.train_valid()
-    recommender = get_model_class(model)(**parse_pairs(param, "--param"))
+    features = _item_features(data, split, str(item_text), template) if wants_text else None
+    validation = None
+    # validation targets are in the fit data under train+valid, so they cannot steer training then
+    if klass.supports_validation and early_stopping and fit_on == "train" and len(split.valid) > 0:
+        validation = Validation(split.valid, split.train, metric=metric)
+    kwargs: dict[str, Any] = {}
+    if features is not None:
+        kwargs["item_features"] = features
+    if validation is not None:
+        kwargs["validation"] = validation
     with console.status(f"fitting {model} on {len(fit_data)} interactions"), measure() as m:
-        recommender.fit(fit_data, seed=seed)
+        recommender.fit(fit_data, seed=seed, **kwargs)
     recommender.save(out)
+    summary = _training_summary(getattr(recommender, "training_", {}))
+    if summary is not None:
+        console.print(summary)
     console.print(
         f"fitted {recommender!r} in {m.seconds:.1f}s (peak RSS {m.peak_rss_mb:.0f} MB); saved to {out}"
     )
@@ -78,9 +205,8 @@ def evaluate(
     from lmrec.errors import DataError
     from lmrec.eval import evaluate_ranking
     from lmrec.experiment.runner import user_popularity
-    from lmrec.models.base import Recommender
 
-    rec = Recommender.load(model)
+    rec = load_model(model)
     parts = load_prepared(data)
     if not np.array_equal(rec.item_vocab_.ids, parts.train.item_vocab.ids):
         raise DataError(f"model {model} was trained on a different item catalog than {data}")
@@ -97,6 +223,7 @@ def evaluate(
         item_popularity=user_popularity(history),
         n_train_users=int(np.count_nonzero(history.user_counts())),
         progress=True,
+        sequences=history.sequences() if rec.uses_sequences else None,
     )
     summary = res.summary()
     for key, value in summary.items():
@@ -109,14 +236,65 @@ def evaluate(
 
 def recommend(
     model: Annotated[Path, typer.Option(help="Saved model folder.")],
-    user: Annotated[list[str], typer.Option(help="Raw user id (repeatable).")],
+    user: Annotated[list[str] | None, typer.Option(help="Raw user id (repeatable).")] = None,
+    history: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Raw item id of an anonymous user's history, oldest first (repeatable, in time order)."
+        ),
+    ] = None,
     n: Annotated[int, typer.Option("-n", help="How many items.")] = 10,
     include_seen: Annotated[bool, typer.Option(help="Allow items the user already interacted with.")] = False,
 ) -> None:
-    """Top-n items for known users of a saved model, as JSON lines."""
-    from lmrec.models.base import Recommender
+    """Top-n items as JSON lines: for known users (--user), or for one ad-hoc user given by an ordered
+    history (--history ITEM --history ITEM ...)."""
+    from lmrec.models.base import sequences_to_csr
 
-    rec = Recommender.load(model)
-    ids = [int(u) if rec.user_vocab_.is_integer and u.lstrip("-").isdigit() else u for u in user]
-    for row in rec.recommend_ids(ids, n=n, exclude_history=not include_seen):
-        typer.echo(json.dumps(row))
+    if bool(user) == bool(history):
+        raise typer.BadParameter("give known users with --user, or one ad-hoc history with --history")
+    rec = load_model(model)
+    if user:
+        ids = [int(u) if rec.user_vocab_.is_integer and u.lstrip("-").isdigit() else u for u in user]
+        for row in rec.recommend_ids(ids, n=n, exclude_history=not include_seen):
+            typer.echo(json.dumps(row))
+        return
+    assert history is not None
+    seq = raw_ids(rec.item_vocab_, history, "item")
+    # user -1: the model has not seen this user and scores the given history (ordered for sequence models)
+    recs = rec.recommend(
+        np.array([-1]),
+        sequences_to_csr([seq], rec.n_items),
+        n=n,
+        exclude_history=not include_seen,
+        sequences=[seq] if rec.uses_sequences else None,
+    )
+    row = recs.to_records(rec.item_vocab_)[0]
+    out = {"user": None, "history": rec.item_vocab_.id(seq).tolist()}
+    typer.echo(json.dumps({**out, "items": row["items"], "scores": row["scores"]}))
+
+
+def similar(
+    model: Annotated[Path, typer.Option(help="Saved model folder (a model with item-to-item similarity).")],
+    item: Annotated[list[str], typer.Option(help="Raw item id (repeatable).")],
+    n: Annotated[int, typer.Option("-n", help="How many similar items.")] = 10,
+) -> None:
+    """Items most similar to each given item (models with `similar_items`, e.g. content), as JSON lines."""
+    rec = load_model(model)
+    finder = getattr(rec, "similar_items", None)
+    if finder is None:
+        raise typer.BadParameter(
+            f"model {rec.name} has no item-to-item similarity; use a model with similar_items (content)"
+        )
+    idx = raw_ids(rec.item_vocab_, item, "item")
+    items, scores = finder(idx, n=n)
+    for query, found, score in zip(idx, items, scores, strict=True):
+        keep = (found >= 0) & np.isfinite(score)
+        typer.echo(
+            json.dumps(
+                {
+                    "item": rec.item_vocab_.id(query).item(),
+                    "items": rec.item_vocab_.id(found[keep]).tolist(),
+                    "scores": score[keep].astype(float).tolist(),
+                }
+            )
+        )
