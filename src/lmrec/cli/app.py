@@ -11,6 +11,7 @@ from rich.console import Console
 from lmrec import __version__
 from lmrec.cli import data as data_cmd
 from lmrec.cli import model as model_cmd
+from lmrec.cli import serve as serve_cmd
 from lmrec.errors import LmrecError
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cmd.app, name="data")
 model_cmd.register(app)
+serve_cmd.register(app)
 
 console = Console(stderr=True)
 

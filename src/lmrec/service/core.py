@@ -1,0 +1,205 @@
+"""`RecommenderService`: the one Python API that `create_app` (HTTP) and `lmrec serve` (CLI) adapt.
+
+It ties the live model (`LiveModel`) to the durable event log (`EventStore`):
+
+- an event is first committed to the store, then applied to the live model, so whatever the service
+  acknowledged is on disk, and the user's next recommendations see it;
+- on start, every stored event newer than the model's training data is replayed into the online
+  histories, so a restart (even after kill -9) loses nothing acknowledged;
+- `retrain` refits the model on its training data plus the stored events, outside every lock, then hot
+  swaps it; requests keep being answered by the old model until the swap.
+
+One service process per store: a second process writing to the same store is safe for the store, but
+this process sees those events only after a restart or a retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lmrec import __version__
+from lmrec.errors import LmrecError
+from lmrec.models.base import Recommender
+from lmrec.service.state import LiveModel, RawId, RecList, canonical_id, item_indices
+from lmrec.service.store import DEFAULT_TABLE, Event, EventStore, StoredEvent, sqlite_url
+
+STORE_FILE = "events.sqlite"
+"""Default event store of `RecommenderService.open(model_dir)`: an SQLite file inside the model folder."""
+EVENTS_UPTO = "service_events_upto"
+"""Key in a model's `training_` info: newest stored event id its training data includes."""
+
+
+class RetrainBusy(LmrecError, RuntimeError):
+    """A retrain was requested while another one is running."""
+
+
+class RecommenderService:
+    """A fitted model serving recommendations and learning from feedback events.
+
+    model_meta: what `model.json` said (lmrec version that saved the model, ...), shown by `model_info`.
+    """
+
+    def __init__(
+        self,
+        model: Recommender,
+        store: EventStore,
+        *,
+        model_dir: Path | None = None,
+        model_meta: dict[str, Any] | None = None,
+    ) -> None:
+        model.check_is_fitted()
+        self.store = store
+        self.model_dir = model_dir
+        self.model_meta = model_meta or {}
+        self.started_at = time.time()
+        self.last_retrain: dict[str, Any] | None = None
+        self._write_lock = threading.Lock()  # store.add + apply, and the swap, happen one at a time
+        self._retrain_lock = threading.Lock()
+        upto = int(model.training_.get(EVENTS_UPTO, 0)) if isinstance(model.training_, dict) else 0
+        self.live = LiveModel(model, events_upto=upto)
+        with self._write_lock:
+            self.live.apply(store.iter_events(after_id=upto))
+
+    @classmethod
+    def open(
+        cls,
+        source: str | Path | Recommender,
+        *,
+        store_url: str | None = None,
+        table: str = DEFAULT_TABLE,
+    ) -> RecommenderService:
+        """Serve a saved model folder (or a fitted model object).
+
+        store_url: SQLAlchemy URL of the event store. Default: an SQLite file `events.sqlite` inside the
+        model folder; for a model object, a private in-memory SQLite database (nothing is kept).
+        """
+        model_dir: Path | None = None
+        meta: dict[str, Any] = {}
+        if isinstance(source, Recommender):
+            model = source
+        else:
+            model_dir = Path(source)
+            model = Recommender.load(model_dir)
+            meta = json.loads((model_dir / "model.json").read_text())
+        if store_url is None:
+            store_url = sqlite_url(str(model_dir / STORE_FILE)) if model_dir is not None else "sqlite://"
+        return cls(model, EventStore(store_url, table=table), model_dir=model_dir, model_meta=meta)
+
+    # --- reading --------------------------------------------------------------------------------
+    def recommend_users(
+        self, user_ids: Sequence[RawId], n: int = 10, *, exclude_seen: bool = True
+    ) -> list[RecList]:
+        return self.live.recommend_users(user_ids, n, exclude_seen=exclude_seen)
+
+    def recommend_user(self, user_id: RawId, n: int = 10, *, exclude_seen: bool = True) -> RecList:
+        return self.recommend_users([user_id], n, exclude_seen=exclude_seen)[0]
+
+    def recommend_history(self, items: Sequence[RawId], n: int = 10, *, exclude_seen: bool = True) -> RecList:
+        return self.live.recommend_history(items, n, exclude_seen=exclude_seen)
+
+    def similar_items(self, item: RawId, n: int = 10) -> RecList:
+        return self.live.similar_items(item, n)
+
+    def model_info(self) -> dict[str, Any]:
+        live = self.live
+        model = live.model
+        return {
+            "name": model.name,
+            "class": type(model).__name__,
+            "config": _jsonable(model.config),
+            "version": live.version,
+            "lmrec_version": __version__,
+            "saved_with_lmrec_version": self.model_meta.get("lmrec_version"),
+            "n_users": len(model.user_vocab_),
+            "n_items": len(model.item_vocab_),
+            "uses_sequences": bool(model.uses_sequences),
+            "similar_items": hasattr(model, "similar_items"),
+            "training": _jsonable(getattr(model, "training_", {})),
+            "events_in_model": live.events_upto,
+            "online_users": live.online_users(),
+            "online_events": live.online_events(),
+            "last_retrain": self.last_retrain,
+        }
+
+    # --- writing --------------------------------------------------------------------------------
+    def add_events(self, events: Sequence[Event]) -> list[StoredEvent]:
+        """Validate, store (durably) and apply events; all or nothing.
+
+        Items must be in the model's catalog (`UnknownIdError` otherwise, nothing stored); users may be
+        new. Ids are stored in canonical form, so 105 and "105" are one item of an integer catalog.
+        """
+        vocab = self.live.model.item_vocab_
+        item_indices(vocab, [e.item for e in events])  # raises before anything is written
+        users = self.live.model.user_vocab_
+        canonical = [
+            Event(
+                user=canonical_id(users, e.user),
+                item=canonical_id(vocab, e.item),
+                type=e.type,
+                timestamp=e.timestamp,
+                idempotency_key=e.idempotency_key,
+            )
+            for e in events
+        ]
+        with self._write_lock:
+            stored = self.store.add(canonical)
+            self.live.apply(e for e in stored if not e.duplicate)
+        return stored
+
+    def retrain(self, *, seed: int | None = 0) -> dict[str, Any]:
+        """Refit on the training data plus every stored event, then hot swap; returns a summary."""
+        from lmrec.service.retrain import refit
+
+        if not self._retrain_lock.acquire(blocking=False):
+            raise RetrainBusy("a retrain is already running; try again when it has finished")
+        try:
+            start = time.perf_counter()
+            base = self.live.model
+            upto = self.store.max_id()
+            previous = self.live.events_upto
+            events = self.store.iter_events(after_id=previous, upto_id=upto)
+            fresh, info = refit(base, events, seed=seed)
+            fresh.training_ = {**fresh.training_, EVENTS_UPTO: upto}
+            with self._write_lock:
+                version = self.live.swap(
+                    fresh, events_upto=upto, replay=self.store.iter_events(after_id=upto)
+                )
+            self.last_retrain = {
+                **info,
+                "version": version,
+                "events_in_model": upto,
+                "seconds": round(time.perf_counter() - start, 3),
+                "finished_at": time.time(),
+            }
+            return self.last_retrain
+        finally:
+            self._retrain_lock.release()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _jsonable(value: Any) -> Any:
+    """Config dataclasses and training logs as plain JSON values."""
+    import dataclasses
+
+    import numpy as np
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,112 @@
+"""Refit a served model on its original training data plus the stored feedback events.
+
+The saved model keeps its training history (and, for sequence models, the training sequences in time
+order), so the original log is rebuilt from the model itself; stored events are appended to each user's
+history in time order (event timestamp, then event id). Users first seen in the events join the user
+vocabulary; events for items outside the model's catalog cannot be learned from and are skipped (the
+service refuses such events anyway). Timestamps of the rebuilt log are positions, which is all the
+models read from them: the order within each user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lmrec.data.interactions import Interactions
+from lmrec.data.vocabulary import Vocabulary
+from lmrec.models.base import Recommender
+from lmrec.service.state import UnsupportedError, lookup
+
+if TYPE_CHECKING:
+    from lmrec.service.store import StoredEvent
+
+
+@dataclass(frozen=True)
+class RetrainLog:
+    """The rebuilt training log and what went into it."""
+
+    data: Interactions
+    events_used: int
+    events_skipped: int
+    new_users: int
+
+
+def _training_sequences(model: Recommender) -> list[np.ndarray]:
+    if hasattr(model, "seq_items_") and hasattr(model, "seq_indptr_"):
+        items, indptr = np.asarray(model.seq_items_), np.asarray(model.seq_indptr_)
+    else:
+        items, indptr = model.history_.indices, model.history_.indptr
+    return [np.asarray(items[indptr[u] : indptr[u + 1]], dtype=np.int64) for u in range(len(indptr) - 1)]
+
+
+def _user_ids(vocab: Vocabulary, raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw event user ids in the vocabulary's id type, and a mask of the ones that fit that type."""
+    if not vocab.is_integer:
+        return np.array(raw, dtype=str), np.ones(len(raw), dtype=bool)
+    out = np.zeros(len(raw), dtype=np.int64)
+    ok = np.zeros(len(raw), dtype=bool)
+    for i, r in enumerate(raw):
+        try:
+            out[i], ok[i] = int(r), True
+        except ValueError:
+            pass
+    return out, ok
+
+
+def training_log(model: Recommender, events: Iterable[StoredEvent]) -> RetrainLog:
+    """The model's training log followed by `events` (per user, in time order)."""
+    model.check_is_fitted()
+    events = sorted(events, key=lambda e: (e.timestamp, e.id))
+    old_users = model.user_vocab_
+    items = lookup(model.item_vocab_, [e.item for e in events], what="item")
+    raw_users, typed = _user_ids(old_users, [e.user for e in events])
+    keep = (items >= 0) & typed
+    vocab = Vocabulary.from_ids(np.concatenate([old_users.ids, raw_users[keep]]))
+    remap = vocab.index(old_users.ids)
+    sequences = _training_sequences(model)
+    users = [np.full(len(s), remap[u], dtype=np.int64) for u, s in enumerate(sequences)]
+    new_users = vocab.index(raw_users[keep]) if keep.any() else np.empty(0, dtype=np.int64)
+    all_users = np.concatenate([*users, new_users])
+    all_items = np.concatenate([*sequences, items[keep]])
+    # positions as timestamps: training events keep their order and every event comes after them
+    positions = np.concatenate(
+        [np.empty(0, np.int64)] + [np.arange(len(s), dtype=np.int64) for s in sequences]
+    )
+    event_pos = len(positions) + np.arange(int(keep.sum()), dtype=np.int64)
+    data = Interactions(
+        users=all_users,
+        items=all_items,
+        user_vocab=vocab,
+        item_vocab=model.item_vocab_,
+        timestamps=np.concatenate([positions, event_pos]),
+    )
+    return RetrainLog(
+        data=data,
+        events_used=int(keep.sum()),
+        events_skipped=int((~keep).sum()),
+        new_users=len(vocab) - len(old_users),
+    )
+
+
+def refit(
+    model: Recommender, events: Iterable[StoredEvent], *, seed: int | None = 0
+) -> tuple[Recommender, dict[str, Any]]:
+    """A new model of the same class and config fitted on the training log plus `events`."""
+    if model.requires_item_features:
+        raise UnsupportedError(
+            f"{type(model).__name__} needs item features to refit, which the service does not have; "
+            "retrain it offline with `lmrec train` and restart the service"
+        )
+    log = training_log(model, events)
+    fresh = type(model)(model.config).fit(log.data, seed=seed)
+    info = {
+        "events_used": log.events_used,
+        "events_skipped": log.events_skipped,
+        "new_users": log.new_users,
+        "interactions": len(log.data),
+    }
+    return fresh, info

@@ -1,0 +1,184 @@
+"""The endpoints of the service: each one parses, calls `RecommenderService`, and shapes the answer.
+
+Endpoints are plain `def`s: FastAPI runs them in its thread pool, which suits numpy scoring (it releases
+the GIL) and the blocking database driver.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query
+from fastapi.responses import PlainTextResponse
+
+from lmrec.errors import UnknownIdError
+from lmrec.service import schemas as S
+from lmrec.service.core import RecommenderService
+from lmrec.service.metrics import CONTENT_TYPE, Metrics
+from lmrec.service.state import RecList
+from lmrec.service.store import Event
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": S.ErrorOut, "description": "The model lacks what the request needs"},
+    422: {"model": S.ErrorOut, "description": "Invalid input: unknown id, limit exceeded, malformed body"},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    401: {"model": S.ErrorOut, "description": "Missing or wrong bearer token"},
+    409: {"model": S.ErrorOut, "description": "Idempotency key reused for another event, or busy"},
+}
+
+NQuery = Annotated[int, Query(ge=1, le=S.MAX_N, description=f"List length, 1 to {S.MAX_N}.")]
+ExcludeQuery = Annotated[bool, Query(description="Leave the user's history items out of the list.")]
+IdPath = Annotated[str, Path(min_length=1, max_length=S.MAX_ID_LENGTH)]
+
+
+def _scored(rec: RecList) -> list[S.ScoredItem]:
+    return [S.ScoredItem(item=i, score=s) for i, s in zip(rec.items, rec.scores, strict=True)]
+
+
+def _out(rec: RecList) -> S.RecommendationOut:
+    return S.RecommendationOut(
+        user=rec.user,
+        items=_scored(rec),
+        fallback=rec.fallback,
+        history_length=rec.history_length,
+        model_version=rec.model_version,
+    )
+
+
+def add_routes(
+    app: FastAPI, service: RecommenderService, metrics: Metrics, require_token: Callable[..., Any]
+) -> None:
+    """Attach every endpoint to `app`, closed over `service` (no module state)."""
+    write = [Depends(require_token)]
+
+    @app.get("/health", response_model=S.HealthOut, tags=["ops"])
+    def health() -> S.HealthOut:
+        """Liveness and the served model (no database round trip)."""
+        return S.HealthOut(
+            status="ok",
+            model=service.live.model.name,
+            model_version=service.live.version,
+            uptime_seconds=round(time.time() - service.started_at, 3),
+        )
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text format: requests and latency by endpoint, events stored, model version."""
+        return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/model", tags=["ops"])
+    def model_info() -> dict[str, Any]:
+        """The served model: name, config, versions, catalog size, training info, online state."""
+        return service.model_info()
+
+    @app.get(
+        "/users/{user_id}/recommendations",
+        response_model=S.RecommendationOut,
+        responses=ERRORS,
+        tags=["recommendations"],
+    )
+    def user_recommendations(
+        user_id: IdPath, n: NQuery = 10, exclude_seen: ExcludeQuery = True
+    ) -> S.RecommendationOut:
+        """Top-n for a user by raw id. Their events posted so far count at once. A user with neither
+        training data nor events gets the most popular training items, flagged `fallback: popularity`."""
+        return _out(service.recommend_user(user_id, n, exclude_seen=exclude_seen))
+
+    @app.post(
+        "/recommendations", response_model=S.RecommendationOut, responses=ERRORS, tags=["recommendations"]
+    )
+    def history_recommendations(body: S.HistoryRecommendationIn) -> S.RecommendationOut:
+        """Top-n for an anonymous or session user given their history (raw item ids, oldest first);
+        sequence models read the order. An empty history gets the popularity fallback."""
+        return _out(service.recommend_history(body.items, body.n, exclude_seen=body.exclude_seen))
+
+    @app.post(
+        "/recommendations/batch",
+        response_model=S.BatchRecommendationOut,
+        responses=ERRORS,
+        tags=["recommendations"],
+    )
+    def batch_recommendations(body: S.BatchRecommendationIn) -> S.BatchRecommendationOut:
+        """Top-n for up to 1000 users at once (same rules as the single-user endpoint)."""
+        recs = service.recommend_users(body.users, body.n, exclude_seen=body.exclude_seen)
+        version = recs[0].model_version if recs else service.live.version
+        return S.BatchRecommendationOut(results=[_out(r) for r in recs], model_version=version)
+
+    @app.get(
+        "/items/{item_id}/similar",
+        response_model=S.SimilarItemsOut,
+        responses={**ERRORS, 404: {"model": S.ErrorOut, "description": "Unknown item"}},
+        tags=["recommendations"],
+    )
+    def similar_items(item_id: IdPath, n: NQuery = 10) -> S.SimilarItemsOut:
+        """The n items most similar to an item (models with a similar-items capability; 400 otherwise)."""
+        from lmrec.service.app import ApiError
+
+        try:
+            rec = service.similar_items(item_id, n)
+        except UnknownIdError as exc:
+            raise ApiError(404, "unknown_id", str(exc)) from None
+        item: int | str = int(item_id) if service.live.model.item_vocab_.is_integer else item_id
+        return S.SimilarItemsOut(item=item, similar=_scored(rec), model_version=rec.model_version)
+
+    @app.post(
+        "/events", response_model=S.EventsOut, responses=WRITE_ERRORS, dependencies=write, tags=["events"]
+    )
+    def post_event(event: S.EventIn) -> S.EventsOut:
+        """Store one feedback event durably (answered after the commit) and apply it to the user's
+        history. Repeating an `idempotency_key` stores nothing new."""
+        return _events_out(service.add_events([_event(event)]), metrics)
+
+    @app.post(
+        "/events/batch",
+        response_model=S.EventsOut,
+        responses=WRITE_ERRORS,
+        dependencies=write,
+        tags=["events"],
+    )
+    def post_events(body: S.EventBatchIn) -> S.EventsOut:
+        """Store up to 1000 events in one transaction: all or none (one unknown item rejects the batch)."""
+        return _events_out(service.add_events([_event(e) for e in body.events]), metrics)
+
+    @app.post(
+        "/admin/retrain",
+        response_model=S.RetrainOut,
+        responses=WRITE_ERRORS,
+        dependencies=write,
+        tags=["ops"],
+    )
+    def retrain() -> S.RetrainOut:
+        """Refit on the training data plus every stored event, then hot swap the model (requests keep
+        being answered meanwhile). Blocks until the new model serves."""
+        info = service.retrain()
+        return S.RetrainOut(**{k: info[k] for k in S.RetrainOut.model_fields})
+
+
+def _event(e: S.EventIn) -> Event:
+    return Event(
+        user=str(e.user),
+        item=str(e.item),
+        type=e.type,
+        timestamp=e.timestamp,
+        idempotency_key=e.idempotency_key,
+    )
+
+
+def _events_out(stored: list[Any], metrics: Metrics) -> S.EventsOut:
+    accepted = sum(not e.duplicate for e in stored)
+    metrics.inc("events_accepted", accepted, "Events newly stored through this process.")
+    metrics.inc("events_duplicate", len(stored) - accepted, "Events refused as repeated idempotency keys.")
+    return S.EventsOut(
+        accepted=accepted,
+        duplicates=len(stored) - accepted,
+        events=[
+            S.StoredEventOut(
+                id=e.id, user=e.user, item=e.item, type=e.type, timestamp=e.timestamp, duplicate=e.duplicate
+            )
+            for e in stored
+        ],
+    )

@@ -1,0 +1,320 @@
+"""The live model of the service and each user's online history: what makes new events count at once.
+
+A user's history at request time is their training history followed by the events the service has
+stored since the model was trained, in time order (event timestamp, then event id). How a model reads
+it depends on what it is:
+
+- history-based models (ItemKNN, EASE, popularity exclusions, ...) get the updated history row;
+- sequence models (`uses_sequences`) get the updated ordered sequence (training sequence + new items);
+- factor models with per-user vectors that fold users in (ALS, BPR; `FOLD_IN_MODELS`) score a user with
+  new events as a folded-in user, so the new events move their vector; without new events a known user
+  keeps their trained vector;
+- BiasedMF ignores histories when scoring (it is a rating model): new events only remove the items from
+  the ranking.
+
+Unknown users with no events get the documented fallback, popularity over the training data (the
+number of training users per item), flagged `fallback="popularity"`; so does an empty ad-hoc history.
+
+Everything that reads or replaces the model or the histories holds one lock, held only to copy what a
+request needs; scoring runs outside it, so a hot swap never waits for a long request, and a request
+always scores with one consistent (model, histories) pair.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import itertools
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import LmrecError, UnknownIdError
+from lmrec.models.base import Recommender
+from lmrec.models.topk import topk
+
+if TYPE_CHECKING:
+    from lmrec.service.store import StoredEvent
+
+FOLD_IN_MODELS = frozenset({"als", "bpr"})
+"""Models whose known users are re-folded from their history once they have new events."""
+POPULARITY = "popularity"
+APPLY_CHUNK = 10_000
+"""Events looked up and applied per step."""
+SCORE_CHUNK = 128
+"""Users scored at once in a batch request (bounds the users x catalog score matrix)."""
+
+RawId = int | str
+
+
+class UnsupportedError(LmrecError, ValueError):
+    """The served model lacks a capability a request needs (e.g. similar items)."""
+
+
+@dataclass(frozen=True)
+class RecList:
+    """One ranked list with raw ids, as the service returns it."""
+
+    items: list[RawId]
+    scores: list[float]
+    user: RawId | None = None
+    fallback: str | None = None
+    """None when the model ranked the items; "popularity" for the unknown-user fallback."""
+    history_length: int = 0
+    """Items in the history the list was computed from (training + online events)."""
+    model_version: int = 0
+    """Version of the model that ranked (1 at start, +1 per hot swap)."""
+
+
+def _int64(value: Any) -> int | None:
+    """`value` as an int64 when it is an integer or an integer string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        v = int(value)
+    elif isinstance(value, str):
+        try:
+            v = int(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return v if -(2**63) <= v < 2**63 else None
+
+
+def canonical_id(vocab: Vocabulary, raw: RawId) -> str:
+    """The text form an id is stored under: integer vocabularies read "007", "7" and 7 as one id."""
+    if vocab.is_integer:
+        v = _int64(raw)
+        if v is not None:
+            return str(v)
+    return str(raw)
+
+
+def lookup(vocab: Vocabulary, raw: Sequence[RawId], *, what: str) -> np.ndarray:
+    """Indices of raw ids, -1 for ids not in `vocab` (int and numeric-string ids both work)."""
+    if not len(raw):
+        return np.empty(0, dtype=np.int64)
+    if vocab.is_integer:
+        vals = [_int64(r) for r in raw]
+        ok = np.array([v is not None for v in vals])
+        arr = np.array([v if v is not None else 0 for v in vals], dtype=np.int64)
+        idx = vocab.index(arr, missing="negative", what=what)
+        idx[~ok] = -1
+        return idx
+    return vocab.index(np.array([str(r) for r in raw]), missing="negative", what=what)
+
+
+def item_indices(vocab: Vocabulary, raw: Sequence[RawId]) -> np.ndarray:
+    """Indices of raw item ids; unknown ones raise `UnknownIdError` naming them (up to 5)."""
+    idx = lookup(vocab, raw, what="item")
+    if (idx < 0).any():
+        bad = [raw[i] for i in np.flatnonzero(idx < 0)[:5]]
+        raise UnknownIdError(f"{int((idx < 0).sum())} unknown item id(s), e.g. {bad}")
+    return idx
+
+
+class LiveModel:
+    """The served model, its version, and the online events applied on top of its training data.
+
+    events_upto: id of the newest stored event already inside the model's training data (0 for a model
+    trained without the store); only later events are applied as online history.
+    """
+
+    def __init__(self, model: Recommender, *, version: int = 1, events_upto: int = 0) -> None:
+        model.check_is_fitted()
+        self._lock = threading.Lock()
+        self._install(model, version, events_upto)
+
+    def _install(self, model: Recommender, version: int, events_upto: int) -> None:
+        self.model = model
+        self.version = version
+        self.events_upto = events_upto
+        # users per item, as Popularity(count="users") counts them
+        self._popularity = np.diff(sp.csc_matrix(model.history_).indptr).astype(np.float32)[None, :]
+        self._online: dict[str, list[tuple[float, int, int]]] = {}
+        self.skipped = 0
+        """Stored events that could not be applied (item unknown to this model)."""
+
+    # --- events -----------------------------------------------------------------------------------
+    def apply(self, events: Iterable[StoredEvent]) -> int:
+        """Add stored events to their users' online histories; returns how many were new here.
+
+        Safe to call twice with the same event (it is recognised by its id), so a request racing a swap
+        never counts an event twice.
+        """
+        added = 0
+        it = iter(events)
+        while chunk := list(itertools.islice(it, APPLY_CHUNK)):  # a replay of millions stays lean
+            while True:
+                with self._lock:
+                    model, upto = self.model, self.events_upto
+                items = lookup(model.item_vocab_, [e.item for e in chunk], what="item")
+                with self._lock:
+                    if model is self.model:  # else swapped meanwhile: look the items up again
+                        added += self._insert(model, upto, chunk, items)
+                        break
+        return added
+
+    def _insert(self, model: Recommender, upto: int, events: list[StoredEvent], items: np.ndarray) -> int:
+        """Caller holds the lock."""
+        added = 0
+        for e, item in zip(events, items, strict=True):
+            if e.id <= upto:
+                continue
+            if item < 0:
+                self.skipped += 1
+                continue
+            key = canonical_id(model.user_vocab_, e.user)
+            rows = self._online.setdefault(key, [])
+            entry = (e.timestamp, e.id, int(item))
+            at = bisect.bisect_left(rows, entry)
+            if at < len(rows) and rows[at] == entry:
+                continue
+            rows.insert(at, entry)
+            added += 1
+        return added
+
+    def swap(self, model: Recommender, *, events_upto: int, replay: Iterable[StoredEvent] = ()) -> int:
+        """Serve `model` from now on (version + 1); `replay` re-applies the stored events after
+        `events_upto`. Requests already scoring finish with the model they started with."""
+        model.check_is_fitted()
+        fresh = LiveModel(model, version=self.version + 1, events_upto=events_upto)
+        fresh.apply(replay)
+        with self._lock:
+            self.model, self.version, self.events_upto = fresh.model, fresh.version, fresh.events_upto
+            self._popularity, self._online, self.skipped = fresh._popularity, fresh._online, fresh.skipped
+            return self.version
+
+    def online_users(self) -> int:
+        with self._lock:
+            return len(self._online)
+
+    def online_events(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._online.values())
+
+    # --- recommendations --------------------------------------------------------------------------
+    def _training_sequence(self, model: Recommender, u: int) -> np.ndarray:
+        if u < 0:
+            return np.empty(0, dtype=np.int64)
+        if hasattr(model, "seq_items_") and hasattr(model, "seq_indptr_"):  # kept in time order
+            return np.asarray(model.seq_items_[model.seq_indptr_[u] : model.seq_indptr_[u + 1]], np.int64)
+        h = model.history_
+        return np.asarray(h.indices[h.indptr[u] : h.indptr[u + 1]], dtype=np.int64)
+
+    def recommend_users(
+        self, user_ids: Sequence[RawId], n: int, *, exclude_seen: bool = True
+    ) -> list[RecList]:
+        """Top-n for users by raw id: known users, users known only from their events, and the rest
+        (popularity fallback)."""
+        with self._lock:
+            model, pop, version = self.model, self._popularity, self.version
+            keys = [canonical_id(model.user_vocab_, u) for u in user_ids]
+            online = [[item for _, _, item in self._online.get(k, ())] for k in keys]
+        users = lookup(model.user_vocab_, list(user_ids), what="user")
+        # answer with the id in the vocabulary's type: user 42 of an integer vocabulary, not "42"
+        shown = [
+            int(k) if model.user_vocab_.is_integer and _int64(k) is not None else u
+            for k, u in zip(keys, user_ids, strict=True)
+        ]
+        out: list[RecList | None] = [None] * len(user_ids)
+        plain = [r for r in range(len(keys)) if users[r] >= 0 and not online[r]]
+        fresh = [r for r in range(len(keys)) if online[r]]
+        for r in range(len(keys)):
+            if users[r] < 0 and not online[r]:
+                out[r] = self._ranked(model, pop, n, shown[r], fallback=POPULARITY)
+        # in chunks: a batch x catalog score matrix of 1000 users and 100k items would be 400 MB
+        for s in range(0, len(plain), SCORE_CHUNK):
+            part = plain[s : s + SCORE_CHUNK]
+            recs = model.recommend(users[part], n=n, exclude_history=exclude_seen)
+            sizes = np.diff(model.history_.indptr)[users[part]]
+            for j, r in enumerate(part):
+                out[r] = self._as_list(model, recs.items[j], recs.scores[j], shown[r], int(sizes[j]))
+        for s in range(0, len(fresh), SCORE_CHUNK):
+            part = fresh[s : s + SCORE_CHUNK]
+            seqs = [
+                np.concatenate(
+                    [self._training_sequence(model, int(users[r])), np.asarray(online[r], np.int64)]
+                )
+                for r in part
+            ]
+            idx = users[part].copy()
+            if model.name in FOLD_IN_MODELS:
+                idx[:] = -1
+            lists = self._score_histories(model, idx, seqs, n, exclude_seen)
+            for j, r in enumerate(part):
+                items, scores = lists[j]
+                out[r] = self._as_list(model, items, scores, shown[r], len(seqs[j]))
+        return [dataclasses.replace(o, model_version=version) for o in out if o is not None]
+
+    def recommend_history(self, items: Sequence[RawId], n: int, *, exclude_seen: bool = True) -> RecList:
+        """Top-n for an anonymous user with an ordered history of raw item ids (oldest first)."""
+        with self._lock:
+            model, pop, version = self.model, self._popularity, self.version
+        seq = item_indices(model.item_vocab_, items)
+        if seq.size == 0:
+            out = self._ranked(model, pop, n, None, fallback=POPULARITY)
+        else:
+            ((top, scores),) = self._score_histories(model, np.array([-1]), [seq], n, exclude_seen)
+            out = self._as_list(model, top, scores, None, len(seq))
+        return dataclasses.replace(out, model_version=version)
+
+    def similar_items(self, item: RawId, n: int) -> RecList:
+        """The n items most similar to `item` (models with `similar_items` only)."""
+        with self._lock:
+            model, version = self.model, self.version
+        similar = getattr(model, "similar_items", None)
+        if similar is None:
+            raise UnsupportedError(f"the served model ({model.name}) has no similar-items capability")
+        idx = item_indices(model.item_vocab_, [item])
+        top, scores = similar(idx, n=n)
+        return dataclasses.replace(self._as_list(model, top[0], scores[0], None, 0), model_version=version)
+
+    # --- helpers ----------------------------------------------------------------------------------
+    @staticmethod
+    def _score_histories(
+        model: Recommender, users: np.ndarray, seqs: list[np.ndarray], n: int, exclude_seen: bool
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        from lmrec.models.base import sequences_to_csr
+
+        history = sequences_to_csr(seqs, model.n_items)
+        recs = model.recommend(
+            users,
+            history,
+            n=n,
+            exclude_history=exclude_seen,
+            sequences=seqs if model.uses_sequences else None,
+        )
+        return [(recs.items[j], recs.scores[j]) for j in range(len(seqs))]
+
+    @classmethod
+    def _ranked(
+        cls, model: Recommender, scores: np.ndarray, n: int, user: RawId | None, *, fallback: str
+    ) -> RecList:
+        items, top = topk(scores, n)
+        return cls._as_list(model, items[0], top[0], user, 0, fallback=fallback)
+
+    @staticmethod
+    def _as_list(
+        model: Recommender,
+        items: np.ndarray,
+        scores: np.ndarray,
+        user: RawId | None,
+        history_length: int,
+        *,
+        fallback: str | None = None,
+    ) -> RecList:
+        valid = (items >= 0) & np.isfinite(scores)
+        return RecList(
+            items=model.item_vocab_.id(items[valid]).tolist(),
+            scores=[float(s) for s in scores[valid]],
+            user=user,
+            fallback=fallback,
+            history_length=history_length,
+        )
