@@ -16,7 +16,7 @@ $L run benchmarks/configs/p2_beauty_all_items.yaml --out benchmarks/results/p2_b
 .venv/bin/python benchmarks/scale.py --out benchmarks/results/scale
 # issue 3: sequence and text-aware models (P2 with SASRec/BERT4Rec/GRU4Rec next to EASE/ItemKNN; P4 slices)
 for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_rare p4_ml_latest_small_cold \
-  p4_ml_latest_small_rare p2_beauty_seq p2_beauty_seq_all_items p2_toys_seq p2_sports_seq p2_yelp_seq p2_games_seq; do
+  p4_ml_latest_small_rare p2_beauty_seq p2_beauty_bert4rec p2_beauty_seq_all_items p2_toys_seq p2_sports_seq p2_yelp_seq p2_games_seq; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
 .venv/bin/python benchmarks/summarize.py

@@ -43,6 +43,7 @@ P2 = ["HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@all"]
 P4 = ["NDCG@10", "Recall@10", "Recall@20", "HR@10"]
 SEQUENTIAL = [
     ("p2_beauty_seq", 'Amazon Beauty, P2 leave-one-out, "exclude seen": sequence models', P2),
+    ("p2_beauty_bert4rec", 'Amazon Beauty, P2 "exclude seen": BERT4Rec with patience 20', P2),
     ("p2_beauty_seq_all_items", 'Amazon Beauty, P2 leave-one-out, "all items": sequence models', P2),
     ("p2_sports_seq", 'Amazon Sports, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_toys_seq", 'Amazon Toys, P2 leave-one-out, "exclude seen": sequence models', P2),
