@@ -166,7 +166,7 @@ def test_rare_slice_keeps_training_and_counts_targets() -> None:
     base = leave_one_out(data)
     split = rare_item_split(base, max_train_count=3)
     assert len(split.train) == len(base.train)
-    counts = base.train_valid().item_counts()
+    counts = base.train.item_counts()
     assert (counts[split.test.items] <= 3).all()
     assert len(split.test) == int((counts[base.test.items] <= 3).sum())
 

@@ -263,3 +263,30 @@ def test_text_model_scores_items_never_seen_in_training_from_their_text() -> Non
     )
     id_scores = id_only.score(np.full(n_cold, -1), sequences=seqs)
     assert (id_scores[:, n_warm:].argmax(axis=1) == np.arange(n_cold)).mean() <= 0.5
+
+
+def test_id_only_model_ranks_items_without_training_data_last() -> None:
+    """An item no training window contains has no learned vector: it is ranked below every trained item
+    (P4 counts it as a miss), and it is not in the training softmax at all."""
+    case = successor_sequences(n_items=30)
+    data = case.data
+    from lmrec.data.vocabulary import Vocabulary
+
+    widened = Interactions(
+        users=data.users, items=data.items, user_vocab=data.user_vocab,
+        item_vocab=Vocabulary(np.arange(35) + 100), timestamps=data.timestamps,
+    )  # fmt: skip
+    model = SASRec(**{**SMALL, "epochs": 3}).fit(widened, seed=0)
+    assert not model.trained_[30:].any() and model.trained_[:30].all()
+    scores = model.score(np.arange(10))
+    assert np.isfinite(scores).all()
+    assert (scores[:, 30:].max(axis=1) < scores[:, :30].min(axis=1)).all()
+
+
+def test_position_weighting_is_a_different_objective() -> None:
+    data = successor_sequences(n_users=60, min_len=3, max_len=20).data
+    a = SASRec(**{**SMALL, "epochs": 2}).fit(data, seed=0).score(np.arange(5))
+    b = SASRec(**{**SMALL, "epochs": 2, "loss_weighting": "position"}).fit(data, seed=0).score(np.arange(5))
+    assert not np.allclose(a, b)
+    with pytest.raises(ConfigError, match="loss_weighting"):
+        SASRec(loss_weighting="sample")

@@ -5,7 +5,10 @@
   are reduced to those items. Only models that can represent an item without interactions (from its
   text) can rank them; ID-only models score them from untrained parameters or not at all.
 - "rare": nothing is removed; the test targets are reduced to items with at most `max_train_count`
-  interactions in train+valid (the most any model sees before the test).
+  interactions in the training split (PROTOCOLS.md: "training interactions").
+
+The cold items' validation events are removed too, so with a train+valid refit they cannot reach
+training; as a consequence they are also absent from the histories models see at test time.
 
 Users whose test targets all fall outside the slice have an empty target set and are not evaluated.
 """
@@ -62,7 +65,7 @@ def rare_item_split(split: Split, *, max_train_count: int = 5) -> Split:
     """The "rare" slice of `split` (see the module docstring)."""
     if max_train_count < 0:
         raise ValueError(f"max_train_count must be >= 0, got {max_train_count}")
-    counts = split.train_valid().item_counts()
+    counts = split.train.item_counts()
     rare = np.flatnonzero(counts <= max_train_count)
     test = _keep_items(split.test, rare, keep=True)
     target_counts = counts[test.items]

@@ -154,11 +154,9 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.refit not in (None, "train", "train+valid"):
             raise ValueError(f"model refit must be 'train' or 'train+valid', not {self.refit!r}")
-        unknown = sorted(set(self.item_text or {}) - {"encoder", "template", "batch_size"})
+        unknown = sorted(set(self.item_text or {}) - {"encoder", "template"})
         if unknown:
-            raise ValueError(
-                f"item_text: unknown key(s) {unknown}; allowed: ['batch_size', 'encoder', 'template']"
-            )
+            raise ValueError(f"item_text: unknown key(s) {unknown}; allowed: ['encoder', 'template']")
 
     @property
     def display(self) -> str:

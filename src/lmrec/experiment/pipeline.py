@@ -145,7 +145,7 @@ def run_experiment(
                 "trials": [dataclasses.asdict(t) for t in r.trials],
                 "selected": r.selected,
                 "config": dataclasses.asdict(r.model.config) if r.model is not None else None,
-                "refit_on": exp.evaluation.refit,
+                "refit_on": r.spec.refit or exp.evaluation.refit,
                 "test": r.test,
                 "timings": r.timings,
             }
@@ -171,10 +171,16 @@ def run_experiment(
     print_table(
         table_console,
         board[[c for c in _terminal_columns(key) if c in board.columns]],
-        f"{exp.name}: test split ({exp.evaluation.refit} refit)",
+        f"{exp.name}: test split ({_refit_label(exp)} refit)",
     )
     console.log(f"results written to {folder}")
     return results
+
+
+def _refit_label(exp: Experiment) -> str:
+    """The refit of every model, or "mixed" when models override evaluation.refit differently."""
+    kinds = {m.refit or exp.evaluation.refit for m in exp.models}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
 def _epoch_columns(training: dict[str, Any]) -> dict[str, Any]:

@@ -103,9 +103,11 @@ def masked_batches(
         )
 
 
-def last_window(sequences: Sequence[np.ndarray], max_len: int, append: int | None = None) -> torch.Tensor:
-    """Right-padded tokens of each sequence's last `max_len` items (optionally with a token appended,
-    e.g. BERT4Rec's mask, which then takes the last of the `max_len` slots)."""
+def last_window(
+    sequences: Sequence[np.ndarray], max_len: int, width: int, append: int | None = None
+) -> torch.Tensor:
+    """Tokens of each sequence's last `max_len` items right-padded to `width` (optionally with a token
+    appended, e.g. BERT4Rec's mask, which then takes the last of the `max_len` slots)."""
     rows = []
     for seq in sequences:
         keep = max_len - (append is not None)
@@ -113,5 +115,4 @@ def last_window(sequences: Sequence[np.ndarray], max_len: int, append: int | Non
         if append is not None:
             tok = np.append(tok, append)
         rows.append(tok)
-    # always `max_len` wide: a user's scores then do not depend on who else is in the batch
-    return pad_right(rows, max_len)
+    return pad_right(rows, width)

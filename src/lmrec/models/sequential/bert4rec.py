@@ -75,9 +75,20 @@ class BERT4Rec(SequentialRecommender):
     def _step_loss(self, net: Any, batch: Any, generator: Any) -> Any:
         return self._loss(net, net(batch.tokens), batch.targets, generator)
 
-    def _hidden(self, net: Any, sequences: list[np.ndarray]) -> Any:
+    def _windows(self, sequences: list[np.ndarray]) -> list[np.ndarray]:
+        return [s[-self.config.max_len :] for s in sequences if len(s) >= 2]
+
+    def _targets_per_user(self, sequences: list[np.ndarray]) -> float:
+        c = self.config
+        masked = [max(1.0, c.mask_prob * len(w)) for w in self._windows(sequences)]
+        return float(np.mean(masked)) * (1 - c.last_only_prob) + c.last_only_prob if masked else 1.0
+
+    def _input_tokens(self, length: int) -> int:
+        return min(length, self.config.max_len - 1) + 1  # the history plus the appended mask
+
+    def _hidden(self, net: Any, sequences: list[np.ndarray], width: int) -> Any:
         import torch
 
-        tokens = B.last_window(sequences, self.config.max_len, append=self.mask_token)
+        tokens = B.last_window(sequences, self.config.max_len, width, append=self.mask_token)
         last = (tokens != 0).sum(dim=1) - 1
         return net(tokens)[torch.arange(len(sequences)), last]

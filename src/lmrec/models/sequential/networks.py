@@ -98,7 +98,10 @@ class BERT4RecNet(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, L) right-padded (pad = 0) -> hidden states (B, L, dim)."""
         pos = torch.arange(tokens.shape[1], device=tokens.device)
-        x = self.dropout(self.norm_in(self.items(tokens) + self.positions(pos)[None]))
+        # items start with std dim**-0.5 and positions with std 1: scale items as SASRec does, or the input
+        # is mostly position noise until the position table shrinks
+        scale = self.items.ids.embedding_dim**0.5
+        x = self.dropout(self.norm_in(self.items(tokens) * scale + self.positions(pos)[None]))
         x = self.blocks(x, src_key_padding_mask=tokens == 0)
         return self.norm(x)
 

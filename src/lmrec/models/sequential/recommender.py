@@ -35,6 +35,10 @@ class SequentialConfig:
     """"ce": full softmax cross-entropy over the whole catalog; "sampled": sampled softmax (big catalogs)."""
     n_negatives: int = 256
     """Uniform negatives shared by a batch under loss="sampled"."""
+    loss_weighting: str = "user"
+    """"user": the loss is the mean over a batch's target positions, and batches hold users of similar length,
+    so every user weighs about the same; "position": every target position weighs the same (as with the
+    random batches of the original SASRec code), so long histories weigh more."""
     epochs: int = 200
     """Most epochs; with a validation set, early stopping usually ends training sooner."""
     batch_size: int = 128
@@ -52,6 +56,8 @@ class SequentialConfig:
     def __post_init__(self) -> None:
         if self.loss not in ("ce", "sampled"):
             raise ConfigError(f"loss must be 'ce' or 'sampled', not {self.loss!r}")
+        if self.loss_weighting not in ("user", "position"):
+            raise ConfigError(f"loss_weighting must be 'user' or 'position', not {self.loss_weighting!r}")
         for name in ("embedding_size", "max_len", "epochs", "batch_size", "patience", "eval_every"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -78,12 +84,21 @@ def torch_session(threads: int | None, seed: int | None = None) -> Iterator[None
         torch.set_num_threads(old)
 
 
+def input_width(tokens: int, max_len: int) -> int:
+    """Padded width for `tokens` input tokens: the next power of two, at most `max_len`."""
+    return int(min(max_len, 1 << max(int(tokens) - 1, 0).bit_length()))
+
+
 class SequentialRecommender(Recommender):
     """Base of the torch sequence models.
 
     Unknown users (and known users given a new history) are scored from the ordered `sequences` passed
     to `score`/`recommend`; a history given only as a matrix is read in item-index order; users with an
     empty history get the training popularity (log counts).
+
+    Items that never occur in a training window have no trained representation: they are left out of the
+    softmax while training (so training does not learn to push them down), ID-only models rank them last
+    (finite scores below every trained item), and text-aware models score them from their text.
     """
 
     config: SequentialConfig
@@ -108,8 +123,17 @@ class SequentialRecommender(Recommender):
         """Loss of one batch."""
 
     @abstractmethod
-    def _hidden(self, net: Any, sequences: list[np.ndarray]) -> Any:
-        """(B, dim) user states from non-empty sequences."""
+    def _hidden(self, net: Any, sequences: list[np.ndarray], width: int) -> Any:
+        """(B, dim) user states from non-empty sequences, each padded to `width` tokens."""
+
+    def _windows(self, sequences: list[np.ndarray]) -> list[np.ndarray]:
+        """The items of each sequence that training reads (causal models: the last max_len + 1)."""
+        return [s[-(self.config.max_len + 1) :] for s in sequences if len(s) >= 2]
+
+    def _targets_per_user(self, sequences: list[np.ndarray]) -> float:
+        """Mean number of target positions per training user (the loss scale of "position" weighting)."""
+        lengths = [len(w) - 1 for w in self._windows(sequences)]
+        return float(np.mean(lengths)) if lengths else 1.0
 
     # --- fitting ---------------------------------------------------------------------------------------
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
@@ -126,7 +150,7 @@ class SequentialRecommender(Recommender):
         text = np.zeros((n_tokens, features.dim), dtype=np.float32)
         text[1 : n_items + 1] = features.vectors
         known = np.zeros(n_tokens, dtype=np.float32)
-        known[1 : n_items + 1] = counts > 0
+        known[1 : n_items + 1] = counts
         known[n_items + 1 :] = 1.0  # special tokens keep their learned embedding
         return ItemEncoder(
             n_tokens, self.config.embedding_size, torch.from_numpy(text), torch.from_numpy(known)
@@ -147,12 +171,19 @@ class SequentialRecommender(Recommender):
         cfg = self.config
         self.seq_indptr_ = data.indptr()
         self.seq_items_ = data.items.copy()
-        counts = data.item_counts()
-        self.popularity_ = np.log1p(counts).astype(np.float32)
+        self.popularity_ = np.log1p(data.item_counts()).astype(np.float32)
         sequences = data.sequences()
+        windows = self._windows(sequences)
+        trained = np.zeros(data.n_items, dtype=bool)
+        if windows:
+            trained[np.concatenate(windows)] = True
+        self.trained_ = trained
+        self._untrained_t = torch.from_numpy(~trained)
+        self._trained_idx_t = torch.from_numpy(np.flatnonzero(trained))
+        self._loss_scale = self._targets_per_user(sequences)
         seed = trainer.seed_from(rng)
         with torch_session(cfg.num_threads, seed):
-            net = self._make_net(self._item_encoder(data.n_items, item_features, counts))
+            net = self._make_net(self._item_encoder(data.n_items, item_features, trained))
             self.net_ = net
             generator = torch.Generator().manual_seed(seed)
             batches = self._batches(sequences, np.random.default_rng(seed))
@@ -199,13 +230,18 @@ class SequentialRecommender(Recommender):
 
         where = targets > 0
         table = net.items.table()[1 : self.n_items + 1]
-        return softmax_loss(
+        total = softmax_loss(
             hidden[where],
             targets[where] - 1,
             table,
             n_negatives=self.config.n_negatives if self.config.loss == "sampled" else None,
             generator=generator,
+            untrained=self._untrained_t,
+            trained_idx=self._trained_idx_t,
         )
+        if self.config.loss_weighting == "position":
+            return total / (targets.shape[0] * self._loss_scale)
+        return total / where.sum()
 
     # --- scoring ---------------------------------------------------------------------------------------
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
@@ -246,17 +282,33 @@ class SequentialRecommender(Recommender):
         import torch
 
         seqs = self._resolve(users, history, sequences, history_given)
-        scores = np.repeat(self.popularity_[None, :], len(seqs), axis=0)
-        rows = [i for i, s in enumerate(seqs) if len(s)]
+        scores = np.empty((len(seqs), self.n_items), dtype=np.float32)
+        empty = np.array([len(s) == 0 for s in seqs], dtype=bool)
+        scores[empty] = self.popularity_
+        # each user is padded to a width that depends on their own length only (next power of two, at most
+        # max_len): short histories cost little, and a user's scores do not depend on the batch
+        widths = np.array([input_width(self._input_tokens(len(s)), self.config.max_len) for s in seqs])
         net = self.net_
         net.eval()
         with torch_session(self.config.num_threads), torch.no_grad():
             table = net.items.table()[1 : self.n_items + 1]
-            for s in range(0, len(rows), SCORE_BATCH):
-                part = rows[s : s + SCORE_BATCH]
-                hidden = self._hidden(net, [seqs[i] for i in part])
-                scores[part] = (hidden @ table.T).numpy()
+            for width in np.unique(widths[~empty]):
+                rows = np.flatnonzero((widths == width) & ~empty)
+                for s in range(0, rows.shape[0], SCORE_BATCH):
+                    part = rows[s : s + SCORE_BATCH]
+                    hidden = self._hidden(net, [seqs[i] for i in part], int(width))
+                    scores[part] = (hidden @ table.T).numpy()
+        if not net.items.has_text:
+            untrained = ~self.trained_
+            if untrained.any() and (~empty).any():  # no representation: ranked below every trained item
+                rows = np.flatnonzero(~empty)
+                floor = scores[np.ix_(rows, np.flatnonzero(~untrained))].min(axis=1) - 1.0
+                scores[np.ix_(rows, np.flatnonzero(untrained))] = floor[:, None]
         return scores
+
+    def _input_tokens(self, length: int) -> int:
+        """Tokens the network reads at inference for a history of `length` items."""
+        return min(length, self.config.max_len)
 
     # --- persistence -----------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
@@ -266,6 +318,7 @@ class SequentialRecommender(Recommender):
             "seq_indptr": self.seq_indptr_,
             "seq_items": self.seq_items_,
             "popularity": self.popularity_,
+            "trained": self.trained_,
         }
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -276,6 +329,7 @@ class SequentialRecommender(Recommender):
         self.seq_indptr_ = arrays["seq_indptr"]
         self.seq_items_ = arrays["seq_items"]
         self.popularity_ = arrays["popularity"]
+        self.trained_ = arrays["trained"].astype(bool)
         n_tokens = self.n_items + 1 + self.extra_tokens
         if "net.items.text" in arrays:
             items = ItemEncoder(

@@ -64,9 +64,9 @@ class SASRec(SequentialRecommender):
     def _step_loss(self, net: Any, batch: Any, generator: Any) -> Any:
         return self._loss(net, net(batch.tokens), batch.targets, generator)
 
-    def _hidden(self, net: Any, sequences: list[np.ndarray]) -> Any:
+    def _hidden(self, net: Any, sequences: list[np.ndarray], width: int) -> Any:
         import torch
 
-        tokens = B.last_window(sequences, self.config.max_len)
+        tokens = B.last_window(sequences, self.config.max_len, width)
         last = torch.tensor([min(len(s), self.config.max_len) - 1 for s in sequences])
         return net(tokens)[torch.arange(len(sequences)), last]
