@@ -134,6 +134,32 @@ class _ImplicitMF(Recommender):
             vectors[unknown] = self._fold_in(sp.csr_matrix(history[unknown], dtype=np.float32))
         return vectors @ self.item_factors_.T
 
+    # --- embedding-model protocol (lmrec.retrieval): score = user_vectors @ item_vectors.T ----------
+    def user_vectors(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        sequences: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """(B, d) user factors: trained ones for known users, folded in from `history` for unknown users
+        (-1), exactly as `score` uses them. `sequences` is ignored (order does not matter here)."""
+        self.check_is_fitted()
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if (users >= self.user_factors_.shape[0]).any():
+            raise ValueError(f"user index out of range (model knows {self.user_factors_.shape[0]} users)")
+        rows = self._history_rows(users, history)
+        vectors = self.user_factors_[np.where(users >= 0, users, 0)]
+        unknown = np.flatnonzero(users < 0)
+        if unknown.size:
+            vectors = vectors.copy()
+            vectors[unknown] = self._fold_in(sp.csr_matrix(rows[unknown], dtype=np.float32))
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def item_vectors(self) -> np.ndarray:
+        """(n_items, d) item factors (BPR: the last column is the item bias, matched by a user column)."""
+        self.check_is_fitted()
+        return self.item_factors_
+
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 

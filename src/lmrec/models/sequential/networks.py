@@ -49,6 +49,15 @@ class ItemEncoder(nn.Module):
         return self.table()[tokens]
 
 
+def transformer_blocks(dim: int, n_heads: int, n_blocks: int, dropout: float) -> nn.TransformerEncoder:
+    """Pre-LayerNorm Transformer blocks with a GELU feed-forward of width 4 * dim."""
+    layer = nn.TransformerEncoderLayer(
+        dim, n_heads, dim_feedforward=dim * 4, dropout=dropout, activation="gelu",
+        batch_first=True, norm_first=True,
+    )  # fmt: skip
+    return nn.TransformerEncoder(layer, n_blocks, enable_nested_tensor=False)
+
+
 class SASRecNet(nn.Module):
     """Causal self-attention over the item sequence (Kang & McAuley 2018), pre-LayerNorm blocks."""
 
@@ -59,11 +68,7 @@ class SASRecNet(nn.Module):
         self.items = items
         self.positions = nn.Embedding(max_len, dim)
         self.dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(
-            dim, n_heads, dim_feedforward=dim * 4, dropout=dropout, activation="gelu",
-            batch_first=True, norm_first=True,
-        )  # fmt: skip
-        self.blocks = nn.TransformerEncoder(layer, n_blocks, enable_nested_tensor=False)
+        self.blocks = transformer_blocks(dim, n_heads, n_blocks, dropout)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -88,11 +93,7 @@ class BERT4RecNet(nn.Module):
         self.positions = nn.Embedding(max_len, dim)
         self.dropout = nn.Dropout(dropout)
         self.norm_in = nn.LayerNorm(dim)
-        layer = nn.TransformerEncoderLayer(
-            dim, n_heads, dim_feedforward=dim * 4, dropout=dropout, activation="gelu",
-            batch_first=True, norm_first=True,
-        )  # fmt: skip
-        self.blocks = nn.TransformerEncoder(layer, n_blocks, enable_nested_tensor=False)
+        self.blocks = transformer_blocks(dim, n_heads, n_blocks, dropout)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

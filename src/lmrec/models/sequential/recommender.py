@@ -112,19 +112,32 @@ class SequentialRecommender(Recommender):
     def _make_net(self, items: Any) -> Any:
         """The nn.Module around the item encoder `items`."""
 
-    @abstractmethod
+    # causal next-item training and inference (SASRec, GRU4Rec); BERT4Rec overrides these
     def _batches(
         self, sequences: list[np.ndarray], rng: np.random.Generator
     ) -> Callable[[int], Iterable[Any]]:
-        """epoch -> training batches."""
+        """epoch -> training batches: every position of a user's last max_len items predicts the next."""
+        from lmrec.models.sequential import batches as B
 
-    @abstractmethod
+        examples = B.causal_examples(sequences, self.config.max_len)
+        if not examples:
+            raise ValueError(f"{self.name}: no user has two or more training items to learn from")
+        return lambda _epoch: B.causal_batches(examples, self.config.batch_size, rng)
+
     def _step_loss(self, net: Any, batch: Any, generator: Any) -> Any:
         """Loss of one batch."""
+        return self._loss(net, net(batch.tokens), batch.targets, generator)
 
-    @abstractmethod
     def _hidden(self, net: Any, sequences: list[np.ndarray], width: int) -> Any:
-        """(B, dim) user states from non-empty sequences, each padded to `width` tokens."""
+        """(B, dim) user states from non-empty sequences, each padded to `width` tokens: the state at
+        the last item."""
+        import torch
+
+        from lmrec.models.sequential import batches as B
+
+        tokens = B.last_window(sequences, self.config.max_len, width)
+        last = torch.tensor([min(len(s), self.config.max_len) - 1 for s in sequences])
+        return net(tokens)[torch.arange(len(sequences)), last]
 
     def _windows(self, sequences: list[np.ndarray]) -> list[np.ndarray]:
         """The items of each sequence that training reads (causal models: the last max_len + 1)."""
@@ -309,6 +322,62 @@ class SequentialRecommender(Recommender):
     def _input_tokens(self, length: int) -> int:
         """Tokens the network reads at inference for a history of `length` items."""
         return min(length, self.config.max_len)
+
+    # --- embedding-model protocol (lmrec.retrieval): score = user_vectors @ item_vectors.T ------------
+    def user_vectors(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix | None = None,
+        sequences: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """(B, d) encoder states after each user's sequence, computed as `score` computes them (given
+        `sequences`, else the stored training sequence of a known user, else the history row).
+
+        Empty histories raise ValueError: `score` ranks them by popularity, which is no inner product.
+        """
+        import torch
+
+        self.check_is_fitted()
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if (users >= self.history_.shape[0]).any():
+            raise ValueError(f"user index out of range (model knows {self.history_.shape[0]} users)")
+        if sequences is not None and len(sequences) != users.shape[0]:
+            raise ValueError(f"sequences has {len(sequences)} entries for {users.shape[0]} users")
+        seqs = self._resolve(users, self._history_rows(users, history), sequences, history is not None)
+        empty = [row for row, s in enumerate(seqs) if not len(s)]
+        if empty:
+            raise ValueError(
+                f"{len(empty)} user(s) with an empty history (rows {empty[:5]}): {self.name} scores them "
+                "by popularity, which has no user vector; rank them with recommend()"
+            )
+        widths = np.array([input_width(self._input_tokens(len(s)), self.config.max_len) for s in seqs])
+        out = np.empty((len(seqs), self.item_vectors().shape[1]), dtype=np.float32)
+        net = self.net_
+        net.eval()
+        with torch_session(self.config.num_threads), torch.no_grad():
+            for width in np.unique(widths):  # the same padding as `_score_sequences`
+                rows = np.flatnonzero(widths == width)
+                for s in range(0, rows.shape[0], SCORE_BATCH):
+                    part = rows[s : s + SCORE_BATCH]
+                    out[part] = self._hidden(net, [seqs[i] for i in part], int(width)).numpy()
+        return out
+
+    def item_vectors(self) -> np.ndarray:
+        """(n_items, d) item representations the scores use (row i = item index i).
+
+        ID-only models give items without a trained representation (`trained_` False) all-NaN rows:
+        `score` ranks them below every trained item, which no inner product expresses; `AnnIndex` leaves
+        such rows out of its index and ranks them last, as `score` does.
+        """
+        import torch
+
+        self.check_is_fitted()
+        with torch_session(self.config.num_threads), torch.no_grad():
+            table = self.net_.items.table()[1 : self.n_items + 1].numpy()
+        vectors = np.array(table, dtype=np.float32)
+        if not self.net_.items.has_text:
+            vectors[~self.trained_] = np.nan
+        return vectors
 
     # --- persistence -----------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:

@@ -7,14 +7,10 @@ softmax option keeps large catalogs affordable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
 from lmrec.errors import ConfigError
-from lmrec.models.sequential import batches as B
 from lmrec.models.sequential.recommender import SequentialConfig, SequentialRecommender
 
 
@@ -52,21 +48,3 @@ class SASRec(SequentialRecommender):
 
         c = self.config
         return SASRecNet(items, c.embedding_size, c.n_blocks, c.n_heads, c.dropout, c.max_len)
-
-    def _batches(
-        self, sequences: list[np.ndarray], rng: np.random.Generator
-    ) -> Callable[[int], Iterable[Any]]:
-        examples = B.causal_examples(sequences, self.config.max_len)
-        if not examples:
-            raise ValueError(f"{self.name}: no user has two or more training items to learn from")
-        return lambda _epoch: B.causal_batches(examples, self.config.batch_size, rng)
-
-    def _step_loss(self, net: Any, batch: Any, generator: Any) -> Any:
-        return self._loss(net, net(batch.tokens), batch.targets, generator)
-
-    def _hidden(self, net: Any, sequences: list[np.ndarray], width: int) -> Any:
-        import torch
-
-        tokens = B.last_window(sequences, self.config.max_len, width)
-        last = torch.tensor([min(len(s), self.config.max_len) - 1 for s in sequences])
-        return net(tokens)[torch.arange(len(sequences)), last]
