@@ -159,3 +159,20 @@ def test_postgres_backed_service(postgres_table: str, knn: ItemKNN, auth: dict[s
         assert after["history_length"] == before["history_length"] + 1
     with TestClient(create_app(knn, store_url=POSTGRES_URL, table=postgres_table)) as c:
         assert c.get("/users/u004/recommendations").json() == after  # restart: replayed from PostgreSQL
+
+
+def test_in_memory_store_survives_close_and_an_app_restart(knn: ItemKNN) -> None:
+    """Regression (found by schemathesis): an app over a model object has an in-memory store; its first
+    shutdown closed the store and dropped the database, so every later request that read the store
+    (/metrics, /admin/retrain, events) was a 500. The app must keep working across restarts."""
+    store = EventStore("sqlite://")
+    store.add([Event("u1", "i1")])
+    store.close()
+    assert store.count() == 1
+    app = create_app(knn)
+    with TestClient(app) as c:
+        assert c.post("/events", json={"user": "u001", "item": 105}).status_code == 200
+    with TestClient(app) as c:  # started again after a shutdown
+        assert c.get("/metrics").status_code == 200
+        assert c.post("/events", json={"user": "u001", "item": 106}).json()["events"][0]["id"] == 2
+        assert c.post("/admin/retrain").json()["events_in_model"] == 2

@@ -77,7 +77,7 @@ class Retriever:
 
     @property
     def mode(self) -> str:
-        """"ann" when an index answers, else "exact"."""
+        """The mode in use: "ann" when an index answers, else "exact"."""
         return "exact" if self.index is None else "ann"
 
     def describe(self) -> dict[str, Any]:

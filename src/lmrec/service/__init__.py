@@ -2,7 +2,8 @@
 
 Modules: `core` (RecommenderService, the Python API every adapter uses), `state` (the live model and
 online histories), `store` (the durable event log), `retrain` (refit + hot swap), `schemas` (HTTP
-bodies and limits), `routes` + `app` (the HTTP adapter), `metrics` (Prometheus text).
+bodies and limits), `routes` + `app` (the HTTP adapter), `metrics` (Prometheus text). Ranking through an
+ANN index (`retrieval="ann"|"auto"`) lives in `lmrec.retrieval`, which has nothing HTTP-specific.
 
 Needs the `serve` extra (fastapi, uvicorn, sqlalchemy); names are imported on first use so that
 `import lmrec.service.state` does not pull in the web framework.

@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lmrec import __version__
 from lmrec.errors import UnknownIdError
 from lmrec.models.base import Recommender
+from lmrec.retrieval.ann import AnnConfig
 from lmrec.service.core import RecommenderService, RetrainBusy
 from lmrec.service.metrics import Metrics
 from lmrec.service.state import UnsupportedError
@@ -181,6 +182,11 @@ def _register_metrics(metrics: Metrics, service: RecommenderService) -> None:
         lambda: [({"model": service.live.model.name, "lmrec_version": __version__}, 1)],
     )
     metrics.gauge(
+        "ann_exact_fallbacks",
+        "Lists the ANN index could not fill after exclusions, ranked exactly instead (current model).",
+        lambda: [({}, _fallbacks(service))],
+    )
+    metrics.gauge(
         "online_users", "Users with events newer than the model.", lambda: [({}, service.live.online_users())]
     )
     metrics.gauge(
@@ -190,6 +196,11 @@ def _register_metrics(metrics: Metrics, service: RecommenderService) -> None:
     )
 
 
+def _fallbacks(service: RecommenderService) -> int:
+    index = service.live.retriever.index
+    return 0 if index is None else index.exact_fallbacks
+
+
 def create_app(
     model: str | Path | Recommender | RecommenderService,
     *,
@@ -197,20 +208,26 @@ def create_app(
     token: str | None = None,
     table: str = DEFAULT_TABLE,
     title: str = "lmrec",
+    retrieval: str = "auto",
+    ann_config: AnnConfig | None = None,
 ) -> FastAPI:
     """The HTTP app serving `model`: a saved model folder, a fitted model, or a ready service.
 
     store_url: SQLAlchemy URL of the event store (default: `events.sqlite` in the model folder; an
     in-memory database for a model object). token: when set, the write endpoints (events, retrain)
     need `Authorization: Bearer <token>`. table: event table name (several services can share a
-    database). The app closes the store when it shuts down.
+    database). retrieval: "exact", "ann" or "auto" (ANN for embedding models with a large catalog; see
+    `lmrec.retrieval.Retriever`), with `ann_config` for the index. A ready service keeps its own store
+    and retrieval settings. The app closes the store when it shuts down.
     """
     from lmrec.service.routes import add_routes
 
     if isinstance(model, RecommenderService):
         service = model
     else:
-        service = RecommenderService.open(model, store_url=store_url, table=table)
+        service = RecommenderService.open(
+            model, store_url=store_url, table=table, retrieval=retrieval, ann_config=ann_config
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ from typing import Any
 from lmrec import __version__
 from lmrec.errors import LmrecError
 from lmrec.models.base import Recommender
+from lmrec.retrieval.ann import AnnConfig
 from lmrec.service.state import LiveModel, RawId, RecList, canonical_id, item_indices
 from lmrec.service.store import DEFAULT_TABLE, Event, EventStore, StoredEvent, sqlite_url
 
@@ -42,6 +43,9 @@ class RecommenderService:
     """A fitted model serving recommendations and learning from feedback events.
 
     model_meta: what `model.json` said (lmrec version that saved the model, ...), shown by `model_info`.
+    retrieval: "exact" (the model's own full ranking), "ann" (an ANN index over the item vectors of an
+    embedding model: ALS, BPR, sequence models) or "auto" (ANN for embedding models whose catalog has at
+    least `ann_config.exact_below` items); see `lmrec.retrieval.Retriever`.
     """
 
     def __init__(
@@ -51,6 +55,8 @@ class RecommenderService:
         *,
         model_dir: Path | None = None,
         model_meta: dict[str, Any] | None = None,
+        retrieval: str = "auto",
+        ann_config: AnnConfig | None = None,
     ) -> None:
         model.check_is_fitted()
         self.store = store
@@ -61,7 +67,7 @@ class RecommenderService:
         self._write_lock = threading.Lock()  # store.add + apply, and the swap, happen one at a time
         self._retrain_lock = threading.Lock()
         upto = int(model.training_.get(EVENTS_UPTO, 0)) if isinstance(model.training_, dict) else 0
-        self.live = LiveModel(model, events_upto=upto)
+        self.live = LiveModel(model, events_upto=upto, retrieval=retrieval, ann_config=ann_config)
         with self._write_lock:
             self.live.apply(store.iter_events(after_id=upto))
 
@@ -72,11 +78,14 @@ class RecommenderService:
         *,
         store_url: str | None = None,
         table: str = DEFAULT_TABLE,
+        retrieval: str = "auto",
+        ann_config: AnnConfig | None = None,
     ) -> RecommenderService:
         """Serve a saved model folder (or a fitted model object).
 
         store_url: SQLAlchemy URL of the event store. Default: an SQLite file `events.sqlite` inside the
         model folder; for a model object, a private in-memory SQLite database (nothing is kept).
+        retrieval, ann_config: see the class docstring.
         """
         model_dir: Path | None = None
         meta: dict[str, Any] = {}
@@ -88,7 +97,14 @@ class RecommenderService:
             meta = json.loads((model_dir / "model.json").read_text())
         if store_url is None:
             store_url = sqlite_url(str(model_dir / STORE_FILE)) if model_dir is not None else "sqlite://"
-        return cls(model, EventStore(store_url, table=table), model_dir=model_dir, model_meta=meta)
+        store = EventStore(store_url, table=table)
+        try:
+            return cls(
+                model, store, model_dir=model_dir, model_meta=meta, retrieval=retrieval, ann_config=ann_config
+            )
+        except BaseException:
+            store.close()
+            raise
 
     # --- reading --------------------------------------------------------------------------------
     def recommend_users(
@@ -119,6 +135,7 @@ class RecommenderService:
             "n_items": len(model.item_vocab_),
             "uses_sequences": bool(model.uses_sequences),
             "similar_items": hasattr(model, "similar_items"),
+            "retrieval": _jsonable(live.retriever.describe()),
             "training": _jsonable(getattr(model, "training_", {})),
             "events_in_model": live.events_upto,
             "online_users": live.online_users(),
@@ -165,9 +182,10 @@ class RecommenderService:
             events = self.store.iter_events(after_id=previous, upto_id=upto)
             fresh, info = refit(base, events, seed=seed)
             fresh.training_ = {**fresh.training_, EVENTS_UPTO: upto}
+            retriever = self.live.prepare(fresh)  # the ANN index build must not hold up event posts
             with self._write_lock:
                 version = self.live.swap(
-                    fresh, events_upto=upto, replay=self.store.iter_events(after_id=upto)
+                    fresh, events_upto=upto, replay=self.store.iter_events(after_id=upto), retriever=retriever
                 )
             self.last_retrain = {
                 **info,

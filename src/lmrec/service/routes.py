@@ -46,6 +46,7 @@ def _out(rec: RecList) -> S.RecommendationOut:
         fallback=rec.fallback,
         history_length=rec.history_length,
         model_version=rec.model_version,
+        retrieval=rec.retrieval,  # type: ignore[arg-type]
     )
 
 
@@ -72,7 +73,8 @@ def add_routes(
 
     @app.get("/model", tags=["ops"])
     def model_info() -> dict[str, Any]:
-        """The served model: name, config, versions, catalog size, training info, online state."""
+        """The served model: name, config, versions, catalog size, training info, online state, and
+        `retrieval` (mode "exact" or "ann", the index kind, its parameters and build time)."""
         return service.model_info()
 
     @app.get(
@@ -123,7 +125,12 @@ def add_routes(
         except UnknownIdError as exc:
             raise ApiError(404, "unknown_id", str(exc)) from None
         item: int | str = int(item_id) if service.live.model.item_vocab_.is_integer else item_id
-        return S.SimilarItemsOut(item=item, similar=_scored(rec), model_version=rec.model_version)
+        return S.SimilarItemsOut(
+            item=item,
+            similar=_scored(rec),
+            model_version=rec.model_version,
+            retrieval=rec.retrieval,  # type: ignore[arg-type]
+        )
 
     @app.post(
         "/events", response_model=S.EventsOut, responses=WRITE_ERRORS, dependencies=write, tags=["events"]

@@ -7,7 +7,7 @@ fields, so a typo ("idempotencyKey") is an error, not a silently ignored field.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
@@ -75,6 +75,16 @@ class BatchRecommendationIn(_Body):
 
 
 # --- responses ------------------------------------------------------------------------------------
+Retrieval = Annotated[
+    Literal["exact", "ann"],
+    Field(
+        description='How the list was ranked: "ann" by the approximate nearest-neighbour index over the '
+        'item vectors, "exact" by scoring the whole catalog (also the fallback and rows the index could '
+        "not fill). /model says which mode the service runs in."
+    ),
+]
+
+
 class ScoredItem(BaseModel):
     item: int | str
     score: float
@@ -90,6 +100,7 @@ class RecommendationOut(BaseModel):
     )
     history_length: int = Field(description="Items in the history used: training data + online events.")
     model_version: int
+    retrieval: Retrieval
 
 
 class BatchRecommendationOut(BaseModel):
@@ -101,6 +112,7 @@ class SimilarItemsOut(BaseModel):
     item: int | str
     similar: list[ScoredItem]
     model_version: int
+    retrieval: Retrieval
 
 
 class StoredEventOut(BaseModel):

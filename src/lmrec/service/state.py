@@ -15,6 +15,11 @@ it depends on what it is:
 Unknown users with no events get the documented fallback, popularity over the training data (the
 number of training users per item), flagged `fallback="popularity"`; so does an empty ad-hoc history.
 
+Retrieval (`lmrec.retrieval.Retriever`): "exact" ranks with the model's own `recommend`; "ann" (and "auto"
+for embedding models with a large catalog) ranks users with a non-empty history through an ANN index over
+the model's item vectors, built when the model is installed (at start and before each hot swap, outside
+the lock). Every list says which one ranked it (`retrieval`).
+
 Everything that reads or replaces the model or the histories holds one lock, held only to copy what a
 request needs; scoring runs outside it, so a hot swap never waits for a long request, and a request
 always scores with one consistent (model, histories) pair.
@@ -37,6 +42,8 @@ from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.models.base import Recommender
 from lmrec.models.topk import topk
+from lmrec.retrieval.ann import AnnConfig
+from lmrec.retrieval.retriever import Retriever
 
 if TYPE_CHECKING:
     from lmrec.service.store import StoredEvent
@@ -69,6 +76,8 @@ class RecList:
     """Items in the history the list was computed from (training + online events)."""
     model_version: int = 0
     """Version of the model that ranked (1 at start, +1 per hot swap)."""
+    retrieval: str = "exact"
+    """How the list was ranked: "ann" by an ANN index, "exact" by a full scoring (or the fallback)."""
 
 
 def _int64(value: Any) -> int | None:
@@ -124,14 +133,36 @@ class LiveModel:
 
     events_upto: id of the newest stored event already inside the model's training data (0 for a model
     trained without the store); only later events are applied as online history.
+    retrieval, ann_config: how lists are ranked (`Retriever`: "exact", "ann" or "auto"); a hot swap
+    builds the new model's index with the same settings.
     """
 
-    def __init__(self, model: Recommender, *, version: int = 1, events_upto: int = 0) -> None:
+    def __init__(
+        self,
+        model: Recommender,
+        *,
+        version: int = 1,
+        events_upto: int = 0,
+        retrieval: str = "exact",
+        ann_config: AnnConfig | None = None,
+        retriever: Retriever | None = None,
+    ) -> None:
         model.check_is_fitted()
         self._lock = threading.Lock()
-        self._install(model, version, events_upto)
+        self.retrieval = retrieval
+        self.ann_config = ann_config
+        self._install(model, version, events_upto, retriever)
 
-    def _install(self, model: Recommender, version: int, events_upto: int) -> None:
+    def prepare(self, model: Recommender) -> Retriever:
+        """The retriever `model` will be served with (builds its ANN index: call it outside any lock)."""
+        return Retriever(model, self.retrieval, self.ann_config)
+
+    def _install(
+        self, model: Recommender, version: int, events_upto: int, retriever: Retriever | None
+    ) -> None:
+        if retriever is not None and retriever.model is not model:
+            raise ValueError("the retriever was prepared for another model")
+        self.retriever = retriever if retriever is not None else self.prepare(model)
         self.model = model
         self.version = version
         self.events_upto = events_upto
@@ -180,14 +211,30 @@ class LiveModel:
             added += 1
         return added
 
-    def swap(self, model: Recommender, *, events_upto: int, replay: Iterable[StoredEvent] = ()) -> int:
+    def swap(
+        self,
+        model: Recommender,
+        *,
+        events_upto: int,
+        replay: Iterable[StoredEvent] = (),
+        retriever: Retriever | None = None,
+    ) -> int:
         """Serve `model` from now on (version + 1); `replay` re-applies the stored events after
-        `events_upto`. Requests already scoring finish with the model they started with."""
+        `events_upto`. Requests already scoring finish with the model they started with. `retriever`:
+        from `prepare(model)`, so that a caller holding a lock need not wait for an index build."""
         model.check_is_fitted()
-        fresh = LiveModel(model, version=self.version + 1, events_upto=events_upto)
+        fresh = LiveModel(
+            model,
+            version=self.version + 1,
+            events_upto=events_upto,
+            retrieval=self.retrieval,
+            ann_config=self.ann_config,
+            retriever=retriever,
+        )
         fresh.apply(replay)
         with self._lock:
             self.model, self.version, self.events_upto = fresh.model, fresh.version, fresh.events_upto
+            self.retriever = fresh.retriever
             self._popularity, self._online, self.skipped = fresh._popularity, fresh._online, fresh.skipped
             return self.version
 
@@ -214,7 +261,7 @@ class LiveModel:
         """Top-n for users by raw id: known users, users known only from their events, and the rest
         (popularity fallback)."""
         with self._lock:
-            model, pop, version = self.model, self._popularity, self.version
+            model, pop, version, retriever = self.model, self._popularity, self.version, self.retriever
             keys = [canonical_id(model.user_vocab_, u) for u in user_ids]
             online = [[item for _, _, item in self._online.get(k, ())] for k in keys]
         users = lookup(model.user_vocab_, list(user_ids), what="user")
@@ -232,10 +279,13 @@ class LiveModel:
         # in chunks: a batch x catalog score matrix of 1000 users and 100k items would be 400 MB
         for s in range(0, len(plain), SCORE_CHUNK):
             part = plain[s : s + SCORE_CHUNK]
-            recs = model.recommend(users[part], n=n, exclude_history=exclude_seen)
+            ranked = retriever.recommend(users[part], n=n, exclude_history=exclude_seen)
+            recs = ranked.recs
             sizes = np.diff(model.history_.indptr)[users[part]]
             for j, r in enumerate(part):
-                out[r] = self._as_list(model, recs.items[j], recs.scores[j], shown[r], int(sizes[j]))
+                out[r] = self._as_list(
+                    model, recs.items[j], recs.scores[j], shown[r], int(sizes[j]), ann=bool(ranked.ann[j])
+                )
         for s in range(0, len(fresh), SCORE_CHUNK):
             part = fresh[s : s + SCORE_CHUNK]
             seqs = [
@@ -247,22 +297,22 @@ class LiveModel:
             idx = users[part].copy()
             if model.name in FOLD_IN_MODELS:
                 idx[:] = -1
-            lists = self._score_histories(model, idx, seqs, n, exclude_seen)
+            lists = self._score_histories(retriever, idx, seqs, n, exclude_seen)
             for j, r in enumerate(part):
-                items, scores = lists[j]
-                out[r] = self._as_list(model, items, scores, shown[r], len(seqs[j]))
+                items, scores, ann = lists[j]
+                out[r] = self._as_list(model, items, scores, shown[r], len(seqs[j]), ann=ann)
         return [dataclasses.replace(o, model_version=version) for o in out if o is not None]
 
     def recommend_history(self, items: Sequence[RawId], n: int, *, exclude_seen: bool = True) -> RecList:
         """Top-n for an anonymous user with an ordered history of raw item ids (oldest first)."""
         with self._lock:
-            model, pop, version = self.model, self._popularity, self.version
+            model, pop, version, retriever = self.model, self._popularity, self.version, self.retriever
         seq = item_indices(model.item_vocab_, items)
         if seq.size == 0:
             out = self._ranked(model, pop, n, None, fallback=POPULARITY)
         else:
-            ((top, scores),) = self._score_histories(model, np.array([-1]), [seq], n, exclude_seen)
-            out = self._as_list(model, top, scores, None, len(seq))
+            ((top, scores, ann),) = self._score_histories(retriever, np.array([-1]), [seq], n, exclude_seen)
+            out = self._as_list(model, top, scores, None, len(seq), ann=ann)
         return dataclasses.replace(out, model_version=version)
 
     def similar_items(self, item: RawId, n: int) -> RecList:
@@ -279,19 +329,21 @@ class LiveModel:
     # --- helpers ----------------------------------------------------------------------------------
     @staticmethod
     def _score_histories(
-        model: Recommender, users: np.ndarray, seqs: list[np.ndarray], n: int, exclude_seen: bool
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        retriever: Retriever, users: np.ndarray, seqs: list[np.ndarray], n: int, exclude_seen: bool
+    ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         from lmrec.models.base import sequences_to_csr
 
+        model = retriever.model
         history = sequences_to_csr(seqs, model.n_items)
-        recs = model.recommend(
+        ranked = retriever.recommend(
             users,
             history,
             n=n,
             exclude_history=exclude_seen,
             sequences=seqs if model.uses_sequences else None,
         )
-        return [(recs.items[j], recs.scores[j]) for j in range(len(seqs))]
+        recs = ranked.recs
+        return [(recs.items[j], recs.scores[j], bool(ranked.ann[j])) for j in range(len(seqs))]
 
     @classmethod
     def _ranked(
@@ -309,6 +361,7 @@ class LiveModel:
         history_length: int,
         *,
         fallback: str | None = None,
+        ann: bool = False,
     ) -> RecList:
         valid = (items >= 0) & np.isfinite(scores)
         return RecList(
@@ -317,4 +370,5 @@ class LiveModel:
             user=user,
             fallback=fallback,
             history_length=history_length,
+            retrieval="ann" if ann else "exact",
         )

@@ -82,7 +82,7 @@ class EventStore:
     """Append-only event table (created if missing) at `url`; thread-safe.
 
     url: any SQLAlchemy URL; ``sqlite://`` (no path) is a private in-memory database for tests and
-    notebooks, which keeps nothing after `close`.
+    notebooks, which lives as long as this object (`close` keeps it: see there).
     table: table name, so several services (or test runs) can share one database.
     """
 
@@ -90,6 +90,8 @@ class EventStore:
         self.url = url
         self.table_name = table
         self._write_lock = threading.Lock()
+        parsed = sa.engine.make_url(url)
+        self.in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
         self.engine = self._make_engine(url)
         meta = sa.MetaData()
         self.table = sa.Table(
@@ -256,7 +258,15 @@ class EventStore:
         self.table.drop(self.engine, checkfirst=True)
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Release the database connections (they reopen if the store is used again).
+
+        An in-memory database lives in its one connection, so closing that would delete the table and
+        every acknowledged event while the service may still answer: an app object can be started and
+        shut down more than once in a process (test clients, schemathesis), and each shutdown closes the
+        store. It is therefore kept until this object is garbage-collected.
+        """
+        if not self.in_memory:
+            self.engine.dispose()
 
 
 def _as_duplicate(e: StoredEvent) -> StoredEvent:

@@ -1,0 +1,86 @@
+"""`lmrec retrain MODEL_DIR`: refit from the training data plus the store, save, and a restart serves it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from lmrec.cli.app import app as cli
+from lmrec.models.base import Recommender
+from lmrec.models.knn import ItemKNN
+from lmrec.service import RecommenderService
+from lmrec.service.store import Event
+
+
+def served_with_events(knn: ItemKNN, folder: Path) -> Path:
+    """A saved ItemKNN whose default store holds 3 events, one of them from a new user."""
+    model_dir = knn.save(folder)
+    service = RecommenderService.open(model_dir)
+    service.add_events([Event("u004", "118"), Event("u004", "120"), Event("newbie", "101")])
+    service.close()
+    return model_dir
+
+
+def test_retrain_replaces_the_model_and_a_restart_serves_it(knn: ItemKNN, tmp_path: Path) -> None:
+    model_dir = served_with_events(knn, tmp_path / "model")
+    result = CliRunner().invoke(cli, ["retrain", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "users: 30 -> 31 (+1)" in result.output
+    assert "items: 25 -> 25 (+0)" in result.output
+    assert "stored events in the model: 0 -> 3 (+3)" in result.output
+    assert "events learned from: 3 (0 skipped" in result.output and "new users: 1" in result.output
+    assert sorted(p.name for p in model_dir.iterdir()) == ["arrays.npz", "events.sqlite", "model.json"]
+    model = Recommender.load(model_dir)
+    assert len(model.user_vocab_) == 31 and model.training_["service_events_upto"] == 3
+    u = int(model.user_vocab_.index(["u004"])[0])
+    assert {18, 20} <= set(model.history_[u].indices.tolist())
+    restarted = RecommenderService.open(model_dir)
+    info = restarted.model_info()
+    assert info["events_in_model"] == 3 and info["online_events"] == 0, "nothing replayed twice"
+    assert restarted.recommend_user("newbie").fallback is None
+    restarted.add_events([Event("u004", "103")])
+    assert restarted.model_info()["online_events"] == 1
+    restarted.close()
+
+
+def test_retrain_to_another_folder_leaves_the_original(knn: ItemKNN, tmp_path: Path) -> None:
+    model_dir = served_with_events(knn, tmp_path / "model")
+    before = (model_dir / "model.json").read_text()
+    out = tmp_path / "v2"
+    result = CliRunner().invoke(cli, ["retrain", str(model_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (model_dir / "model.json").read_text() == before
+    assert f"--store sqlite:///{model_dir / 'events.sqlite'}" in result.output
+    assert json.loads((out / "model.json").read_text())["n_users"] == 31
+    restarted = RecommenderService.open(out, store_url=f"sqlite:///{model_dir / 'events.sqlite'}")
+    assert restarted.model_info()["online_events"] == 0
+    np.testing.assert_array_equal(
+        restarted.live.model.history_.toarray()[:30], Recommender.load(out).history_.toarray()[:30]
+    )
+    restarted.close()
+
+
+def test_retrain_with_an_explicit_store_and_nothing_new(knn: ItemKNN, tmp_path: Path) -> None:
+    model_dir = knn.save(tmp_path / "model")
+    url = f"sqlite:///{tmp_path / 'elsewhere.sqlite'}"
+    result = CliRunner().invoke(cli, ["retrain", str(model_dir), "--store", url])
+    assert result.exit_code == 0, result.output
+    assert "users: 30 -> 30 (+0)" in result.output and "events learned from: 0" in result.output
+    assert not (model_dir / "events.sqlite").exists(), "the given store is used, not the default"
+
+
+def test_retrain_refuses_a_folder_without_a_model(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["retrain", str(tmp_path)])
+    assert result.exit_code != 0 and "model.json" in result.output
+    assert "--out" in CliRunner().invoke(cli, ["retrain", "--help"]).output
+
+
+def test_serve_takes_a_retrieval_mode(knn: ItemKNN, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert "--retrieval" in runner.invoke(cli, ["serve", "--help"]).output
+    model_dir = knn.save(tmp_path / "model")
+    result = runner.invoke(cli, ["serve", str(model_dir), "--retrieval", "fast"])
+    assert result.exit_code != 0 and "exact, ann, auto" in result.output
