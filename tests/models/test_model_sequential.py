@@ -290,3 +290,31 @@ def test_position_weighting_is_a_different_objective() -> None:
     assert not np.allclose(a, b)
     with pytest.raises(ConfigError, match="loss_weighting"):
         SASRec(loss_weighting="sample")
+
+
+def test_cold_items_get_the_mean_id_of_their_text_neighbours() -> None:
+    from lmrec.data.vocabulary import Vocabulary
+
+    data = successor_sequences(n_users=60, n_items=20).data
+    widened = Interactions(
+        users=data.users, items=data.items, user_vocab=data.user_vocab,
+        item_vocab=Vocabulary(np.arange(22) + 100), timestamps=data.timestamps,
+    )  # fmt: skip
+    text = np.eye(22, 8, dtype=np.float32)
+    text[20] = text[3] + 0.01 * text[4]  # cold item 20 reads like item 3, cold item 21 like item 5
+    text[21] = text[5]
+    text[:20] += 0.001  # every warm item has some text, so every row has a direction
+    features = ItemFeatures(text, np.ones(22, dtype=bool))
+    model = TextSASRec(**{**SMALL, "epochs": 2, "cold_neighbours": 1}).fit(
+        widened, seed=0, item_features=features
+    )
+    ids = model.net_.items.ids.weight.detach().numpy()
+    np.testing.assert_allclose(ids[21], ids[4])  # tokens: item i is row i + 1
+    np.testing.assert_allclose(ids[22], ids[6])
+    assert model.training_["cold_items_imputed"] == 2
+    off = TextSASRec(**{**SMALL, "epochs": 2, "cold_neighbours": 0}).fit(
+        widened, seed=0, item_features=features
+    )
+    assert float(off.net_.items.known[21]) == 0.0 and "cold_items_imputed" not in off.training_
+    with pytest.raises(ConfigError, match="id_dropout"):
+        TextSASRec(id_dropout=1.0)

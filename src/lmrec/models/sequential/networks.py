@@ -15,6 +15,9 @@ class ItemEncoder(nn.Module):
 
     With text, the ID part of items never seen in training is zeroed, so those items are represented by
     their text alone (instead of by an untrained random vector): this is what lets cold items be scored.
+    `id_dropout` zeroes the ID part of that share of items at random in every training forward pass
+    (item-ID dropout, as in DropoutNet), so the network also learns to rank items from their text alone;
+    without it, text-only items score below every item that has an ID part.
     """
 
     def __init__(
@@ -23,6 +26,7 @@ class ItemEncoder(nn.Module):
         dim: int,
         text: torch.Tensor | None = None,
         known: torch.Tensor | None = None,
+        id_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.ids = nn.Embedding(n_tokens, dim, padding_idx=0)
@@ -30,6 +34,7 @@ class ItemEncoder(nn.Module):
         with torch.no_grad():
             self.ids.weight[0].zero_()
         self.has_text = text is not None
+        self.id_dropout = id_dropout
         if text is not None:
             # text rows per token (row 0 = padding, extra rows for special tokens are zero)
             self.register_buffer("text", text)
@@ -41,6 +46,8 @@ class ItemEncoder(nn.Module):
         if not self.has_text:
             return self.ids.weight
         known: torch.Tensor = self.known  # type: ignore[assignment]
+        if self.training and self.id_dropout > 0:
+            known = known * (torch.rand(known.shape[0]) >= self.id_dropout)
         return self.ids.weight * known[:, None] + self.project(self.text)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -166,7 +166,11 @@ class SequentialRecommender(Recommender):
         known[1 : n_items + 1] = counts
         known[n_items + 1 :] = 1.0  # special tokens keep their learned embedding
         return ItemEncoder(
-            n_tokens, self.config.embedding_size, torch.from_numpy(text), torch.from_numpy(known)
+            n_tokens,
+            self.config.embedding_size,
+            torch.from_numpy(text),
+            torch.from_numpy(known),
+            id_dropout=float(getattr(self.config, "id_dropout", 0.0)),
         )
 
     def _fit_with(
@@ -214,7 +218,11 @@ class SequentialRecommender(Recommender):
                 eval_every=cfg.eval_every,
                 name=self.name,
             )
-        self.training_ = log.to_dict()
+            self._after_training(net)
+        self.training_ = {**log.to_dict(), **self.training_}
+
+    def _after_training(self, net: Any) -> None:
+        """Adjust the trained network before it is used (the text-aware model fills in cold items)."""
 
     def _validator(self, validation: Validation) -> Callable[[], float]:
         from lmrec.eval import evaluate_ranking
