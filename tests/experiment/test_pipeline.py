@@ -195,3 +195,26 @@ def test_result_files_name_paths_relative_to_the_run(tmp_path: Path) -> None:
     base = tmp_path / "project"
     text = f"{tmp_path}/shared/data/u.data:3 and {base}/runs/x and /etc/passwd"
     assert portable_paths(text, base) == "../shared/data/u.data:3 and runs/x and /etc/passwd"
+
+
+def test_finished_models_survive_a_run_that_stops_early(log_csv, tmp_path, monkeypatch) -> None:
+    real = runner.run_model
+    calls = []
+
+    def second_fails(exp, spec, prep, **kw):  # type: ignore[no-untyped-def]
+        calls.append(spec.name)
+        if len(calls) == 2:
+            raise RuntimeError("stopped")
+        return real(exp, spec, prep, **kw)
+
+    from lmrec.experiment import pipeline
+
+    monkeypatch.setattr(pipeline, "run_model", second_fails)
+    with pytest.raises(RuntimeError, match="stopped"):
+        run_experiment(experiment(log_csv), out=tmp_path)
+    partial = json.loads((tmp_path / "partial_results.json").read_text())
+    assert [m["label"] for m in partial["models"]] == ["pop"] and partial["complete"] is False
+    assert not (tmp_path / "results.json").exists()
+    monkeypatch.setattr(pipeline, "run_model", real)
+    run_experiment(experiment(log_csv), out=tmp_path)
+    assert (tmp_path / "results.json").is_file() and not (tmp_path / "partial_results.json").exists()

@@ -108,10 +108,10 @@ def run_experiment(
         first = "; ".join(r.summary().splitlines()[0] for r in prep.cleaning.values())
         console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
         memo: dict[Any, Any] = {}  # item text embeddings shared by the models that use the same encoder
-        runs = [
-            run_model(exp, spec, prep, console=console, progress=progress, features_memo=memo)
-            for spec in exp.models
-        ]
+        runs = []
+        for spec in exp.models:
+            runs.append(run_model(exp, spec, prep, console=console, progress=progress, features_memo=memo))
+            _write_partial(folder / PARTIAL, exp, runs)
     key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
     rows = [
@@ -160,6 +160,7 @@ def run_experiment(
         },
     }
     write_json(folder / "results.json", results)
+    (folder / PARTIAL).unlink(missing_ok=True)
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
     per_user["user_id"] = prep.split.train.user_vocab.id(per_user["user"].to_numpy())
     per_user.to_parquet(folder / "per_user.parquet", index=False)
@@ -175,6 +176,18 @@ def run_experiment(
     )
     console.log(f"results written to {folder}")
     return results
+
+
+PARTIAL = "partial_results.json"
+"""Written after every finished model, removed when results.json is complete: a run stopped late (a
+time limit, a crash in the last model) keeps the numbers of the models it finished."""
+
+
+def _write_partial(path: Path, exp: Experiment, runs: list[ModelRun]) -> None:
+    done = [
+        {"label": r.label, "selected": r.selected, "test": r.test, "timings": r.timings} for r in runs
+    ]
+    write_json(path, {**_header(exp), "complete": False, "models": done})
 
 
 def _refit_label(exp: Experiment) -> str:
