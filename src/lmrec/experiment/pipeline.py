@@ -184,9 +184,7 @@ time limit, a crash in the last model) keeps the numbers of the models it finish
 
 
 def _write_partial(path: Path, exp: Experiment, runs: list[ModelRun]) -> None:
-    done = [
-        {"label": r.label, "selected": r.selected, "test": r.test, "timings": r.timings} for r in runs
-    ]
+    done = [{"label": r.label, "selected": r.selected, "test": r.test, "timings": r.timings} for r in runs]
     write_json(path, {**_header(exp), "complete": False, "models": done})
 
 
