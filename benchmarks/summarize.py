@@ -72,13 +72,27 @@ def stale(name: str, res: dict) -> list[str]:
     config = dataclasses.asdict(load_experiment(HERE / "configs" / f"{name}.yaml"))
     config.pop("base_dir", None)
     stored = json.loads(json.dumps(res["experiment"]))
-    if json.loads(json.dumps(config)) == stored:
+    if _without_new_defaults(json.loads(json.dumps(config)), stored) == stored:
         return []
     return [
         f"**STALE: `benchmarks/results/{name}` was produced by a different version of `configs/{name}.yaml`; "
         "rerun it.**",
         "",
     ]
+
+
+def _without_new_defaults(config, stored):  # type: ignore[no-untyped-def]
+    """`config` less the keys that later versions of the experiment file added with a None value (e.g. a
+    model's `refit`): a result made before such a key existed was made with its default."""
+    if isinstance(config, dict) and isinstance(stored, dict):
+        return {
+            k: _without_new_defaults(v, stored.get(k))
+            for k, v in config.items()
+            if k in stored or v is not None
+        }
+    if isinstance(config, list) and isinstance(stored, list) and len(config) == len(stored):
+        return [_without_new_defaults(c, s) for c, s in zip(config, stored, strict=True)]
+    return config
 
 
 def grid_edges(res: dict, label: str, selected: dict) -> str:
