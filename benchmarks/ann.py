@@ -210,7 +210,11 @@ def main() -> None:
         results[name] = evaluate(name, vectors, users, sp.csr_matrix(history), args, **info)
     payload = {
         "command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ann.py --out benchmarks/results/ann",
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        # paths relative to the repository, not this machine's folders
+        "config": {
+            k: os.path.relpath(v, Path(__file__).resolve().parents[1]) if isinstance(v, Path) else v
+            for k, v in vars(args).items()
+        },
         "n": N,
         "machine": {
             "cpus": os.cpu_count(),
