@@ -247,7 +247,7 @@ class SequentialRecommender(Recommender):
 
     def _loss(self, net: Any, hidden: Any, targets: Any, generator: Any) -> Any:
         """Softmax loss at the positions with a target (targets are tokens; 0 = none)."""
-        from lmrec.models.sequential.trainer import softmax_loss
+        from lmrec.models.sequential.losses import softmax_loss
 
         where = targets > 0
         table = net.items.table()[1 : self.n_items + 1]

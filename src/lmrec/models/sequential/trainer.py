@@ -12,44 +12,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lmrec.models.sequential.batches import CausalBatch
 
 log = logging.getLogger("lmrec.train")
-
-
-def softmax_loss(
-    hidden: torch.Tensor,
-    targets: torch.Tensor,
-    item_table: torch.Tensor,
-    *,
-    n_negatives: int | None,
-    generator: torch.Generator,
-    untrained: torch.Tensor | None = None,
-    trained_idx: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Summed cross-entropy of the next/masked item (the caller chooses the normalisation).
-
-    hidden (N, d) at positions with a target; targets (N,) item indices; item_table (n_items, d).
-    n_negatives None: full softmax over the catalog. Otherwise sampled softmax: the positive against
-    `n_negatives` items drawn uniformly and shared by the batch (a uniform proposal needs no logQ
-    correction), with accidental hits of the positive masked out.
-    untrained (n_items,) bool / trained_idx: items with no training data are left out of the softmax
-    (full) or never drawn (sampled), so training does not learn to score them low.
-    """
-    if n_negatives is None:
-        logits = hidden @ item_table.T
-        if untrained is not None and bool(untrained.any()):
-            logits = logits.masked_fill(untrained[None, :], float("-inf"))
-        return F.cross_entropy(logits, targets, reduction="sum")
-    pool = trained_idx if trained_idx is not None else torch.arange(item_table.shape[0])
-    neg = pool[torch.randint(0, pool.shape[0], (n_negatives,), generator=generator)]
-    pos_logit = (hidden * item_table[targets]).sum(dim=1, keepdim=True)
-    neg_logit = hidden @ item_table[neg].T
-    neg_logit = neg_logit.masked_fill(neg[None, :] == targets[:, None], float("-inf"))
-    logits = torch.cat([pos_logit, neg_logit], dim=1)
-    return F.cross_entropy(logits, torch.zeros(targets.shape[0], dtype=torch.long), reduction="sum")
 
 
 @dataclass
