@@ -84,3 +84,11 @@ def test_serve_takes_a_retrieval_mode(knn: ItemKNN, tmp_path: Path) -> None:
     model_dir = knn.save(tmp_path / "model")
     result = runner.invoke(cli, ["serve", str(model_dir), "--retrieval", "fast"])
     assert result.exit_code != 0 and "exact, ann, auto" in result.output
+
+
+def test_serve_takes_a_retrain_schedule(knn: ItemKNN, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert "--retrain-every" in runner.invoke(cli, ["serve", "--help"]).output
+    model_dir = knn.save(tmp_path / "model")
+    result = runner.invoke(cli, ["serve", str(model_dir), "--retrain-every", "0"])
+    assert result.exit_code != 0 and "--retrain-every" in result.output

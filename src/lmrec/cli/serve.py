@@ -72,6 +72,17 @@ def serve(
         str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
     ] = "info",
     retrieval: Annotated[str, typer.Option(help=RETRIEVAL_HELP)] = "auto",
+    retrain_every: Annotated[
+        float | None,
+        typer.Option(
+            min=1.0,
+            help="Seconds between scheduled retrains inside the service (refit on the training data plus "
+            "the stored events, then hot swap). Default: retrain only on POST /admin/retrain.",
+        ),
+    ] = None,
+    retrain_min_events: Annotated[
+        int, typer.Option(min=1, help="A scheduled retrain runs only with at least this many new events.")
+    ] = 1,
 ) -> None:
     """Serve a saved model over HTTP with online learning (OpenAPI docs at /docs)."""
     from lmrec.retrieval import RETRIEVAL_MODES
@@ -87,11 +98,20 @@ def serve(
         raise LmrecError(
             f"lmrec serve needs the 'serve' extra ({exc.name} is missing): pip install 'lmrec[serve]'"
         ) from None
-    app = create_app(model_dir, store_url=store, token=token, table=table, retrieval=retrieval)
+    app = create_app(
+        model_dir,
+        store_url=store,
+        token=token,
+        table=table,
+        retrieval=retrieval,
+        retrain_every=retrain_every,
+        retrain_min_events=retrain_min_events,
+    )
     live = app.state.service.live
+    schedule = "on request" if retrain_every is None else f"every {retrain_every:g} s"
     typer.echo(
         f"serving {live.model.name} from {model_dir} on http://{host}:{port} (docs: /docs; "
-        f"retrieval: {live.retriever.mode})"
+        f"retrieval: {live.retriever.mode}; retrain: {schedule})"
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
 

@@ -210,6 +210,8 @@ def create_app(
     title: str = "lmrec",
     retrieval: str = "auto",
     ann_config: AnnConfig | None = None,
+    retrain_every: float | None = None,
+    retrain_min_events: int = 1,
 ) -> FastAPI:
     """The HTTP app serving `model`: a saved model folder, a fitted model, or a ready service.
 
@@ -218,9 +220,13 @@ def create_app(
     need `Authorization: Bearer <token>`. table: event table name (several services can share a
     database). retrieval: "exact", "ann" or "auto" (ANN for embedding models with a large catalog; see
     `lmrec.retrieval.Retriever`), with `ann_config` for the index. A ready service keeps its own store
-    and retrieval settings. The app closes the store when it shuts down.
+    and retrieval settings. retrain_every: seconds between scheduled retrains, each run only when at
+    least `retrain_min_events` new events are stored (see `lmrec.service.schedule`); None: retrain only
+    on request. The schedule runs while the app runs (its lifespan); the app closes the store when it
+    shuts down.
     """
     from lmrec.service.routes import add_routes
+    from lmrec.service.schedule import RetrainSchedule
 
     if isinstance(model, RecommenderService):
         service = model
@@ -229,10 +235,19 @@ def create_app(
             model, store_url=store_url, table=table, retrieval=retrieval, ann_config=ann_config
         )
 
+    if retrain_every is not None:
+        service.schedule = RetrainSchedule(service, retrain_every, min_events=retrain_min_events)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        service.close()
+        if service.schedule is not None:
+            service.schedule.start()
+        try:
+            yield
+        finally:
+            if service.schedule is not None:
+                service.schedule.stop()
+            service.close()
 
     app = FastAPI(
         title=f"{title} recommender service",

@@ -7,7 +7,8 @@ It ties the live model (`LiveModel`) to the durable event log (`EventStore`):
 - on start, every stored event newer than the model's training data is replayed into the online
   histories, so a restart (even after kill -9) loses nothing acknowledged;
 - `retrain` refits the model on its training data plus the stored events, outside every lock, then hot
-  swaps it; requests keep being answered by the old model until the swap.
+  swaps it; requests keep being answered by the old model until the swap. `create_app(retrain_every=...)`
+  also runs it on a schedule (`lmrec.service.schedule`).
 
 One service process per store: a second process writing to the same store is safe for the store, but
 this process sees those events only after a restart or a retrain.
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmrec import __version__
 from lmrec.errors import LmrecError
@@ -28,6 +29,9 @@ from lmrec.models.base import Recommender
 from lmrec.retrieval.ann import AnnConfig
 from lmrec.service.state import LiveModel, RawId, RecList, canonical_id, item_indices
 from lmrec.service.store import DEFAULT_TABLE, Event, EventStore, StoredEvent, sqlite_url
+
+if TYPE_CHECKING:
+    from lmrec.service.schedule import RetrainSchedule
 
 STORE_FILE = "events.sqlite"
 """Default event store of `RecommenderService.open(model_dir)`: an SQLite file inside the model folder."""
@@ -64,6 +68,7 @@ class RecommenderService:
         self.model_meta = model_meta or {}
         self.started_at = time.time()
         self.last_retrain: dict[str, Any] | None = None
+        self.schedule: RetrainSchedule | None = None  # set by create_app(retrain_every=...)
         self._write_lock = threading.Lock()  # store.add + apply, and the swap, happen one at a time
         self._retrain_lock = threading.Lock()
         upto = int(model.training_.get(EVENTS_UPTO, 0)) if isinstance(model.training_, dict) else 0
@@ -141,6 +146,7 @@ class RecommenderService:
             "online_users": live.online_users(),
             "online_events": live.online_events(),
             "last_retrain": self.last_retrain,
+            "retrain_schedule": None if self.schedule is None else self.schedule.status(),
         }
 
     # --- writing --------------------------------------------------------------------------------
