@@ -113,7 +113,24 @@ def serve(
         f"serving {live.model.name} from {model_dir} on http://{host}:{port} (docs: /docs; "
         f"retrieval: {live.retriever.mode}; retrain: {schedule})"
     )
+    _tune_interpreter()
     uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+
+
+def _tune_interpreter() -> None:
+    """Process settings for low tail latency (this process only serves):
+
+    - gc.freeze(): the model, the app and the libraries live as long as the process; moved out of the
+      collector's generations, a full collection no longer walks them during a request;
+    - a 1 ms GIL switch interval (default 5 ms): the event loop thread, which reads requests, waits at
+      most that long for the lock while the recommendation worker runs Python code.
+    """
+    import gc
+    import sys
+
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(0.001)
 
 
 def retrain(

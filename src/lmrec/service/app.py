@@ -225,6 +225,7 @@ def create_app(
     on request. The schedule runs while the app runs (its lifespan); the app closes the store when it
     shuts down.
     """
+    from lmrec.service.batching import RecommendBatcher
     from lmrec.service.routes import add_routes
     from lmrec.service.schedule import RetrainSchedule
 
@@ -247,6 +248,7 @@ def create_app(
         finally:
             if service.schedule is not None:
                 service.schedule.stop()
+            batcher.close()
             service.close()
 
     app = FastAPI(
@@ -259,10 +261,11 @@ def create_app(
         lifespan=lifespan,
     )
     metrics = Metrics()
+    batcher = RecommendBatcher(service, metrics)
     app.state.service = service
     app.state.metrics = metrics
     _register_metrics(metrics, service)
     _install_error_handlers(app)
     app.add_middleware(_MetricsMiddleware, metrics=metrics)
-    add_routes(app, service, metrics, _BearerToken(token))
+    add_routes(app, service, metrics, _BearerToken(token), batcher)
     return app

@@ -1,7 +1,8 @@
 """The endpoints of the service: each one parses, calls `RecommenderService`, and shapes the answer.
 
-Endpoints are plain `def`s: FastAPI runs them in its thread pool, which suits numpy scoring (it releases
-the GIL) and the blocking database driver.
+Most endpoints are plain `def`s: FastAPI runs them in its thread pool, which suits the blocking database
+driver. Single-user recommendations, the hot path, go through `RecommendBatcher` instead (one worker
+thread, requests answered in arrival order and in batches under load; see `lmrec.service.batching`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.responses import PlainTextResponse
 
 from lmrec.errors import UnknownIdError
 from lmrec.service import schemas as S
+from lmrec.service.batching import RecommendBatcher
 from lmrec.service.core import RecommenderService
 from lmrec.service.metrics import CONTENT_TYPE, Metrics
 from lmrec.service.state import RecList
@@ -51,7 +53,11 @@ def _out(rec: RecList) -> S.RecommendationOut:
 
 
 def add_routes(
-    app: FastAPI, service: RecommenderService, metrics: Metrics, require_token: Callable[..., Any]
+    app: FastAPI,
+    service: RecommenderService,
+    metrics: Metrics,
+    require_token: Callable[..., Any],
+    batcher: RecommendBatcher,
 ) -> None:
     """Attach every endpoint to `app`, closed over `service` (no module state)."""
     write = [Depends(require_token)]
@@ -83,12 +89,12 @@ def add_routes(
         responses=ERRORS,
         tags=["recommendations"],
     )
-    def user_recommendations(
+    async def user_recommendations(
         user_id: IdPath, n: NQuery = 10, exclude_seen: ExcludeQuery = True
     ) -> S.RecommendationOut:
         """Top-n for a user by raw id. Their events posted so far count at once. A user with neither
         training data nor events gets the most popular training items, flagged `fallback: popularity`."""
-        return _out(service.recommend_user(user_id, n, exclude_seen=exclude_seen))
+        return _out(await batcher.recommend(user_id, n, exclude_seen=exclude_seen))
 
     @app.post(
         "/recommendations", response_model=S.RecommendationOut, responses=ERRORS, tags=["recommendations"]

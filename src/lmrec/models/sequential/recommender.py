@@ -310,7 +310,8 @@ class SequentialRecommender(Recommender):
         # max_len): short histories cost little, and a user's scores do not depend on the batch
         widths = np.array([input_width(self._input_tokens(len(s)), self.config.max_len) for s in seqs])
         net = self.net_
-        net.eval()
+        if net.training:  # eval() walks every module: too slow to repeat per request
+            net.eval()
         with torch_session(self.config.num_threads), torch.no_grad():
             table = net.items.table()[1 : self.n_items + 1]
             for width in np.unique(widths[~empty]):
@@ -359,16 +360,20 @@ class SequentialRecommender(Recommender):
                 "by popularity, which has no user vector; rank them with recommend()"
             )
         widths = np.array([input_width(self._input_tokens(len(s)), self.config.max_len) for s in seqs])
-        out = np.empty((len(seqs), self.item_vectors().shape[1]), dtype=np.float32)
+        out: np.ndarray | None = None  # (B, d) once the first state is known (not via item_vectors: a copy)
         net = self.net_
-        net.eval()
+        if net.training:  # eval() walks every module: too slow to repeat per request
+            net.eval()
         with torch_session(self.config.num_threads), torch.no_grad():
             for width in np.unique(widths):  # the same padding as `_score_sequences`
                 rows = np.flatnonzero(widths == width)
                 for s in range(0, rows.shape[0], SCORE_BATCH):
                     part = rows[s : s + SCORE_BATCH]
-                    out[part] = self._hidden(net, [seqs[i] for i in part], int(width)).numpy()
-        return out
+                    states = self._hidden(net, [seqs[i] for i in part], int(width)).numpy()
+                    if out is None:
+                        out = np.empty((len(seqs), states.shape[1]), dtype=np.float32)
+                    out[part] = states
+        return out if out is not None else np.empty((0, self.config.embedding_size), dtype=np.float32)
 
     def item_vectors(self) -> np.ndarray:
         """(n_items, d) item representations the scores use (row i = item index i).
