@@ -121,3 +121,24 @@ def test_exact_ties_break_to_lower_index_like_a_rational_reference(ml100k_dir) -
         cand = [j for j in range(x.shape[1]) if j != i and c[i, j] > 0]
         cand.sort(key=lambda j: (-Fraction(int(c[i, j]) ** 2, int(n[i] * n[j])), j))
         assert sim[i].indices.tolist() == sorted(cand[:k]), f"item {i}"
+
+
+@pytest.mark.parametrize("exclude_history", [True, False])
+@pytest.mark.parametrize("n", [1, 5, 40])
+def test_sparse_recommend_equals_the_full_ranking(exclude_history: bool, n: int) -> None:
+    from lmrec.testing.datasets import random_interactions
+
+    data = random_interactions(n_users=60, n_items=80, density=0.08, seed=3)
+    model = ItemKNN(k=7).fit(data, seed=0)
+    users = np.arange(60)
+    fast = model.recommend(users, n=n, exclude_history=exclude_history)
+    full = Recommender.recommend(model, users, n=n, exclude_history=exclude_history)
+    np.testing.assert_array_equal(fast.items, full.items)
+    np.testing.assert_array_equal(fast.scores, full.scores)
+    # unknown users scored from a given history, and a mix of short and long histories
+    given = model.history_[[5, 0, 17]]
+    unknown = np.array([-1, -1, 2])
+    np.testing.assert_array_equal(
+        model.recommend(unknown, given, n=n, exclude_history=exclude_history).items,
+        Recommender.recommend(model, unknown, given, n=n, exclude_history=exclude_history).items,
+    )

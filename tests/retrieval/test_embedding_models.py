@@ -132,3 +132,27 @@ def test_untrained_items_of_a_sequence_model_rank_last_through_the_index() -> No
     assert not ranked.ann.any(), "11 of 11 items: only the exact ranking can place the untrained one"
     top = retriever.recommend(users, n=5, sequences=sequences)
     assert top.ann.all() and untrained not in top.recs.items
+
+
+@pytest.mark.parametrize("name", ["als", "sasrec"])
+def test_user_vector_cache_gives_the_encoder_lists(
+    factor_models: dict[str, Recommender], sasrec: Any, name: str
+) -> None:
+    model = sasrec if name == "sasrec" else factor_models[name]
+    cached = Retriever(model, mode="ann")
+    fresh = Retriever(model, mode="ann", config=AnnConfig(cache_user_vectors=False))
+    assert fresh.user_cache is None and cached.user_cache is not None
+    users = np.arange(model.history_.shape[0])
+    filled = np.diff(model.history_.indptr) > 0
+    assert cached.describe()["user_vectors_cached"] == int(filled.sum())
+    np.testing.assert_allclose(
+        cached.user_cache[filled], model.user_vectors(users[filled]), rtol=1e-5, atol=1e-6
+    )
+    a, b = cached.recommend(users, n=5), fresh.recommend(users, n=5)
+    np.testing.assert_array_equal(a.recs.items, b.recs.items)
+    # a history given with the request is encoded afresh, never read from the cache
+    other = [np.array([3, 1]), np.array([2])]
+    given = cached.recommend(users[:2], n=5, sequences=other)
+    np.testing.assert_array_equal(
+        given.recs.items, fresh.recommend(users[:2], n=5, sequences=other).recs.items
+    )

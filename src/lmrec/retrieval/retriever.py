@@ -18,6 +18,7 @@ item index).
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ from lmrec.retrieval.ann import AnnConfig, AnnIndex
 from lmrec.retrieval.embedding import is_embedding_model
 
 RETRIEVAL_MODES = ("exact", "ann", "auto")
+USER_CACHE_CHUNK = 4096
+"""Users encoded at once while filling the user-vector cache."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Retriever:
         self.requested = mode
         self.config = config or AnnConfig()
         self.index: AnnIndex | None = None
+        self.user_cache: np.ndarray | None = None
+        self.user_cache_seconds = 0.0
         self.reason = "requested"
         """Why this mode: "requested", "no item vectors" or "catalog below exact_below" (auto)."""
         embedding = is_embedding_model(model)
@@ -74,6 +79,27 @@ class Retriever:
         vectors = model.item_vectors()  # type: ignore[attr-defined]
         self.index = AnnIndex(vectors, dataclasses.replace(self.config, index=kind))
         self.reason = "requested" if mode == "ann" else f"catalog of {n_items} items"
+        if self.config.cache_user_vectors:
+            self._fill_user_cache()
+
+    def _fill_user_cache(self) -> None:
+        """`user_cache`: (n_users, d) vectors of the known users from their stored histories (NaN rows:
+        empty history, which `recommend` ranks by the model itself)."""
+        start = time.perf_counter()
+        model = self.model
+        n_users = model.history_.shape[0]
+        cache: np.ndarray | None = None
+        for s in range(0, n_users, USER_CACHE_CHUNK):
+            users = np.arange(s, min(s + USER_CACHE_CHUNK, n_users), dtype=np.int64)
+            filled = users[np.diff(model._history_rows(users, None).indptr) > 0]
+            if not filled.size:
+                continue
+            vectors = model.user_vectors(filled)  # type: ignore[attr-defined]
+            if cache is None:
+                cache = np.full((n_users, vectors.shape[1]), np.nan, dtype=np.float32)
+            cache[filled] = vectors
+        self.user_cache = cache
+        self.user_cache_seconds = time.perf_counter() - start
 
     @property
     def mode(self) -> str:
@@ -84,7 +110,12 @@ class Retriever:
         info: dict[str, Any] = {"requested": self.requested, "mode": self.mode, "reason": self.reason}
         if self.index is None:
             return {**info, "index": "exact"}
-        return {**info, **self.index.describe()}
+        cached = self.user_cache
+        cache = {
+            "user_vectors_cached": 0 if cached is None else int((~np.isnan(cached[:, 0])).sum()),
+            "user_cache_seconds": round(self.user_cache_seconds, 3),
+        }
+        return {**info, **self.index.describe(), **cache}
 
     def recommend(
         self,
@@ -116,8 +147,11 @@ class Retriever:
 
         vector_rows = np.flatnonzero(~empty)
         if vector_rows.size:
-            sub_history, sub_sequences = subset(vector_rows)
-            vectors = model.user_vectors(users[vector_rows], sub_history, sub_sequences)  # type: ignore[attr-defined]
+            if self.user_cache is not None and given is None and sequences is None:
+                vectors = self.user_cache[users[vector_rows]]  # known users, stored histories
+            else:
+                sub_history, sub_sequences = subset(vector_rows)
+                vectors = model.user_vectors(users[vector_rows], sub_history, sub_sequences)  # type: ignore[attr-defined]
             found = self.index.search(vectors, n, exclude=rows[vector_rows] if exclude_history else None)
             items[vector_rows], scores[vector_rows] = found.items, found.scores
             ann[vector_rows] = ~found.exact
