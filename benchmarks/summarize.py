@@ -265,6 +265,51 @@ def scale_section() -> list[str]:
     ]
 
 
+def ann_section() -> list[str]:
+    path = RESULTS / "ann" / "results.json"
+    head = ["## ANN retrieval (FAISS) against exact top-n", ""]
+    if not path.is_file():
+        return [*head, "_not run yet_", ""]
+    res = json.loads(path.read_text())
+    rows = []
+    for catalog, c in res["results"].items():
+        for kind, r in c["indexes"].items():
+            rows.append(
+                {
+                    "catalog": catalog,
+                    "items": c["n_items"],
+                    "index": kind,
+                    "build s": r.get("build_seconds"),
+                    "recall@10": r.get("recall@10"),
+                    "recall@100": r.get("recall@100"),
+                    "recall@100, history excluded": r.get("recall@100_history_excluded"),
+                    "speed-up vs exact (batch 1, p50)": r.get("speedup_batch_1_p50"),
+                }
+            )
+    return [
+        *head,
+        f"Command: `{res['command']}`. Protocol: the docstring of `benchmarks/ann.py`. Target (issue 5): "
+        "recall@100 >= 0.95.",
+        "",
+        to_markdown(pd.DataFrame(rows)),
+        "",
+    ]
+
+
+def load_section() -> list[str]:
+    path = RESULTS / "load" / "report.md"
+    if not path.is_file():
+        return ["## Load test of `lmrec serve`", "", "_not run yet_", ""]
+    body = path.read_text().splitlines()
+    note = (
+        "SASRec's known users are answered from the user vectors the service computes when it builds the "
+        "index (`AnnConfig.cache_user_vectors`, the default; 11 s for 50k users here); a user with events "
+        "newer than the model, or an ad-hoc history, is encoded afresh. The floor rows ask `GET /health` of "
+        "the ItemKNN server: the cost of the HTTP stack and of the load generator on this machine."
+    )
+    return ["## Load test of `lmrec serve`", *body[1:], "", note, ""]
+
+
 def main() -> None:
     lines = [
         "# Benchmarks",
@@ -292,6 +337,9 @@ def main() -> None:
     for name, title, cols in SEQUENTIAL:
         lines += ranking_section(name, title, cols)
     lines += scale_section()
+    lines += ["# Serving (issue 5)", ""]
+    lines += ann_section()
+    lines += load_section()
     (HERE / "README.md").write_text("\n".join(lines))
 
 
