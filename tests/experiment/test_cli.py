@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -67,6 +68,18 @@ def test_prepare_train_evaluate_recommend(exp_file: Path, tmp_path: Path) -> Non
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert 0 <= summary["NDCG@10"] <= 1
+    # the model folder describes itself: the data card of the fit data and the latest evaluation
+    card = json.loads((model / "data_card.json").read_text())
+    assert card["n_interactions"] == len(pd.read_parquet(prep / "train.parquet"))
+    recorded = json.loads((model / "metrics.json").read_text())["test"]
+    assert recorded["metrics"]["NDCG@10"] == summary["NDCG@10"] and recorded["exclude_seen"] is True
+    pytest.importorskip("fastapi")
+    from lmrec.service import RecommenderService
+
+    service = RecommenderService.open(model, store_url="sqlite://")
+    info = service.model_info()
+    service.close()
+    assert info["data_card"] == card and info["metrics"]["test"]["metrics"] == recorded["metrics"]
     res = runner.invoke(app, ["recommend", "--model", str(model), "--user", "1", "-n", "5"])
     assert res.exit_code == 0, res.output
     row = json.loads(res.stdout.splitlines()[0])

@@ -152,10 +152,12 @@ def train(
     ] = None,
 ) -> None:
     """Fit one model with given hyper-parameters and save it (arrays + JSON, no pickle)."""
+    from lmrec.data.datacard import data_card
     from lmrec.eval.metrics import parse_metric
     from lmrec.models.base import Validation
     from lmrec.models.registry import get_model_class
     from lmrec.resources import measure
+    from lmrec.service.files import DATA_CARD_FILE
 
     if fit_on not in ("train", "train+valid"):
         raise typer.BadParameter("--fit-on must be train or train+valid")
@@ -183,6 +185,8 @@ def train(
     with console.status(f"fitting {model} on {len(fit_data)} interactions"), measure() as m:
         recommender.fit(fit_data, seed=seed, **kwargs)
     recommender.save(out)
+    card = data_card(fit_data, name=f"{data.name} ({fit_on})").to_dict()
+    (out / DATA_CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
     summary = _training_summary(getattr(recommender, "training_", {}))
     if summary is not None:
         console.print(summary)
@@ -205,6 +209,7 @@ def evaluate(
     from lmrec.errors import DataError
     from lmrec.eval import evaluate_ranking
     from lmrec.experiment.runner import user_popularity
+    from lmrec.service.files import record_metrics
 
     rec = load_model(model)
     parts = load_prepared(data)
@@ -228,6 +233,7 @@ def evaluate(
     summary = res.summary()
     for key, value in summary.items():
         console.print(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")
+    record_metrics(model, split, {"data": str(data), "exclude_seen": not include_seen, "metrics": summary})
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))

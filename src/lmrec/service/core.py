@@ -27,6 +27,7 @@ from lmrec import __version__
 from lmrec.errors import LmrecError
 from lmrec.models.base import Recommender
 from lmrec.retrieval.ann import AnnConfig
+from lmrec.service.files import DATA_CARD_FILE, METRICS_FILE, read_json
 from lmrec.service.state import LiveModel, RawId, RecList, canonical_id, item_indices
 from lmrec.service.store import DEFAULT_TABLE, Event, EventStore, StoredEvent, sqlite_url
 
@@ -145,9 +146,15 @@ class RecommenderService:
             "events_in_model": live.events_upto,
             "online_users": live.online_users(),
             "online_events": live.online_events(),
+            "data_card": self._model_file(DATA_CARD_FILE),
+            "metrics": self._model_file(METRICS_FILE),
             "last_retrain": self.last_retrain,
             "retrain_schedule": None if self.schedule is None else self.schedule.status(),
         }
+
+    def _model_file(self, name: str) -> Any:
+        """A description file saved beside the model (`lmrec.service.files`), or None."""
+        return None if self.model_dir is None else read_json(self.model_dir / name)
 
     # --- writing --------------------------------------------------------------------------------
     def add_events(self, events: Sequence[Event]) -> list[StoredEvent]:
