@@ -121,10 +121,39 @@ def epoch_columns(training: dict) -> dict:
     }
 
 
+def partial_section(name: str, title: str, cols: list[str]) -> list[str]:
+    """A run that stopped before its end: the test figures of the models it finished, marked as such."""
+    path = RESULTS / name / "partial_results.json"
+    if not path.is_file():
+        return [f"## {title}", "", f"_not run yet: `{name}`_", ""]
+    res = json.loads(path.read_text())
+    rows = [
+        {
+            "model": m["label"],
+            **{c: m["test"].get(c, float("nan")) for c in cols},
+            **epoch_columns(m["timings"].get("training") or {}),
+            "selected on validation": json.dumps(m["selected"]),
+        }
+        for m in res["models"]
+    ]
+    out = [
+        f"## {title}",
+        "",
+        f"**PARTIAL**: the run stopped before its end; these are the models it finished "
+        f"(`benchmarks/results/{name}/partial_results.json`). Protocol: {res['protocol']}",
+        "",
+        to_markdown(pd.DataFrame(rows)),
+        "",
+    ]
+    if name in ANCHORS:
+        out += [ANCHORS[name], ""]
+    return out
+
+
 def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
     path = RESULTS / name / "results.json"
     if not path.is_file():
-        return [f"## {title}", "", f"_not run yet: `{name}`_", ""]
+        return partial_section(name, title, cols)
     res = json.loads(path.read_text())
     rows = []
     for m in res["models"]:
