@@ -24,6 +24,7 @@ from lmrec.experiment.rating import run_rating
 from lmrec.experiment.report import leaderboard_frame, print_table, to_markdown, write_json
 from lmrec.experiment.runner import ModelRun, run_model, select_key
 from lmrec.experiment.search import validate_models
+from lmrec.hybrid.components import ComponentPool
 from lmrec.resources import measure, process_peak_rss
 
 
@@ -108,9 +109,20 @@ def run_experiment(
         first = "; ".join(r.summary().splitlines()[0] for r in prep.cleaning.values())
         console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
         memo: dict[Any, Any] = {}  # item text embeddings shared by the models that use the same encoder
+        pool = ComponentPool()  # hybrids reuse the models this run already trained
         runs = []
         for spec in exp.models:
-            runs.append(run_model(exp, spec, prep, console=console, progress=progress, features_memo=memo))
+            runs.append(
+                run_model(
+                    exp,
+                    spec,
+                    prep,
+                    console=console,
+                    progress=progress,
+                    features_memo=memo,
+                    component_pool=pool,
+                )
+            )
             _write_partial(folder / PARTIAL, exp, runs)
     key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
@@ -215,6 +227,7 @@ def _terminal_columns(key: str) -> list[str]:
         "HR@10",
         "MRR@10",
         "Coverage@10",
+        "CandidateRecall",
         "fit_s",
         "eval_s",
         "peak_rss_mb",

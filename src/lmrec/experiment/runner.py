@@ -21,6 +21,7 @@ from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.features import item_features_for
 from lmrec.experiment.prepare import Prepared, sample_users
 from lmrec.experiment.search import candidates
+from lmrec.hybrid.components import ComponentPool, HybridRecommender
 from lmrec.models.base import Recommender, Validation
 from lmrec.models.registry import get_model_class
 from lmrec.resources import measure
@@ -126,6 +127,17 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     return {k: info[k] for k in keys if k in info}
 
 
+def _retrieval_measures(
+    model: Recommender, targets: Interactions, history: Interactions, users: np.ndarray
+) -> dict[str, float]:
+    """Candidate recall of cascades (the share of targets that survive retrieval); empty for other models."""
+    recall = getattr(model, "candidate_recall", None)
+    if recall is None:
+        return {}
+    seqs = history.sequences() if model.uses_sequences else None
+    return {k: round(v, 6) for k, v in recall(targets.csr(), history.csr(), users, seqs).items()}
+
+
 def run_model(
     exp: Experiment,
     spec: ModelSpec,
@@ -134,11 +146,14 @@ def run_model(
     console: Console | None = None,
     progress: bool = False,
     features_memo: dict[Any, Any] | None = None,
+    component_pool: ComponentPool | None = None,
 ) -> ModelRun:
     """Tune `spec` on validation (train → valid), then refit (or keep) and evaluate on test exactly once.
 
     Models that support it train with the validation targets for early stopping; their selected epoch
     count becomes a selected hyper-parameter, so a train+valid refit runs exactly that many epochs.
+    component_pool: fitted models shared with the hybrids of the run (the selected train-fitted model of
+    every spec goes in; hybrids take their components from it when parameters, data and seed match).
     """
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
@@ -151,7 +166,8 @@ def run_model(
     train_pop = user_popularity(split.train)
     refit = spec.refit or exp.evaluation.refit
     fit_kwargs: dict[str, Any] = {}
-    if klass.uses_item_features:
+    # hybrids use item features only when a component needs them, which their `item_text` says
+    if klass.uses_item_features and (klass.requires_item_features or spec.item_text is not None):
         fit_kwargs["item_features"] = item_features_for(
             spec, prep, {} if features_memo is None else features_memo
         )
@@ -184,25 +200,30 @@ def run_model(
         task = bar.add_task(f"tuning {spec.display} on validation", total=len(cands))
         for i, params in enumerate(cands):
             model = _build(spec, params)
+            if isinstance(model, HybridRecommender):
+                model.component_pool = component_pool
             with measure() as m_fit:
                 model.fit(split.train, seed=exp.seed, validation=validation, **fit_kwargs)
             valid = {}
             if has_valid:
                 res = _evaluate(exp, model, split.valid, split.train, valid_users, train_pop, progress=False)
-                valid = res.summary()
+                valid = {**res.summary(), **_retrieval_measures(model, split.valid, split.train, valid_users)}
             training = _training_summary(model)
-            if "best_epoch" in training and validation is not None:
-                params = {**params, "epochs": int(training["best_epoch"])}
+            if validation is not None:
+                params = {**params, **model.selected_params()}
             trials.append(
                 Trial(params=params, valid=valid, fit_seconds=round(m_fit.seconds, 3), training=training)
             )
             if has_valid:
                 key = select_key(valid, select.key)
                 log(f"{spec.display} [{i + 1}/{len(cands)}] {params} valid {key}={valid[key]:.4f}")
-                if refit == "train" and (kept is None or valid[key] > kept[0]):
+                if kept is None or valid[key] > kept[0]:
                     kept = (valid[key], model, m_fit.to_dict())
             bar.advance(task)
     best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
+    if component_pool is not None and kept is not None and not isinstance(kept[1], HybridRecommender):
+        pooled = {**fit_kwargs, **({"validation": validation} if validation is not None else {})}
+        component_pool.add(kept[1], split.train, pooled)
 
     fit_data = split.train_valid() if refit == "train+valid" else split.train
     assert_disjoint(fit_data, split)
@@ -211,6 +232,8 @@ def run_model(
             model = kept[1]  # the selected trial's model: refitting it on the same data and seed is a no-op
         else:
             model = _build(spec, best.params)
+            if isinstance(model, HybridRecommender):
+                model.component_pool = component_pool
             model.fit(fit_data, seed=exp.seed, **fit_kwargs)
     fit_timing = m_fit.to_dict()
     if refit == "train" and kept is not None:
@@ -221,7 +244,7 @@ def run_model(
         res = _evaluate(
             exp, model, split.test, history, test_users, user_popularity(fit_data), progress=progress
         )
-    summary = res.summary()
+    summary = {**res.summary(), **_retrieval_measures(model, split.test, history, test_users)}
     key = select_key(summary, select.key)
     log(
         f"{spec.display} test {key}={summary[key]:.4f} "

@@ -177,6 +177,13 @@ class Recommender(ABC):
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         """Scores (len(users) x n_items, float32) for user indices (-1 = unknown) with their histories."""
 
+    def selected_params(self) -> dict[str, Any]:
+        """Hyper-parameters this fit chose on the validation split, which a refit on more data must reuse
+        (the runner merges them into the selected configuration). By default the epoch count at the best
+        validation score of models that train in epochs; hybrids add their fitted weights."""
+        best = getattr(self, "training_", {}).get("best_epoch")
+        return {"epochs": int(best)} if best is not None else {}
+
     def check_is_fitted(self) -> None:
         if not hasattr(self, "history_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
@@ -317,7 +324,14 @@ class Recommender(ABC):
             "training": getattr(self, "training_", {}),
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        self._save_extra(path)
         return path
+
+    def _save_extra(self, path: Path) -> None:  # noqa: B027 - optional hook
+        """Write what does not fit in arrays + JSON (hybrids: their fitted components, one folder each)."""
+
+    def _load_extra(self, path: Path) -> None:  # noqa: B027 - optional hook
+        """Read what `_save_extra` wrote."""
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
@@ -346,6 +360,7 @@ class Recommender(ABC):
         )
         model.training_ = meta.get("training", {})
         model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
+        model._load_extra(path)
         return model
 
 

@@ -20,6 +20,9 @@ MODELS: dict[str, str] = {
     "sasrec_text": "lmrec.models.sequential.text_aware:TextSASRec",
     "bert4rec": "lmrec.models.sequential.bert4rec:BERT4Rec",
     "gru4rec": "lmrec.models.sequential.gru4rec:GRU4Rec",
+    "weighted": "lmrec.hybrid.weighted:WeightedHybrid",
+    "switching": "lmrec.hybrid.switching:SwitchingHybrid",
+    "cascade": "lmrec.hybrid.cascade:Cascade",
 }
 
 

@@ -1,0 +1,21 @@
+"""Hybrid strategies: several lmrec models combined into one Recommender.
+
+- `WeightedHybrid` ("weighted"): weighted sum of normalised scores, weights given or fitted on validation;
+- `SwitchingHybrid` ("switching"): one of two models decides, by user history length or item coldness;
+- `Cascade` ("cascade"): union of retrievers' top lists, re-ranked by a ranker model.
+
+Each is declared in an experiment file like any model, its components as `{name, params}` mappings.
+"""
+
+from lmrec.hybrid.cascade import Cascade, CascadeConfig
+from lmrec.hybrid.switching import SwitchingConfig, SwitchingHybrid
+from lmrec.hybrid.weighted import WeightedConfig, WeightedHybrid
+
+__all__ = [
+    "Cascade",
+    "CascadeConfig",
+    "SwitchingConfig",
+    "SwitchingHybrid",
+    "WeightedConfig",
+    "WeightedHybrid",
+]

@@ -1,0 +1,260 @@
+"""The component models of a hybrid: declared like models in an experiment file, fitted and scored together.
+
+A component is a mapping `{name: <registered model>, params: {...}, label: "..."}` (label optional).
+`HybridRecommender` is the base of every hybrid strategy: it builds its components from the config, fits
+each on the same training data (passing ordered histories, item text features and validation targets to
+the components that use them), scores them on demand, saves each into its own sub-folder and reports the
+components' selected hyper-parameters so that a refit on train+valid reuses them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from lmrec.data.features import ItemFeatures
+from lmrec.data.interactions import Interactions
+from lmrec.errors import ConfigError
+from lmrec.models.base import Recommender, Validation, as_rng
+
+COMPONENT_KEYS = ("name", "params", "label")
+
+
+def component_specs(raw: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """Validated, normalised component declarations (a tuple of plain dicts, JSON round-trippable)."""
+    from lmrec.models.registry import get_model_class
+
+    if isinstance(raw, Mapping) or not isinstance(raw, Sequence) or isinstance(raw, str):
+        raise ConfigError(f"{where} must be a list of {{name, params}} mappings, got {raw!r}")
+    out = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping) or "name" not in item:
+            raise ConfigError(f"{where}[{i}] must be a mapping with a 'name', got {item!r}")
+        unknown = sorted(set(item) - set(COMPONENT_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}[{i}]: unknown key(s) {unknown}; allowed: {list(COMPONENT_KEYS)}")
+        try:
+            klass = get_model_class(str(item["name"]))
+        except KeyError as exc:
+            raise ConfigError(f"{where}[{i}]: {exc.args[0]}") from None
+        params = dict(item.get("params") or {})
+        try:
+            klass.config_class(**params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}[{i}] ({item['name']}): parameters {params}: {exc}") from exc
+        spec = {"name": str(item["name"]), "params": params}
+        if item.get("label"):
+            spec["label"] = str(item["label"])
+        out.append(spec)
+    return tuple(out)
+
+
+def component_label(spec: Mapping[str, Any]) -> str:
+    return str(spec.get("label") or spec["name"])
+
+
+def build_component(spec: Mapping[str, Any], num_threads: int | None) -> Recommender:
+    from lmrec.models.registry import get_model_class
+
+    klass = get_model_class(spec["name"])
+    params = dict(spec.get("params") or {})
+    fields = getattr(klass.config_class, "__dataclass_fields__", {})
+    if num_threads and "num_threads" in fields and "num_threads" not in params:
+        params["num_threads"] = num_threads
+    return klass(**params)
+
+
+class ComponentPool:
+    """Fitted models shared within one experiment run, so a hybrid does not train SASRec again when the
+    same run already trained it with the same parameters, data, seed and validation targets.
+
+    A model fitted from the same seed on the same data with the same parameters is the same model, so
+    reuse changes no number; it only saves the time. Entries compare data by identity (the runner passes
+    the same split objects), validation by its targets, history, metric and users.
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[str, Interactions, dict[str, Any], Recommender]] = []
+
+    @staticmethod
+    def _key(model: Recommender) -> str:
+        import dataclasses
+
+        config = dataclasses.asdict(model.config)  # type: ignore[call-overload]
+        return json.dumps([model.name, config], sort_keys=True, default=str)
+
+    @staticmethod
+    def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        if a.get("item_features") is not b.get("item_features"):
+            return False
+        va, vb = a.get("validation"), b.get("validation")
+        if va is None or vb is None:
+            return va is vb
+        same_users = (va.users is None and vb.users is None) or (
+            va.users is not None and vb.users is not None and np.array_equal(va.users, vb.users)
+        )
+        return bool(
+            va.targets is vb.targets
+            and va.history is vb.history
+            and va.metric == vb.metric
+            and va.exclude_seen == vb.exclude_seen
+            and same_users
+        )
+
+    def get(self, model: Recommender, data: Interactions, fit_kwargs: dict[str, Any]) -> Recommender | None:
+        """The fitted twin of unfitted `model` for this fit, if the pool has one."""
+        key = self._key(model)
+        for k, d, kw, fitted in self._entries:
+            if k == key and d is data and self._same(kw, fit_kwargs):
+                return fitted
+        return None
+
+    def add(self, model: Recommender, data: Interactions, fit_kwargs: dict[str, Any]) -> None:
+        """Remember `model`, fitted on `data` with `fit_kwargs` (item_features, validation), run seed."""
+        self._entries.append((self._key(model), data, dict(fit_kwargs), model))
+
+
+class HybridRecommender(Recommender):
+    """Base of the hybrid strategies: owns `components_` (fitted `Recommender`s, in config order).
+
+    Subclasses give the component declarations through `_component_specs()` and combine the component
+    scores in `_combine`. Every capability a component may need is declared here, and each component gets
+    only what it uses.
+    """
+
+    uses_sequences: ClassVar[bool] = True
+    uses_item_features: ClassVar[bool] = True
+    supports_validation: ClassVar[bool] = True
+
+    def _component_specs(self) -> tuple[dict[str, Any], ...]:
+        raise NotImplementedError
+
+    def _fit(self, data: Interactions, rng: np.random.Generator) -> None:  # pragma: no cover - via _fit_with
+        self._fit_with(data, rng, item_features=None, validation=None)
+
+    component_pool: ComponentPool | None = None
+    """Fitted models to reuse (set by the experiment runner; see `ComponentPool`)."""
+
+    def fit(
+        self, data: Interactions, *, seed: int | np.random.Generator | None = None, **kwargs: Any
+    ) -> Self:
+        # every component trains from the hybrid's own seed, exactly as it would alone (so a component
+        # equals the standalone model with the same params and can be shared with it)
+        self._component_rng = copy.deepcopy(as_rng(seed))
+        return super().fit(data, seed=seed, **kwargs)
+
+    def _fit_with(
+        self,
+        data: Interactions,
+        rng: np.random.Generator,
+        *,
+        item_features: ItemFeatures | None,
+        validation: Validation | None,
+    ) -> None:
+        threads = getattr(self.config, "num_threads", None)
+        self.components_: list[Recommender] = []
+        self.component_specs_ = self._component_specs()
+        reused = []
+        for spec in self.component_specs_:
+            model = build_component(spec, threads)
+            kwargs: dict[str, Any] = {}
+            if model.uses_item_features and item_features is not None:
+                kwargs["item_features"] = item_features
+            elif model.requires_item_features:
+                raise ConfigError(
+                    f"{type(self).__name__}: component {component_label(spec)} needs item text embeddings; "
+                    "give the hybrid an `item_text` (experiment file) or item_features= (Python)"
+                )
+            if model.supports_validation and validation is not None:
+                kwargs["validation"] = validation
+            pool = self.component_pool
+            known = pool.get(model, data, kwargs) if pool is not None else None
+            if known is not None:
+                model = known
+                reused.append(component_label(spec))
+            else:
+                model.fit(data, seed=copy.deepcopy(self._component_rng), **kwargs)
+                if pool is not None:
+                    pool.add(model, data, kwargs)
+            self.components_.append(model)
+        self.training_ = {
+            "components": {
+                component_label(s): dict(getattr(m, "training_", {}) or {})
+                for s, m in zip(self.component_specs_, self.components_, strict=True)
+            },
+            "reused_components": reused,
+        }
+        self._fit_combination(data, as_rng(rng), validation)
+
+    def _fit_combination(
+        self, data: Interactions, rng: np.random.Generator, validation: Validation | None
+    ) -> None:
+        """Learn how to combine the fitted components (weights on validation); default: nothing to learn."""
+
+    def component_scores(
+        self,
+        index: int,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        """Scores of component `index` for a batch, with the history in the form that component reads."""
+        model = self.components_[index]
+        if model.uses_sequences:
+            return model.score(users, history if history_given else None, sequences=sequences)
+        return model.score(users, history)
+
+    def selected_params(self) -> dict[str, Any]:
+        """The components with the hyper-parameters their validated fit chose (e.g. SASRec's epochs)."""
+        specs = []
+        for spec, model in zip(self.component_specs_, self.components_, strict=True):
+            chosen = model.selected_params() if model.supports_validation else {}
+            specs.append({**spec, "params": {**spec.get("params", {}), **chosen}})
+        return {self.components_field: specs}
+
+    components_field: ClassVar[str] = "components"
+    """Name of the config field that holds the component declarations."""
+
+    # --- persistence: each component in its own folder ------------------------------------------
+    def _save_extra(self, path: Path) -> None:
+        for i, model in enumerate(self.components_):
+            model.save(path / "components" / str(i))
+
+    def _load_extra(self, path: Path) -> None:
+        self.component_specs_ = self._component_specs()
+        self.components_ = [
+            Recommender.load(path / "components" / str(i)) for i in range(len(self.component_specs_))
+        ]
+
+    def _score_sequences(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        return self._combine(users, history, sequences, history_given=history_given)
+
+    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:  # pragma: no cover
+        return self._combine(users, history, None, history_given=True)
+
+    def _combine(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        raise NotImplementedError
