@@ -250,3 +250,23 @@ def test_component_equals_the_standalone_model_so_the_pool_changes_no_number() -
     other.component_pool = pool
     other.fit(data.subset(np.arange(len(data)) % 7 != 0), seed=5)  # other data: no reuse
     assert other.training_["reused_components"] == []
+
+
+def test_refit_keeps_early_stopped_components_and_weights_and_refits_the_others() -> None:
+    pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
+    case = successor_sequences(n_users=80, n_items=15)
+    train, validation = loo_validation(case.data)
+    small = {"embedding_size": 8, "epochs": 6, "batch_size": 16, "num_threads": 1, "eval_every": 2}
+    comps = [{"name": "sasrec", "params": small}, {"name": "ease", "params": {"reg": 5.0}}]
+    model = WeightedHybrid(components=comps, weight_step=0.5).fit(train, seed=1, validation=validation)
+    sasrec, weights = model.components_[0], model.weights_.copy()
+    model.refit(case.data, seed=1)
+    assert model.components_[0] is sasrec  # best-on-validation checkpoint kept
+    np.testing.assert_array_equal(model.weights_, weights)
+    assert model.config.weights == pytest.approx(weights.tolist())
+    assert model.config.components[0]["params"]["epochs"] == sasrec.training_["best_epoch"]
+    users = np.arange(case.data.n_users)
+    np.testing.assert_allclose(
+        model.components_[1].score(users), EASE(reg=5.0).fit(case.data, seed=1).score(users), rtol=1e-6
+    )
+    assert model.history_.nnz == case.data.csr().nnz

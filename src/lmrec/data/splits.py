@@ -62,7 +62,13 @@ class Split:
         """
         if not len(self.valid):
             return self.train
-        return self.train.concat(self.valid)
+        # computed once: every refit of a run then gets the same object (hybrids share fitted models
+        # by data identity, and the merge of a large log is not free)
+        cached = self.__dict__.get("_train_valid")
+        if cached is None:
+            cached = self.train.concat(self.valid)
+            object.__setattr__(self, "_train_valid", cached)
+        return cached
 
     def describe(self) -> dict[str, Any]:
         """Rows / users / items per part and how many valid/test users and items are cold."""

@@ -19,6 +19,7 @@ from lmrec import __version__
 from lmrec.eval import compare
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.config import Experiment
+from lmrec.experiment.hybrids import hybrid_comparisons
 from lmrec.experiment.prepare import prepare
 from lmrec.experiment.rating import run_rating
 from lmrec.experiment.report import leaderboard_frame, print_table, to_markdown, write_json
@@ -126,6 +127,7 @@ def run_experiment(
             _write_partial(folder / PARTIAL, exp, runs)
     key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
+    hybrids = hybrid_comparisons(runs, key, seed=exp.seed) if exp.evaluation.significance else []
     rows = [
         {
             "model": r.label,
@@ -164,6 +166,7 @@ def run_experiment(
             for r in runs
         ],
         "significance": sig,
+        "hybrid_vs_best_component": hybrids,
         "total": {
             **m_total.to_dict(),
             "prepare": m_prep.to_dict(),
@@ -176,7 +179,7 @@ def run_experiment(
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
     per_user["user_id"] = prep.split.train.user_vocab.id(per_user["user"].to_numpy())
     per_user.to_parquet(folder / "per_user.parquet", index=False)
-    (folder / "leaderboard.md").write_text(_board_md(exp, board, "test split", sig))
+    (folder / "leaderboard.md").write_text(_board_md(exp, board, "test split", sig) + _hybrids_md(hybrids))
     if exp.save_models:
         for r in runs:
             if r.model is not None:
@@ -259,6 +262,37 @@ def _header(exp: Experiment) -> dict[str, Any]:
     spec = dataclasses.asdict(exp)
     spec.pop("base_dir", None)
     return {"experiment": spec, "protocol": exp.protocol, "machine": machine_info(exp.threads)}
+
+
+def _hybrids_md(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    cols = {
+        "hybrid": "hybrid",
+        "best component": "best component",
+        "metric": "metric",
+        "n_users": "n_users",
+        "mean_b": "hybrid mean",
+        "mean_a": "component mean",
+        "mean_diff": "hybrid − component",
+        "relative_improvement": "relative",
+        "t_pvalue": "t_pvalue",
+        "wilcoxon_pvalue": "wilcoxon_pvalue",
+        "ci_low": "95% CI low",
+        "ci_high": "95% CI high",
+    }
+    frame = pd.DataFrame(rows)
+    frame = frame[[c for c in cols if c in frame.columns]].rename(columns=cols)
+    return "\n".join(
+        [
+            "## Hybrids against their best single component (paired, test users)",
+            "",
+            "Each hybrid against the best-on-test of the single models it is built from.",
+            "",
+            to_markdown(frame),
+            "",
+        ]
+    )
 
 
 def _board_md(

@@ -227,15 +227,24 @@ def run_model(
 
     fit_data = split.train_valid() if refit == "train+valid" else split.train
     assert_disjoint(fit_data, split)
+    kept_model = kept[1] if kept is not None else None
     with measure() as m_fit:
-        if refit == "train" and kept is not None:
-            model = kept[1]  # the selected trial's model: refitting it on the same data and seed is a no-op
+        if refit == "train" and kept_model is not None:
+            model = (
+                kept_model  # the selected trial's model: refitting it on the same data and seed is a no-op
+            )
+        elif isinstance(kept_model, HybridRecommender):
+            # hybrids refit their components on train+valid (early-stopped ones keep their best-on-validation
+            # fit, as the single sequence models do) and keep the weights chosen on validation unchanged
+            model = kept_model.refit(fit_data, seed=exp.seed)
         else:
             model = _build(spec, best.params)
             if isinstance(model, HybridRecommender):
                 model.component_pool = component_pool
             model.fit(fit_data, seed=exp.seed, **fit_kwargs)
     fit_timing = m_fit.to_dict()
+    if component_pool is not None and model is not kept_model and not isinstance(model, HybridRecommender):
+        component_pool.add(model, fit_data, fit_kwargs)  # the refitted model, for the hybrids' refits
     if refit == "train" and kept is not None:
         fit_timing = {**kept[2], "reused_selected_trial": True}
     history = split.train_valid()

@@ -10,6 +10,7 @@ components' selected hyper-parameters so that a refit on train+valid reuses them
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -86,8 +87,6 @@ class ComponentPool:
 
     @staticmethod
     def _key(model: Recommender) -> str:
-        import dataclasses
-
         config = dataclasses.asdict(model.config)  # type: ignore[call-overload]
         return json.dumps([model.name, config], sort_keys=True, default=str)
 
@@ -160,11 +159,14 @@ class HybridRecommender(Recommender):
         validation: Validation | None,
     ) -> None:
         threads = getattr(self.config, "num_threads", None)
+        self._item_features = item_features  # for `refit` (in memory only; a loaded model refits nothing)
         self.components_: list[Recommender] = []
         self.component_specs_ = self._component_specs()
         reused = []
         for spec in self.component_specs_:
             model = build_component(spec, threads)
+            if isinstance(model, HybridRecommender):
+                model.component_pool = self.component_pool  # nested hybrids share the pool
             kwargs: dict[str, Any] = {}
             if model.uses_item_features and item_features is not None:
                 kwargs["item_features"] = item_features
@@ -193,6 +195,47 @@ class HybridRecommender(Recommender):
             "reused_components": reused,
         }
         self._fit_combination(data, as_rng(rng), validation)
+
+    def refit(self, data: Interactions, *, seed: int | np.random.Generator | None = None) -> Self:
+        """Refit for the final test on more data (train+valid), keeping what validation chose.
+
+        Components that trained with early stopping keep their best-on-validation fit (as single sequence
+        models do under refit "train"); the others are refitted on `data` with their selected parameters;
+        nested hybrids recurse; blend weights and other choices made on validation stay as they are.
+        Without a validation set to watch, nothing here can select on the test data.
+        """
+        self.check_is_fitted()
+        # the configuration now states what validation chose (weights, epochs), as a fresh refit would
+        self.config = dataclasses.replace(self.config, **self.selected_params())
+        self._component_rng = copy.deepcopy(as_rng(seed))
+        threads = getattr(self.config, "num_threads", None)
+        for i, (spec, comp) in enumerate(zip(self.component_specs_, self.components_, strict=True)):
+            if isinstance(comp, HybridRecommender):
+                comp.component_pool = self.component_pool
+                comp.refit(data, seed=seed)
+                continue
+            if comp.supports_validation:
+                continue
+            chosen = {**spec, "params": {**spec.get("params", {}), **comp.selected_params()}}
+            model = build_component(chosen, threads)
+            features = getattr(self, "_item_features", None)
+            kwargs = {"item_features": features} if comp.uses_item_features and features is not None else {}
+            pool = self.component_pool
+            known = pool.get(model, data, kwargs) if pool is not None else None
+            if known is None:
+                model.fit(data, seed=copy.deepcopy(self._component_rng), **kwargs)
+                if pool is not None:
+                    pool.add(model, data, kwargs)
+            self.components_[i] = known or model
+        self.user_vocab_ = data.user_vocab
+        self.item_vocab_ = data.item_vocab
+        self.history_ = data.csr()
+        self.training_["refit_on_rows"] = len(data)
+        self._refit_combination(data)
+        return self
+
+    def _refit_combination(self, data: Interactions) -> None:
+        """Update data statistics a strategy keeps (not choices made on validation) after `refit`."""
 
     def _fit_combination(
         self, data: Interactions, rng: np.random.Generator, validation: Validation | None

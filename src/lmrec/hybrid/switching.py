@@ -80,6 +80,9 @@ class SwitchingHybrid(HybridRecommender):
         what = "users" if self.config.rule == "history_length" else "items"
         self.training_["routed_to_first"] = {what: int(routed.sum()), "of": int(routed.size)}
 
+    def _refit_combination(self, data: Interactions) -> None:
+        self.item_users_ = np.diff(data.csr().tocsc().indptr).astype(np.int64)
+
     def _combine(
         self,
         users: np.ndarray,
