@@ -66,6 +66,19 @@ HYBRIDS = [
             "n_candidates": 20,
         },
     },
+    {
+        "name": "ltr",
+        "params": {
+            "retrievers": [
+                {"name": "pop"},
+                {"name": "itemknn", "params": {"k": 50}},
+                {"name": "ease", "params": {"reg": 50.0}},
+            ],
+            "n_candidates": 20,
+            "min_child_samples": 5,
+            "num_threads": 1,
+        },
+    },
 ]
 
 
@@ -91,7 +104,8 @@ def test_hybrids_run_from_an_experiment_file(log_csv: Path, tmp_path: Path) -> N
     weighted, cascade = by_label["pop+ease"], by_label["cascade"]
     # each hybrid is tested against the best (on test) of its own components among the single models
     rows = {r["hybrid"]: r for r in results["hybrid_vs_best_component"]}
-    assert set(rows) == {"pop+ease", "switching", "cascade"}
+    assert set(rows) == {"pop+ease", "switching", "cascade", "ltr"}
+    assert rows["ltr"]["components in run"] == ["pop", "ease", "itemknn"]
     assert rows["pop+ease"]["components in run"] == ["pop", "ease"]
     assert rows["cascade"]["components in run"] == ["pop", "ease", "itemknn"]
     for label, row in rows.items():
@@ -119,7 +133,8 @@ def test_no_test_event_reaches_any_component(log_csv: Path, tmp_path: Path, monk
 
     test_events, valid_events = events(split.test), events(split.valid)
     # popularity is fitted once on train and once on train+valid: the standalone model's fit and refit,
-    # which every hybrid then reuses as its component (for tuning and for its train+valid refit)
+    # which every hybrid then reuses as its component (for tuning and for its train+valid refit); the
+    # learned ranker trains on validation targets only (its candidates come from train histories)
     assert len(SpyPopularity.fits) == 2
     for fitted in SpyPopularity.fits:
         assert not events(fitted) & test_events

@@ -270,3 +270,86 @@ def test_refit_keeps_early_stopped_components_and_weights_and_refits_the_others(
         model.components_[1].score(users), EASE(reg=5.0).fit(case.data, seed=1).score(users), rtol=1e-6
     )
     assert model.history_.nnz == case.data.csr().nnz
+
+
+# --- learned ranking stage (LightGBM LambdaRank) ----------------------------------------------------
+def holdout_validation(data: Interactions, share: float = 0.25, seed: int = 0) -> Validation:
+    """Validation targets = a random share of each user's events; history = the rest (contract tests)."""
+    rng = np.random.default_rng(seed)
+    held = rng.random(len(data)) < share
+    return Validation(targets=data.subset(held), history=data.subset(~held))
+
+
+class TestLearnedRanker(RecommenderConformance):
+    """The ranker learns from validation targets, so the known-answer logs are the set-style ones with
+    enough users (200) for LambdaRank to learn that the retriever's order is the signal."""
+
+    def known_answer_cases(self) -> list[KnownAnswer]:
+        return [checkerboard(200, 20), checkerboard(200, 24, block=3, holdout=2), block_identity(4, 50)]
+
+    def make_model(self, **overrides: Any) -> Recommender:
+        pytest.importorskip("lightgbm", reason="lightgbm is installed by scripts/setup.sh (extra 'rank')")
+        from lmrec.hybrid import LearnedRanker
+
+        return LearnedRanker(
+            **{
+                "retrievers": [{"name": "ease", "params": {"reg": 10.0}}, {"name": "pop"}],
+                "n_candidates": 8,
+                "min_child_samples": 5,
+                "n_estimators": 30,
+                "num_threads": 1,
+                **overrides,
+            }
+        )
+
+    def fit_kwargs(self, data: Interactions) -> dict[str, Any]:
+        return {"validation": holdout_validation(data)}
+
+
+def test_ltr_config_and_data_errors_name_the_problem() -> None:
+    pytest.importorskip("lightgbm", reason="lightgbm is installed by scripts/setup.sh (extra 'rank')")
+    from lmrec.hybrid import LearnedRanker
+
+    with pytest.raises(ValueError, match="unknown or empty"):
+        LearnedRanker(retrievers=[{"name": "pop"}], features=["scores", "colour"])
+    data = random_interactions()
+    text_model = LearnedRanker(retrievers=[{"name": "pop"}], features=["scores", "text"])
+    with pytest.raises(ConfigError, match="'text' feature group needs item text"):
+        text_model.fit(data, seed=0, validation=holdout_validation(data))
+    with pytest.raises(ConfigError, match="trained on the validation targets"):
+        LearnedRanker(retrievers=[{"name": "pop"}]).fit(data, seed=0)
+
+
+def test_ltr_records_what_the_ranker_learned() -> None:
+    pytest.importorskip("lightgbm", reason="lightgbm is installed by scripts/setup.sh (extra 'rank')")
+    from lmrec.hybrid import LearnedRanker
+
+    case = checkerboard(200, 20)
+    model = LearnedRanker(
+        retrievers=[{"name": "ease", "params": {"reg": 10.0}}, {"name": "pop"}],
+        n_candidates=8,
+        min_child_samples=5,
+        n_estimators=30,
+        num_threads=1,
+    ).fit(case.data, seed=0, validation=holdout_validation(case.data))
+    info = model.training_["ranker"]
+    assert 1 <= info["best_iteration"] <= 30
+    assert 0 < info["users_with_target_in_candidates"] <= info["users"] <= 200
+    assert set(info["feature_gain"]) == {
+        "score_0",
+        "score_1",
+        "zscore_0",
+        "zscore_1",
+        "rank_0",
+        "rank_1",
+        "log_popularity",
+        "first_seen",
+        "last_seen",
+        "log_history_length",
+    }
+    # the retriever that carries the signal is what the ranker uses
+    gain = info["feature_gain"]
+    assert (
+        gain["score_0"] + gain["zscore_0"] + gain["rank_0"]
+        > gain["score_1"] + gain["zscore_1"] + gain["rank_1"]
+    )

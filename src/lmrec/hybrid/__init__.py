@@ -2,18 +2,23 @@
 
 - `WeightedHybrid` ("weighted"): weighted sum of normalised scores, weights given or fitted on validation;
 - `SwitchingHybrid` ("switching"): one of two models decides, by user history length or item coldness;
-- `Cascade` ("cascade"): union of retrievers' top lists, re-ranked by a ranker model.
+- `Cascade` ("cascade"): union of retrievers' top lists, re-ranked by a ranker model;
+- `LearnedRanker` ("ltr"): a cascade whose ranker is LightGBM LambdaRank over candidate features, trained
+  on the validation targets.
 
 Each is declared in an experiment file like any model, its components as `{name, params}` mappings.
 """
 
 from lmrec.hybrid.cascade import Cascade, CascadeConfig
+from lmrec.hybrid.ltr import LearnedRanker, LTRConfig
 from lmrec.hybrid.switching import SwitchingConfig, SwitchingHybrid
 from lmrec.hybrid.weighted import WeightedConfig, WeightedHybrid
 
 __all__ = [
     "Cascade",
     "CascadeConfig",
+    "LTRConfig",
+    "LearnedRanker",
     "SwitchingConfig",
     "SwitchingHybrid",
     "WeightedConfig",

@@ -24,6 +24,16 @@ from lmrec.models.base import mask_out
 from lmrec.models.topk import topk
 
 
+def place_below(cand: np.ndarray, ranked: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Full score rows: candidates keep their `ranked` score, every other item goes below the lowest
+    candidate, ordered by `fallback` (history items, -inf there, last)."""
+    cand_scores = np.where(cand, ranked, np.inf)
+    floor = cand_scores.min(axis=1, keepdims=True)
+    floor[~np.isfinite(floor)] = 0.0
+    order = np.argsort(np.argsort(-fallback, axis=1, kind="stable"), axis=1) / max(cand.shape[1], 1)
+    return np.where(cand, ranked, floor - 1.0 - order).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class CascadeConfig:
     """Cascade hyper-parameters."""
@@ -116,14 +126,7 @@ class Cascade(HybridRecommender):
             ).astype(np.float64)
         else:
             ranked = sum((reciprocal_rank(s).astype(np.float64) for s in retrieved), np.zeros(cand.shape))
-        # below every candidate: min candidate score - 1 - (fallback rank share in [0, 1))
-        cand_scores = np.where(cand, ranked, np.inf)
-        floor = cand_scores.min(axis=1, keepdims=True)
-        floor[~np.isfinite(floor)] = 0.0
-        # history items (-inf in the retriever's view) sort last
-        order = np.argsort(np.argsort(-retrieved[0], axis=1, kind="stable"), axis=1) / max(self.n_items, 1)
-        out = np.where(cand, ranked, floor - 1.0 - order)
-        return out.astype(np.float32)
+        return place_below(cand, ranked, retrieved[0])
 
     def candidate_recall(
         self,

@@ -23,6 +23,7 @@ MODELS: dict[str, str] = {
     "weighted": "lmrec.hybrid.weighted:WeightedHybrid",
     "switching": "lmrec.hybrid.switching:SwitchingHybrid",
     "cascade": "lmrec.hybrid.cascade:Cascade",
+    "ltr": "lmrec.hybrid.ltr:LearnedRanker",
 }
 
 

@@ -1,0 +1,270 @@
+"""Learned ranking stage: a LightGBM LambdaRank model (optimising NDCG) re-ranks the retrievers' candidates.
+
+Stages and data, with no leakage by construction:
+1. the retrievers are fitted on train (early-stopped ones watch validation targets);
+2. candidates (union of the retrievers' top lists) are built for validation users from their training
+   history, labelled 1 where the candidate is the user's validation target, and the ranker is trained
+   on them; LightGBM's own early stopping uses a held-out share of those validation users;
+3. for the test, `refit` refits the retrievers on train+valid and the ranker is applied unchanged.
+
+Users whose validation target is not among their candidates carry no ranking signal and are left out of
+the ranker's training (their share is the validation candidate miss rate, in `training_`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from lmrec.data.interactions import Interactions
+from lmrec.errors import ConfigError
+from lmrec.hybrid.cascade import Cascade, place_below
+from lmrec.hybrid.components import component_specs
+from lmrec.hybrid.features import GROUPS, ItemStats, candidate_features, feature_names
+from lmrec.models.base import Validation
+
+log = logging.getLogger("lmrec.train")
+
+BATCH = 512
+"""Users whose candidates and features are built at once."""
+
+
+@dataclass(frozen=True)
+class LTRConfig:
+    """LambdaRank re-ranker hyper-parameters."""
+
+    retrievers: tuple[dict[str, Any], ...] = ()
+    """Candidate generators, `{name, params, label}` mappings; their scores and ranks are features."""
+    n_candidates: int = 100
+    """Top items taken from each retriever (the candidate set is the union)."""
+    features: tuple[str, ...] = ("scores", "ranks", "popularity", "age", "activity")
+    """Feature groups: scores, ranks, popularity, age, text (needs item text), activity."""
+    exclude_history: bool = True
+    """Retrievers skip each user's history items (as the evaluation does under seen-item exclusion)."""
+    recent: int = 5
+    """The user's last items the `text` feature compares a candidate with."""
+    n_estimators: int = 500
+    """Maximum boosting rounds (early stopping picks the number on held-out validation users)."""
+    learning_rate: float = 0.05
+    """LightGBM learning rate."""
+    num_leaves: int = 31
+    """LightGBM leaves per tree."""
+    min_child_samples: int = 50
+    """LightGBM minimum rows per leaf."""
+    early_stopping_rounds: int = 30
+    """Stop when NDCG@10 of the held-out validation users has not improved for this many rounds."""
+    holdout: float = 0.2
+    """Share of the validation users held out for the ranker's early stopping."""
+    fit_users: int = 20000
+    """Validation users the ranker trains on (a seeded sample; 0 = all)."""
+    num_threads: int | None = None
+    """Threads for LightGBM and the torch retrievers (None: their own default)."""
+
+    def __post_init__(self) -> None:
+        specs = component_specs(self.retrievers, "retrievers")
+        if not specs:
+            raise ValueError("a learned ranker needs at least one retriever")
+        object.__setattr__(self, "retrievers", specs)
+        feats = tuple(self.features)
+        unknown = sorted(set(feats) - set(GROUPS))
+        if unknown or not feats:
+            raise ValueError(
+                f"features: unknown or empty group list {unknown or feats}; choose from {list(GROUPS)}"
+            )
+        object.__setattr__(self, "features", feats)
+        if self.n_candidates < 1:
+            raise ValueError(f"n_candidates must be >= 1, got {self.n_candidates}")
+        if not 0 < self.holdout < 1:
+            raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
+        if self.fit_users < 0:
+            raise ValueError(f"fit_users must be >= 0, got {self.fit_users}")
+
+
+class LearnedRanker(Cascade):
+    """Union of the retrievers' top lists, ordered by a LightGBM LambdaRank model over candidate features.
+
+    Unknown users: the retrievers score them from the given history; the features use that history too.
+    """
+
+    name = "ltr"
+    config_class = LTRConfig  # type: ignore[assignment]
+    config: LTRConfig  # type: ignore[assignment]
+    components_field: ClassVar[str] = "retrievers"
+
+    def _component_specs(self) -> tuple[dict[str, Any], ...]:
+        return tuple(self.config.retrievers)
+
+    def selected_params(self) -> dict[str, Any]:
+        specs = super(Cascade, self).selected_params()[self.components_field]
+        return {"retrievers": specs}
+
+    @property
+    def _n_retrievers(self) -> int:
+        return len(self.config.retrievers)
+
+    def _text(self) -> np.ndarray | None:
+        return getattr(self, "text_", None)
+
+    def _fit_combination(
+        self, data: Interactions, rng: np.random.Generator, validation: Validation | None
+    ) -> None:
+        import lightgbm
+
+        if validation is None:
+            raise ConfigError("ltr: the ranker is trained on the validation targets; fit with validation=...")
+        features = getattr(self, "_item_features", None)
+        if "text" in self.config.features:
+            if features is None:
+                raise ConfigError(
+                    "ltr: the 'text' feature group needs item text: give the model an `item_text` "
+                    "(experiment file) or item_features= (Python), or drop 'text' from features"
+                )
+            v = features.vectors.astype(np.float32)
+            self.text_ = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        self.stats_ = ItemStats.of(data)
+        targets = validation.targets.csr()
+        history = validation.history.csr()
+        users = validation.users
+        if users is None:
+            users = np.flatnonzero(np.diff(targets.indptr) > 0)
+        users = np.asarray(users, dtype=np.int64)
+        if 0 < self.config.fit_users < users.size:
+            users = np.sort(rng.choice(users, self.config.fit_users, replace=False))
+        seqs = validation.history.sequences()
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for lo in range(0, users.size, BATCH):
+            part = users[lo : lo + BATCH]
+            X, y, sizes = self._labelled(part, history, targets, [seqs[u] for u in part])
+            parts.append((X, y, sizes))
+        X = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        sizes = np.concatenate([p[2] for p in parts])
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        positive = np.array([y[s:e].any() for s, e in zip(starts, ends, strict=True)], dtype=bool)
+        keep = np.flatnonzero(positive & (sizes > 0))
+        if keep.size < 10:
+            raise ValueError(
+                f"ltr: only {keep.size} validation users have their target among the candidates; "
+                "raise n_candidates or use stronger retrievers"
+            )
+        held = np.zeros(keep.size, dtype=bool)
+        held[rng.permutation(keep.size)[: max(1, round(self.config.holdout * keep.size))]] = True
+
+        def rows_of(groups: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.arange(starts[g], ends[g]) for g in groups])
+
+        tr, ho = keep[~held], keep[held]
+        ranker = lightgbm.LGBMRanker(
+            objective="lambdarank",
+            n_estimators=self.config.n_estimators,
+            learning_rate=self.config.learning_rate,
+            num_leaves=self.config.num_leaves,
+            min_child_samples=self.config.min_child_samples,
+            random_state=int(rng.integers(2**31 - 1)),
+            n_jobs=self.config.num_threads or 0,
+            deterministic=True,
+            force_row_wise=True,
+            verbosity=-1,
+        )
+        names = feature_names(self.config.features, self._n_retrievers)
+        ranker.fit(
+            X[rows_of(tr)],
+            y[rows_of(tr)],
+            group=sizes[tr],
+            eval_set=[(X[rows_of(ho)], y[rows_of(ho)])],
+            eval_group=[sizes[ho]],
+            eval_at=[10],
+            feature_name=names,
+            callbacks=[lightgbm.early_stopping(self.config.early_stopping_rounds, verbose=False)],
+        )
+        self.booster_ = ranker.booster_
+        best = int(ranker.best_iteration_ or self.config.n_estimators)
+        self.best_iteration_ = best
+        gain = self.booster_.feature_importance(importance_type="gain", iteration=best)
+        self.training_.update(
+            {
+                "ranker": {
+                    "best_iteration": best,
+                    "holdout_ndcg@10": float(ranker.best_score_["valid_0"]["ndcg@10"]),
+                    "users_with_target_in_candidates": int(keep.size),
+                    "users": int(users.size),
+                    "valid_candidate_recall": float(keep.size / max(users.size, 1)),
+                    "feature_gain": {n: round(float(g), 3) for n, g in zip(names, gain, strict=True)},
+                }
+            }
+        )
+        log.info(
+            "ltr: %d trees, held-out NDCG@10 %.4f; %d of %d validation users have the target as a candidate",
+            best,
+            self.training_["ranker"]["holdout_ndcg@10"],
+            keep.size,
+            users.size,
+        )
+
+    def _labelled(
+        self, users: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matrix, seqs: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hist = sp.csr_matrix(history[users])
+        cand, retrieved = self.candidates(users, hist, seqs)
+        rows, items, X = candidate_features(
+            self.config.features, cand, retrieved, hist, seqs, self.stats_, self._text(), self.config.recent
+        )
+        t = sp.csr_matrix(targets[users])
+        y = np.asarray(t[rows, items]).ravel() > 0
+        sizes = np.bincount(rows, minlength=users.size)
+        return X, y.astype(np.int32), sizes
+
+    def _refit_combination(self, data: Interactions) -> None:
+        self.stats_ = ItemStats.of(data)  # statistics of the data the refitted retrievers saw
+
+    def _combine(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        cand, retrieved = self.candidates(users, history, sequences, history_given=history_given)
+        rows, items, X = candidate_features(
+            self.config.features,
+            cand,
+            retrieved,
+            history,
+            sequences,
+            self.stats_,
+            self._text(),
+            self.config.recent,
+        )
+        ranked = np.zeros(cand.shape, dtype=np.float64)
+        if rows.size:
+            ranked[rows, items] = self.booster_.predict(
+                X, num_iteration=self.best_iteration_, num_threads=self.config.num_threads or 0
+            )
+        return place_below(cand, ranked, retrieved[0])
+
+    # --- persistence --------------------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        model = self.booster_.model_to_string(num_iteration=self.best_iteration_)
+        state = {
+            "booster": np.frombuffer(model.encode(), dtype=np.uint8),
+            "best_iteration": np.array([self.best_iteration_]),
+            **{f"stats_{k}": v for k, v in self.stats_.arrays().items()},
+        }
+        if self._text() is not None:
+            state["text"] = self.text_
+        return state
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        import lightgbm
+
+        self.booster_ = lightgbm.Booster(model_str=arrays["booster"].tobytes().decode())
+        self.best_iteration_ = int(arrays["best_iteration"][0])
+        self.stats_ = ItemStats(**{k[6:]: v for k, v in arrays.items() if k.startswith("stats_")})
+        if "text" in arrays:
+            self.text_ = arrays["text"]
