@@ -251,6 +251,12 @@ def recommend(
     ] = None,
     n: Annotated[int, typer.Option("-n", help="How many items.")] = 10,
     include_seen: Annotated[bool, typer.Option(help="Allow items the user already interacted with.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="Say why: each component's score and rank (hybrids) and the closest history items."
+        ),
+    ] = False,
 ) -> None:
     """Top-n items as JSON lines: for known users (--user), or for one ad-hoc user given by an ordered
     history (--history ITEM --history ITEM ...)."""
@@ -261,11 +267,24 @@ def recommend(
     rec = load_model(model)
     if user:
         ids = [int(u) if rec.user_vocab_.is_integer and u.lstrip("-").isdigit() else u for u in user]
+        if explain:
+            from lmrec.hybrid.explain import explain as explain_recs
+
+            idx = rec.user_vocab_.index(np.asarray(ids), what="user")
+            for row in explain_recs(rec, idx, n, exclude_history=not include_seen):
+                typer.echo(json.dumps(row))
+            return
         for row in rec.recommend_ids(ids, n=n, exclude_history=not include_seen):
             typer.echo(json.dumps(row))
         return
     assert history is not None
     seq = raw_ids(rec.item_vocab_, history, "item")
+    if explain:
+        from lmrec.hybrid.explain import explain as explain_recs
+
+        (row,) = explain_recs(rec, np.array([-1]), n, sequences=[seq], exclude_history=not include_seen)
+        typer.echo(json.dumps({**row, "history": rec.item_vocab_.id(seq).tolist()}))
+        return
     # user -1: the model has not seen this user and scores the given history (ordered for sequence models)
     recs = rec.recommend(
         np.array([-1]),
