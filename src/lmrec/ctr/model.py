@@ -1,0 +1,214 @@
+"""A click-through model: one of the `networks`, trained with binary cross-entropy, early-stopped on the
+validation log-loss (the best-on-validation weights are kept), seeded, with a settable thread count."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from lmrec import __version__
+from lmrec.ctr.fields import FieldData
+from lmrec.errors import ConfigError, NotFittedError
+
+log = logging.getLogger("lmrec.train")
+
+
+@dataclass(frozen=True)
+class CTRConfig:
+    """Click-through model hyper-parameters."""
+
+    model: str = "deepfm"
+    """Network: lr (logistic regression), widedeep, deepfm, neumf."""
+    embedding_size: int = 16
+    """Embedding width per field."""
+    hidden: tuple[int, ...] = (64, 32)
+    """MLP layer widths (deep part)."""
+    dropout: float = 0.2
+    """Dropout in the MLP."""
+    learning_rate: float = 1e-3
+    """AdamW learning rate."""
+    weight_decay: float = 1e-5
+    """AdamW weight decay."""
+    batch_size: int = 1024
+    """Examples per step."""
+    epochs: int = 50
+    """Maximum epochs."""
+    patience: int = 3
+    """Stop after this many epochs without a better validation log-loss."""
+    num_threads: int | None = None
+    """torch threads (None: torch's default)."""
+
+    def __post_init__(self) -> None:
+        from lmrec.ctr.networks import NETWORKS
+
+        if self.model not in NETWORKS:
+            raise ValueError(f"model must be one of {sorted(NETWORKS)}, not {self.model!r}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        for name in ("embedding_size", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def _labels(y: np.ndarray, n: int, what: str) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float32).reshape(-1)
+    if y.shape[0] != n:
+        raise ValueError(f"{what}: {y.shape[0]} labels for {n} examples")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError(f"{what}: labels must be 0 or 1")
+    return y
+
+
+class CTRModel:
+    """Predicts click probabilities from `FieldData`."""
+
+    def __init__(self, config: CTRConfig | None = None, **params: Any) -> None:
+        try:
+            self.config = config if config is not None else CTRConfig(**params)
+        except TypeError as exc:
+            raise ConfigError(f"CTRModel: {exc}") from exc
+
+    def _network(self, data: FieldData) -> Any:
+        from lmrec.ctr.networks import NETWORKS
+
+        c = self.config
+        return NETWORKS[c.model](
+            data.n_features,
+            len(data.fields),
+            data.multi is not None,
+            dim=c.embedding_size,
+            hidden=c.hidden,
+            dropout=c.dropout,
+        )
+
+    def fit(
+        self, train: FieldData, y: np.ndarray, valid: FieldData, y_valid: np.ndarray, *, seed: int = 0
+    ) -> Self:
+        """Train on `train`, early-stop on the validation log-loss, keep the best-on-validation weights."""
+        import torch
+
+        from lmrec.eval.rating import log_loss
+
+        y = _labels(y, len(train), "train")
+        y_valid = _labels(y_valid, len(valid), "valid")
+        c = self.config
+        if c.num_threads:
+            torch.set_num_threads(c.num_threads)
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        self.net_ = self._network(train)
+        opt = torch.optim.AdamW(self.net_.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        best, best_state, bad, history = np.inf, None, 0, []
+        started = time.perf_counter()
+        for epoch in range(1, c.epochs + 1):
+            t0 = time.perf_counter()
+            self.net_.train()
+            order = rng.permutation(len(train))
+            total = 0.0
+            for lo in range(0, order.size, c.batch_size):
+                rows = order[lo : lo + c.batch_size]
+                single, multi = self._tensors(train, rows)
+                loss = loss_fn(self.net_(single, multi), torch.from_numpy(y[rows]))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * rows.size
+            value = log_loss(y_valid, self._predict(valid))
+            history.append({"epoch": epoch, "loss": total / len(train), "valid_logloss": value})
+            improved = value < best - 1e-6
+            log.info(
+                "%s epoch %d/%d loss %.4f valid log-loss %.4f%s (%.1fs)",
+                c.model, epoch, c.epochs, total / len(train), value, " *" if improved else "",
+                time.perf_counter() - t0,
+            )  # fmt: skip
+            if improved:
+                best, best_state, bad = value, copy.deepcopy(self.net_.state_dict()), 0
+            else:
+                bad += 1
+                if bad >= c.patience:
+                    break
+        assert best_state is not None
+        self.net_.load_state_dict(best_state)
+        self.n_features_ = train.n_features
+        self.fields_ = train.fields
+        self.has_multi_ = train.multi is not None
+        best_epoch = int(np.argmin([h["valid_logloss"] for h in history])) + 1
+        self.training_ = {
+            "epochs_run": len(history),
+            "best_epoch": best_epoch,
+            "best_valid_logloss": float(best),
+            "seconds_per_epoch": round((time.perf_counter() - started) / len(history), 3),
+            "history": history,
+        }
+        return self
+
+    def _tensors(self, data: FieldData, rows: np.ndarray | None = None) -> tuple[Any, Any]:
+        import torch
+
+        single = data.single if rows is None else data.single[rows]
+        multi = data.multi if rows is None or data.multi is None else data.multi[rows]
+        return torch.from_numpy(single), (torch.from_numpy(multi) if multi is not None else None)
+
+    def _predict(self, data: FieldData, batch: int = 65536) -> np.ndarray:
+        import torch
+
+        self.net_.eval()
+        out = []
+        with torch.no_grad():
+            for lo in range(0, len(data), batch):
+                rows = np.arange(lo, min(lo + batch, len(data)))
+                out.append(torch.sigmoid(self.net_(*self._tensors(data, rows))).numpy())
+        return np.concatenate(out).astype(np.float64) if out else np.empty(0)
+
+    def predict_proba(self, data: FieldData) -> np.ndarray:
+        """Click probability of every example."""
+        if not hasattr(self, "net_"):
+            raise NotFittedError("CTRModel is not fitted yet: call fit(...) first")
+        if data.n_features != self.n_features_ or data.fields != self.fields_:
+            raise ValueError("data was encoded with a different FieldEncoder than the training data")
+        return self._predict(data)
+
+    def save(self, path: str | Path) -> Path:
+        """`model.json` (config, fields, versions) and `arrays.npz` (the network's tensors; no pickle)."""
+        if not hasattr(self, "net_"):
+            raise NotFittedError("CTRModel is not fitted yet: call fit(...) first")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        np.savez(path / "arrays.npz", **{k: v.numpy() for k, v in self.net_.state_dict().items()})
+        meta = {
+            "lmrec_version": __version__,
+            "config": dataclasses.asdict(self.config),
+            "n_features": self.n_features_,
+            "fields": list(self.fields_),
+            "has_multi": self.has_multi_,
+            "training": {k: v for k, v in self.training_.items() if k != "history"},
+        }
+        (path / "model.json").write_text(json.dumps(meta, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> CTRModel:
+        import torch
+
+        path = Path(path)
+        meta = json.loads((path / "model.json").read_text())
+        model = cls(CTRConfig(**meta["config"]))
+        fields = tuple(meta["fields"])
+        multi = np.zeros((1, 1), dtype=np.int64) if meta["has_multi"] else None
+        stub = FieldData(np.zeros((1, len(fields)), dtype=np.int64), multi, meta["n_features"], fields)
+        model.net_ = model._network(stub)
+        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+            model.net_.load_state_dict({k: torch.from_numpy(npz[k]) for k in npz.files})
+        model.n_features_, model.fields_, model.has_multi_ = meta["n_features"], fields, meta["has_multi"]
+        model.training_ = meta["training"]
+        return model

@@ -1,0 +1,135 @@
+"""Click-through networks over embedded categorical fields (PyTorch).
+
+Shapes: `single` (B, F) indices into one shared table; `multi` (B, W) padded with -1, averaged into one more
+field. Every network returns logits (B,).
+- `LogisticRegression`: bias + one weight per feature value (the wide part alone);
+- `WideAndDeep` (Cheng et al., 2016): wide linear part + an MLP over the concatenated field embeddings;
+- `DeepFM` (Guo et al., 2017): linear + factorisation-machine pairwise term + MLP, embeddings shared;
+- `NeuMF` (He et al., 2017): GMF (user ⊙ item) next to an MLP over all field embeddings, fused by a
+  linear layer; user and item are the first two fields.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _mlp(n_in: int, hidden: tuple[int, ...], dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(n_in, width), nn.ReLU(), nn.Dropout(dropout)]
+        n_in = width
+    return nn.Sequential(*layers)
+
+
+class FieldEmbedding(nn.Module):
+    """Embeds single fields and mean-pools the multi-valued one into an extra field."""
+
+    def __init__(self, n_features: int, dim: int, has_multi: bool) -> None:
+        super().__init__()
+        self.table = nn.Embedding(n_features, dim)
+        nn.init.normal_(self.table.weight, std=0.01)
+        self.has_multi = has_multi
+
+    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
+        out = self.table(single)  # (B, F, d)
+        if self.has_multi and multi is not None:
+            mask = (multi >= 0).unsqueeze(-1).float()  # (B, W, 1)
+            pooled = (self.table(multi.clamp(min=0)) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            out = torch.cat([out, pooled.unsqueeze(1)], dim=1)
+        return out  # (B, F [+1], d)
+
+
+class LogisticRegression(nn.Module):
+    def __init__(self, n_features: int, n_fields: int, has_multi: bool, **_: object) -> None:
+        super().__init__()
+        self.weights = FieldEmbedding(n_features, 1, has_multi)
+        self.bias = nn.Parameter(torch.zeros(1))
+        nn.init.zeros_(self.weights.table.weight)
+
+    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
+        return self.weights(single, multi).sum(dim=(1, 2)) + self.bias
+
+
+class WideAndDeep(nn.Module):
+    def __init__(
+        self,
+        n_features: int,
+        n_fields: int,
+        has_multi: bool,
+        *,
+        dim: int,
+        hidden: tuple[int, ...],
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.wide = LogisticRegression(n_features, n_fields, has_multi)
+        self.embed = FieldEmbedding(n_features, dim, has_multi)
+        width = (n_fields + int(has_multi)) * dim
+        self.deep = _mlp(width, hidden, dropout)
+        self.head = nn.Linear(hidden[-1] if hidden else width, 1)
+
+    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
+        e = self.embed(single, multi).flatten(1)
+        return self.wide(single, multi) + self.head(self.deep(e)).squeeze(-1)
+
+
+class DeepFM(nn.Module):
+    def __init__(
+        self,
+        n_features: int,
+        n_fields: int,
+        has_multi: bool,
+        *,
+        dim: int,
+        hidden: tuple[int, ...],
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.linear = LogisticRegression(n_features, n_fields, has_multi)
+        self.embed = FieldEmbedding(n_features, dim, has_multi)
+        width = (n_fields + int(has_multi)) * dim
+        self.deep = _mlp(width, hidden, dropout)
+        self.head = nn.Linear(hidden[-1] if hidden else width, 1)
+
+    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
+        e = self.embed(single, multi)  # (B, F, d)
+        # FM: sum over pairs <e_i, e_j> = 0.5 * ((sum e)^2 - sum e^2), summed over the embedding dims
+        fm = 0.5 * (e.sum(1).pow(2) - e.pow(2).sum(1)).sum(1)
+        return self.linear(single, multi) + fm + self.head(self.deep(e.flatten(1))).squeeze(-1)
+
+
+class NeuMF(nn.Module):
+    def __init__(
+        self,
+        n_features: int,
+        n_fields: int,
+        has_multi: bool,
+        *,
+        dim: int,
+        hidden: tuple[int, ...],
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        if n_fields < 2:
+            raise ValueError("NeuMF needs the user and item fields first")
+        self.gmf = FieldEmbedding(n_features, dim, False)
+        self.embed = FieldEmbedding(n_features, dim, has_multi)
+        width = (n_fields + int(has_multi)) * dim
+        self.deep = _mlp(width, hidden, dropout)
+        self.head = nn.Linear(dim + (hidden[-1] if hidden else width), 1)
+
+    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
+        g = self.gmf(single[:, :2], None)
+        gmf = g[:, 0] * g[:, 1]  # (B, d)
+        mlp = self.deep(self.embed(single, multi).flatten(1))
+        return self.head(torch.cat([gmf, mlp], dim=1)).squeeze(-1)
+
+
+NETWORKS: dict[str, type[nn.Module]] = {
+    "lr": LogisticRegression,
+    "widedeep": WideAndDeep,
+    "deepfm": DeepFM,
+    "neumf": NeuMF,
+}

@@ -1,0 +1,115 @@
+"""Click-through models: field encoding without leakage, a known-answer interaction task that needs
+pairwise terms, early stopping and seeds, persistence, and MovieLens demographics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmrec.ctr import CTRModel, FieldEncoder
+from lmrec.ctr.fields import UNKNOWN
+from lmrec.data.loaders.movielens_users import load_movielens_users
+from lmrec.errors import DataError, NotFittedError
+from lmrec.eval.rating import auc
+
+pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
+
+
+def xor_task(n: int, seed: int) -> tuple[dict[str, np.ndarray], list[list[str]], np.ndarray]:
+    """Click iff colour and shape agree (a, x) or (b, y): an interaction with no main effect, so a linear
+    model stays at AUC 0.5 and a model with pairwise terms can reach 1. Genres are noise."""
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["a", "b"], n)
+    shape = rng.choice(["x", "y"], n)
+    noise = rng.integers(0, 20, n).astype(str)
+    genres = [list(rng.choice(["g1", "g2", "g3"], rng.integers(0, 3), replace=False)) for _ in range(n)]
+    y = ((colour == "a") == (shape == "x")).astype(np.float32)
+    return (
+        {"user": noise, "item": rng.integers(0, 20, n).astype(str), "colour": colour, "shape": shape},
+        genres,
+        y,
+    )
+
+
+def encoded(seed: int = 0):  # type: ignore[no-untyped-def]
+    cols, genres, y = xor_task(3000, seed)
+    vcols, vgenres, vy = xor_task(1000, seed + 1)
+    enc = FieldEncoder().fit(cols, genres)
+    return enc.transform(cols, genres), y, enc.transform(vcols, vgenres), vy
+
+
+def test_encoder_learns_vocabularies_from_training_rows_only() -> None:
+    enc = FieldEncoder().fit({"user": ["u1", "u2"], "gender": ["F", "M"]}, [["Drama"], []])
+    data = enc.transform({"user": ["u2", "u9"], "gender": ["M", "F"]}, [["Comedy", "Drama"], []])
+    assert data.single[1, 0] == enc.vocab_["user"][UNKNOWN]  # u9 was never seen in training
+    assert data.multi is not None
+    assert data.multi[0, 0] == enc.multi_vocab_[UNKNOWN]  # type: ignore[index]
+    assert data.multi[1].tolist() == [-1, -1]
+    assert len({*enc.vocab_["user"].values(), *enc.vocab_["gender"].values()}) == 6  # no shared rows
+    with pytest.raises(ValueError, match="missing"):
+        enc.transform({"user": ["u1"]}, [[]])
+
+
+@pytest.mark.parametrize("kind", ["deepfm", "widedeep", "neumf"])
+def test_models_with_pairwise_terms_learn_an_interaction_that_lr_cannot(kind: str) -> None:
+    train, y, valid, vy = encoded()
+    lr = CTRModel(model="lr", learning_rate=0.05, num_threads=1, epochs=20).fit(train, y, valid, vy, seed=0)
+    assert auc(vy, lr.predict_proba(valid)) < 0.6
+    deep = CTRModel(model=kind, learning_rate=0.01, num_threads=1, epochs=40, patience=5).fit(
+        train, y, valid, vy, seed=0
+    )
+    assert auc(vy, deep.predict_proba(valid)) > 0.95
+
+
+def test_early_stopping_keeps_the_best_epoch_and_seeds_repeat() -> None:
+    train, y, valid, vy = encoded()
+    a = CTRModel(model="deepfm", num_threads=1, epochs=6, patience=2).fit(train, y, valid, vy, seed=3)
+    b = CTRModel(model="deepfm", num_threads=1, epochs=6, patience=2).fit(train, y, valid, vy, seed=3)
+    np.testing.assert_array_equal(a.predict_proba(valid), b.predict_proba(valid))
+    losses = [h["valid_logloss"] for h in a.training_["history"]]
+    assert a.training_["best_valid_logloss"] == pytest.approx(min(losses))
+    assert a.training_["best_epoch"] == int(np.argmin(losses)) + 1
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    train, y, valid, vy = encoded()
+    model = CTRModel(model="neumf", num_threads=1, epochs=2).fit(train, y, valid, vy, seed=0)
+    loaded = CTRModel.load(model.save(tmp_path / "ctr"))
+    np.testing.assert_array_equal(loaded.predict_proba(valid), model.predict_proba(valid))
+
+
+def test_errors_name_the_problem() -> None:
+    train, y, valid, vy = encoded()
+    with pytest.raises(ValueError, match="model must be one of"):
+        CTRModel(model="xgboost")
+    with pytest.raises(ValueError, match="0 or 1"):
+        CTRModel(num_threads=1).fit(train, y * 4, valid, vy)
+    with pytest.raises(ValueError, match="labels for"):
+        CTRModel(num_threads=1).fit(train, y[:10], valid, vy)
+    with pytest.raises(NotFittedError):
+        CTRModel().predict_proba(valid)
+
+
+def test_movielens_demographics(ml100k_dir: Path) -> None:
+    users = load_movielens_users(ml100k_dir)
+    assert len(users) == 943 and users["user"].is_unique
+    assert set(users["gender"]) == {"F", "M"}
+    assert users.loc[users["user"] == 1, ["age", "occupation", "zip"]].iloc[0].tolist() == [
+        24,
+        "technician",
+        "85711",
+    ]
+
+
+def test_broken_demographics_name_file_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "u.user").write_text("1|24|M|technician|85711\n2|old|F|other|94043\n")
+    with pytest.raises(DataError, match=r"u\.user.*line 2, column age.*'old'"):
+        load_movielens_users(tmp_path)
+    (tmp_path / "u.user").write_text("1|24|M|technician|85711\n1|30|F|other|94043\n")
+    with pytest.raises(DataError, match="line 2: user 1 is listed twice"):
+        load_movielens_users(tmp_path)
+    (tmp_path / "u.user").unlink()
+    with pytest.raises(DataError, match="no user demographics"):
+        load_movielens_users(tmp_path)
