@@ -119,6 +119,9 @@ def test_hybrids_run_from_an_experiment_file(log_csv: Path, tmp_path: Path) -> N
     assert 0.0 <= cascade["test"]["CandidateRecall"] <= 1.0
     assert cascade["test"]["HR@10"] <= cascade["test"]["CandidateRecall"] + 1e-9
     assert "CandidateRecall" in cascade["trials"][0]["valid"]
+    # the learned ranker's validation score leaves out the users whose targets it was trained on
+    ltr_valid = by_label["ltr"]["trials"][0]["valid"]
+    assert 0 < ltr_valid["valid_users_scored"] < 300  # 300 users, each with validation targets
 
 
 def test_no_test_event_reaches_any_component(log_csv: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

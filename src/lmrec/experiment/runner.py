@@ -206,8 +206,14 @@ def run_model(
                 model.fit(split.train, seed=exp.seed, validation=validation, **fit_kwargs)
             valid = {}
             if has_valid:
-                res = _evaluate(exp, model, split.valid, split.train, valid_users, train_pop, progress=False)
-                valid = {**res.summary(), **_retrieval_measures(model, split.valid, split.train, valid_users)}
+                # a model that learned from some users' validation targets (a learned ranker) is scored on
+                # the other validation users only, so its validation number stays an out-of-sample estimate
+                learned = getattr(model, "validation_fit_users_", None)
+                scored = valid_users if learned is None else np.setdiff1d(valid_users, learned)
+                res = _evaluate(exp, model, split.valid, split.train, scored, train_pop, progress=False)
+                valid = {**res.summary(), **_retrieval_measures(model, split.valid, split.train, scored)}
+                if learned is not None:
+                    valid["valid_users_scored"] = int(scored.size)
             training = _training_summary(model)
             if validation is not None:
                 params = {**params, **model.selected_params()}

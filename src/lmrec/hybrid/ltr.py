@@ -159,6 +159,8 @@ class LearnedRanker(Cascade):
             return np.concatenate([np.arange(starts[g], ends[g]) for g in groups])
 
         tr, ho = keep[~held], keep[held]
+        # the ranker learned these users' validation targets: a validation score on them is in-sample
+        self.validation_fit_users_ = users[tr]
         ranker = lightgbm.LGBMRanker(
             objective="lambdarank",
             n_estimators=self.config.n_estimators,
