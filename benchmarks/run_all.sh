@@ -19,7 +19,14 @@ OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ann.py --out benchmarks/results/an
 .venv/bin/python benchmarks/load.py --out benchmarks/results/load
 # issue 3: sequence and text-aware models (P2 with SASRec/BERT4Rec/GRU4Rec next to EASE/ItemKNN; P4 slices)
 for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_rare p4_ml_latest_small_cold \
-  p4_ml_latest_small_rare p2_beauty_seq p2_beauty_bert4rec p2_beauty_seq_all_items p2_toys_seq p2_sports_seq p2_yelp_seq p2_games_seq; do
+  p4_ml_latest_small_rare p2_beauty_seq p2_beauty_bert4rec p2_beauty_seq_all_items p2_toys_seq p2_toys_bert4rec \
+  p2_sports_seq p2_sports_bert4rec p2_yelp_seq p2_yelp_bert4rec p2_games_seq p2_games_bert4rec; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
+# issue 4: hybrids and the ranking stage, click prediction, cascade latency (uses the ML-100K hybrids' models)
+for c in p2_ml100k_hybrids p2_beauty_hybrids p2_toys_hybrids; do
+  $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
+done
+.venv/bin/python benchmarks/ctr.py --out benchmarks/results/ctr_ml100k
+OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cascade_latency.py --out benchmarks/results/cascade_latency
 .venv/bin/python benchmarks/summarize.py

@@ -47,14 +47,35 @@ SEQUENTIAL = [
     ("p2_beauty_seq_all_items", 'Amazon Beauty, P2 leave-one-out, "all items": sequence models', P2),
     ("p2_sports_seq", 'Amazon Sports, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_toys_seq", 'Amazon Toys, P2 leave-one-out, "exclude seen": sequence models', P2),
+    ("p2_sports_bert4rec", 'Amazon Sports, P2 "exclude seen": BERT4Rec with patience 20', P2),
+    ("p2_toys_bert4rec", 'Amazon Toys, P2 "exclude seen": BERT4Rec with patience 20', P2),
     ("p2_yelp_seq", 'Yelp, P2 leave-one-out, "exclude seen": sequence models', P2),
+    ("p2_yelp_bert4rec", 'Yelp, P2 "exclude seen": BERT4Rec with patience 20', P2),
     ("p2_games_seq", 'Amazon Games, P2 leave-one-out, "exclude seen": sequence models', P2),
+    ("p2_games_bert4rec", 'Amazon Games, P2 "exclude seen": BERT4Rec with patience 20', P2),
     ("p2_ml100k_seq", 'MovieLens-100K, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_ml100k_seq_all_items", 'MovieLens-100K, P2 leave-one-out, "all items": sequence models', P2),
     ("p4_ml100k_cold", "MovieLens-100K, P4 cold items (10% of items unseen in training)", P4),
     ("p4_ml100k_rare", "MovieLens-100K, P4 rare items (at most 5 training interactions)", P4),
     ("p4_ml_latest_small_cold", "ml-latest-small, P4 cold items (10% of items unseen in training)", P4),
     ("p4_ml_latest_small_rare", "ml-latest-small, P4 rare items (at most 5 training interactions)", P4),
+]
+HYBRIDS = [
+    (
+        "p2_ml100k_hybrids",
+        'MovieLens-100K, P2 "exclude seen": hybrids and the LambdaRank ablation',
+        [*P2, "CandidateRecall"],
+    ),
+    (
+        "p2_beauty_hybrids",
+        'Amazon Beauty, P2 "exclude seen": hybrids and the LambdaRank ablation',
+        [*P2, "CandidateRecall"],
+    ),
+    (
+        "p2_toys_hybrids",
+        'Amazon Toys, P2 "exclude seen": hybrids and the LambdaRank ablation',
+        [*P2, "CandidateRecall"],
+    ),
 ]
 ANCHORS = {
     "p2_beauty_exclude_seen": "Published anchors under P2 with full ranking (sequential models, see the "
@@ -112,6 +133,11 @@ def grid_edges(res: dict, label: str, selected: dict) -> str:
     return ", ".join(edges)
 
 
+def own_params(selected: dict) -> dict:
+    """A model's selected parameters without a hybrid's component declarations (shown in its config)."""
+    return {k: v for k, v in selected.items() if k not in ("components", "retrievers", "ranker")}
+
+
 def epoch_columns(training: dict) -> dict:
     """Training columns of models that train in epochs ("–" for the others)."""
     return {
@@ -132,7 +158,7 @@ def partial_section(name: str, title: str, cols: list[str]) -> list[str]:
             "model": m["label"],
             **{c: m["test"].get(c, float("nan")) for c in cols},
             **epoch_columns(m["timings"].get("training") or {}),
-            "selected on validation": json.dumps(m["selected"]),
+            "selected on validation": json.dumps(own_params(m["selected"])),
         }
         for m in res["models"]
     ]
@@ -169,7 +195,7 @@ def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
                 ),
                 **epoch_columns(m["timings"].get("training") or {}),
                 "trials": len(m["trials"]),
-                "selected on validation": json.dumps(m["selected"]),
+                "selected on validation": json.dumps(own_params(m["selected"])),
                 "on grid edge": grid_edges(res, m["label"], m["selected"]),
             }
         )
@@ -207,9 +233,44 @@ def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
             to_markdown(s),
             "",
         ]
+    hybrids = res.get("hybrid_vs_best_component") or []
+    if hybrids:
+        h = pd.DataFrame(hybrids)[
+            [
+                "hybrid",
+                "best component",
+                "mean_b",
+                "mean_a",
+                "relative_improvement",
+                "t_pvalue",
+                "wilcoxon_pvalue",
+            ]
+        ].rename(
+            columns={
+                "mean_b": "hybrid NDCG@10",
+                "mean_a": "component NDCG@10",
+                "relative_improvement": "relative",
+            }
+        )
+        out += [
+            "Each hybrid against the best-on-test of the single models it is built from (paired, test "
+            "users):",
+            "",
+            to_markdown(h),
+            "",
+        ]
     if name in ANCHORS:
         out += [ANCHORS[name], ""]
     return out
+
+
+def json_table_section(name: str, title: str, command: str) -> list[str]:
+    """A benchmark script's own leaderboard.md (CTR, cascade latency), under a heading."""
+    path = RESULTS / name / "leaderboard.md"
+    if not path.is_file():
+        return [f"## {title}", "", f"Not run yet. Command: `{command}`", ""]
+    body = path.read_text().splitlines()[1:]  # drop the file's own title
+    return [f"## {title}", "", f"Command: `{command}`", *body, ""]
 
 
 def rating_section() -> list[str]:
@@ -365,6 +426,28 @@ def main() -> None:
     ]
     for name, title, cols in SEQUENTIAL:
         lines += ranking_section(name, title, cols)
+    lines += [
+        "# Hybrids and the ranking stage (issue 4)",
+        "",
+        "Weighted blends, switching, cascades and the LightGBM LambdaRank stage built from the single models "
+        "of the same run (which the hybrids reuse). `CandidateRecall` is the share of test targets among a "
+        "cascade's candidates. LambdaRank rows marked `ltr - X` are the ablation (X dropped); they are "
+        "reported, never selected between.",
+        "",
+    ]
+    for name, title, cols in HYBRIDS:
+        lines += ranking_section(name, title, cols)
+    lines += json_table_section(
+        "ctr_ml100k",
+        "MovieLens-100K click prediction (rating >= 4)",
+        "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/ctr.py "
+        "--out benchmarks/results/ctr_ml100k",
+    )
+    lines += json_table_section(
+        "cascade_latency",
+        "Per-user latency of the hybrids (ML-100K models)",
+        ".venv/bin/python benchmarks/cascade_latency.py --out benchmarks/results/cascade_latency",
+    )
     lines += scale_section()
     lines += ["# Serving (issue 5)", ""]
     lines += ann_section()
