@@ -113,3 +113,18 @@ def test_broken_demographics_name_file_line_and_column(tmp_path: Path) -> None:
     (tmp_path / "u.user").unlink()
     with pytest.raises(DataError, match="no user demographics"):
         load_movielens_users(tmp_path)
+
+
+def test_multi_task_fusion_needs_the_auxiliary_target_and_changes_the_model() -> None:
+    train, y, valid, vy = encoded()
+    with pytest.raises(ValueError, match="aux="):
+        CTRModel(model="deepfm", aux_weight=0.5, num_threads=1).fit(train, y, valid, vy)
+    # an auxiliary target that carries the click signal (noisy) on top of the click labels
+    aux = y + np.random.default_rng(0).normal(0, 0.5, y.size)
+    plain = CTRModel(model="deepfm", num_threads=1, epochs=3).fit(train, y, valid, vy, seed=0)
+    fused = CTRModel(model="deepfm", aux_weight=1.0, num_threads=1, epochs=3).fit(
+        train, y, valid, vy, seed=0, aux=aux
+    )
+    assert not np.allclose(plain.predict_proba(valid), fused.predict_proba(valid))
+    with pytest.raises(ValueError, match="aux_weight must be"):
+        CTRModel(aux_weight=-1.0)

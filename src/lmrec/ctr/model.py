@@ -45,6 +45,10 @@ class CTRConfig:
     """Stop after this many epochs without a better validation log-loss."""
     num_threads: int | None = None
     """torch threads (None: torch's default)."""
+    aux_weight: float = 0.0
+    """Multi-task fusion: weight λ of an auxiliary regression task (e.g. the rating) in the training loss
+    L = BCE(click) + λ · MSE(aux), learned through the shared field embeddings; 0 = click task only.
+    Early stopping still watches the click log-loss."""
 
     def __post_init__(self) -> None:
         from lmrec.ctr.networks import NETWORKS
@@ -57,6 +61,8 @@ class CTRConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.aux_weight < 0:
+            raise ValueError(f"aux_weight must be >= 0, got {self.aux_weight}")
 
 
 def _labels(y: np.ndarray, n: int, what: str) -> np.ndarray:
@@ -91,9 +97,20 @@ class CTRModel:
         )
 
     def fit(
-        self, train: FieldData, y: np.ndarray, valid: FieldData, y_valid: np.ndarray, *, seed: int = 0
+        self,
+        train: FieldData,
+        y: np.ndarray,
+        valid: FieldData,
+        y_valid: np.ndarray,
+        *,
+        seed: int = 0,
+        aux: np.ndarray | None = None,
     ) -> Self:
-        """Train on `train`, early-stop on the validation log-loss, keep the best-on-validation weights."""
+        """Train on `train`, early-stop on the validation log-loss, keep the best-on-validation weights.
+
+        aux: the auxiliary regression target of every training example (needed when aux_weight > 0);
+        standardised on the training rows.
+        """
         import torch
 
         from lmrec.eval.rating import log_loss
@@ -101,12 +118,28 @@ class CTRModel:
         y = _labels(y, len(train), "train")
         y_valid = _labels(y_valid, len(valid), "valid")
         c = self.config
+        if c.aux_weight > 0:
+            if aux is None or np.asarray(aux).shape != (len(train),):
+                raise ValueError(
+                    f"aux_weight > 0 needs aux= with one value per training example ({len(train)})"
+                )
+            a = np.asarray(aux, dtype=np.float64)
+            if not np.isfinite(a).all():
+                raise ValueError("aux contains NaN or infinity")
+            aux_std = ((a - a.mean()) / (a.std() or 1.0)).astype(np.float32)
         if c.num_threads:
             torch.set_num_threads(c.num_threads)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         self.net_ = self._network(train)
-        opt = torch.optim.AdamW(self.net_.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        aux_head = None
+        params = list(self.net_.parameters())
+        if c.aux_weight > 0:
+            from lmrec.ctr.networks import AuxHead
+
+            aux_head = AuxHead(self.net_, len(train.fields) + int(train.multi is not None))
+            params += list(aux_head.head.parameters())
+        opt = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         loss_fn = torch.nn.BCEWithLogitsLoss()
         best, best_state, bad, history = np.inf, None, 0, []
         started = time.perf_counter()
@@ -119,6 +152,9 @@ class CTRModel:
                 rows = order[lo : lo + c.batch_size]
                 single, multi = self._tensors(train, rows)
                 loss = loss_fn(self.net_(single, multi), torch.from_numpy(y[rows]))
+                if aux_head is not None:
+                    err = aux_head(single, multi) - torch.from_numpy(aux_std[rows])
+                    loss = loss + c.aux_weight * err.pow(2).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -127,6 +127,22 @@ class NeuMF(nn.Module):
         return self.head(torch.cat([gmf, mlp], dim=1)).squeeze(-1)
 
 
+class AuxHead(nn.Module):
+    """An auxiliary regression head on a network's field embeddings (multi-task fusion): the tasks share
+    the embedding table, so the auxiliary loss shapes the representation the click head reads."""
+
+    def __init__(self, net: nn.Module, n_fields: int) -> None:
+        super().__init__()
+        # LR has no embeddings beyond its one-dimensional weights, which the head then reads
+        embed = net.embed if hasattr(net, "embed") else net.weights
+        assert isinstance(embed, FieldEmbedding)
+        self.embed: FieldEmbedding = embed
+        self.head = nn.Linear(n_fields * embed.table.embedding_dim, 1)
+
+    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
+        return self.head(self.embed(single, multi).flatten(1)).squeeze(-1)
+
+
 NETWORKS: dict[str, type[nn.Module]] = {
     "lr": LogisticRegression,
     "widedeep": WideAndDeep,
