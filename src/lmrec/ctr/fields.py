@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,9 +40,7 @@ class FieldData:
 class FieldEncoder:
     """Learns one vocabulary per field from training rows; `transform` encodes any rows with them."""
 
-    def fit(
-        self, single: Mapping[str, Sequence[object]], multi: Sequence[Sequence[str]] | None = None
-    ) -> FieldEncoder:
+    def fit(self, single: Mapping[str, Any], multi: Sequence[Sequence[str]] | None = None) -> FieldEncoder:
         self.fields_ = tuple(single)
         self.vocab_: dict[str, dict[str, int]] = {}
         offset = 0
@@ -59,9 +58,7 @@ class FieldEncoder:
         self.n_features_ = offset
         return self
 
-    def transform(
-        self, single: Mapping[str, Sequence[object]], multi: Sequence[Sequence[str]] | None = None
-    ) -> FieldData:
+    def transform(self, single: Mapping[str, Any], multi: Sequence[Sequence[str]] | None = None) -> FieldData:
         missing = [f for f in self.fields_ if f not in single]
         if missing:
             raise ValueError(f"fields {missing} are missing (the encoder was fitted on {list(self.fields_)})")

@@ -14,6 +14,7 @@ the ranker's training (their share is the validation candidate miss rate, in `tr
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -112,8 +113,6 @@ class LearnedRanker(Cascade):
     def _fit_combination(
         self, data: Interactions, rng: np.random.Generator, validation: Validation | None
     ) -> None:
-        import lightgbm
-
         if validation is None:
             raise ConfigError("ltr: the ranker is trained on the validation targets; fit with validation=...")
         features = getattr(self, "_item_features", None)
@@ -135,14 +134,13 @@ class LearnedRanker(Cascade):
         if 0 < self.config.fit_users < users.size:
             users = np.sort(rng.choice(users, self.config.fit_users, replace=False))
         seqs = validation.history.sequences()
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for lo in range(0, users.size, BATCH):
-            part = users[lo : lo + BATCH]
-            X, y, sizes = self._labelled(part, history, targets, [seqs[u] for u in part])
-            parts.append((X, y, sizes))
-        X = np.concatenate([p[0] for p in parts])
-        y = np.concatenate([p[1] for p in parts])
-        sizes = np.concatenate([p[2] for p in parts])
+        parts = [
+            self._labelled(
+                users[lo : lo + BATCH], history, targets, [seqs[u] for u in users[lo : lo + BATCH]]
+            )
+            for lo in range(0, users.size, BATCH)
+        ]
+        X, y, sizes, row_users, row_items = (np.concatenate([p[k] for p in parts]) for k in range(5))
         ends = np.cumsum(sizes)
         starts = ends - sizes
         positive = np.array([y[s:e].any() for s, e in zip(starts, ends, strict=True)], dtype=bool)
@@ -161,6 +159,36 @@ class LearnedRanker(Cascade):
         tr, ho = keep[~held], keep[held]
         # the ranker learned these users' validation targets: a validation score on them is in-sample
         self.validation_fit_users_ = users[tr]
+        info = self._train_ranker(X, y, sizes, tr, ho, rows_of, row_users, row_items, rng)
+        self.training_["ranker"] = {
+            **info,
+            "users_with_target_in_candidates": int(keep.size),
+            "users": int(users.size),
+            "valid_candidate_recall": float(keep.size / max(users.size, 1)),
+        }
+        log.info(
+            "%s: ranker trained (%s); %d of %d validation users have the target as a candidate",
+            self.name,
+            ", ".join(f"{k} {v}" for k, v in info.items() if not isinstance(v, dict)),
+            keep.size,
+            users.size,
+        )
+
+    def _train_ranker(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sizes: np.ndarray,
+        tr: np.ndarray,
+        ho: np.ndarray,
+        rows_of: Callable[[np.ndarray], np.ndarray],
+        row_users: np.ndarray,
+        row_items: np.ndarray,
+        rng: np.random.Generator,
+    ) -> dict[str, Any]:
+        """Fit the ranking model on the groups `tr`, early-stopping on the held-out groups `ho`."""
+        import lightgbm
+
         ranker = lightgbm.LGBMRanker(
             objective="lambdarank",
             n_estimators=self.config.n_estimators,
@@ -188,29 +216,15 @@ class LearnedRanker(Cascade):
         best = int(ranker.best_iteration_ or self.config.n_estimators)
         self.best_iteration_ = best
         gain = self.booster_.feature_importance(importance_type="gain", iteration=best)
-        self.training_.update(
-            {
-                "ranker": {
-                    "best_iteration": best,
-                    "holdout_ndcg@10": float(ranker.best_score_["valid_0"]["ndcg@10"]),
-                    "users_with_target_in_candidates": int(keep.size),
-                    "users": int(users.size),
-                    "valid_candidate_recall": float(keep.size / max(users.size, 1)),
-                    "feature_gain": {n: round(float(g), 3) for n, g in zip(names, gain, strict=True)},
-                }
-            }
-        )
-        log.info(
-            "ltr: %d trees, held-out NDCG@10 %.4f; %d of %d validation users have the target as a candidate",
-            best,
-            self.training_["ranker"]["holdout_ndcg@10"],
-            keep.size,
-            users.size,
-        )
+        return {
+            "best_iteration": best,
+            "holdout_ndcg@10": round(float(ranker.best_score_["valid_0"]["ndcg@10"]), 6),
+            "feature_gain": {n: round(float(g), 3) for n, g in zip(names, gain, strict=True)},
+        }
 
     def _labelled(
         self, users: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matrix, seqs: list[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         hist = sp.csr_matrix(history[users])
         cand, retrieved = self.candidates(users, hist, seqs)
         rows, items, X = candidate_features(
@@ -219,7 +233,7 @@ class LearnedRanker(Cascade):
         t = sp.csr_matrix(targets[users])
         y = np.asarray(t[rows, items]).ravel() > 0
         sizes = np.bincount(rows, minlength=users.size)
-        return X, y.astype(np.int32), sizes
+        return X, y.astype(np.int32), sizes, users[rows], items
 
     def _refit_combination(self, data: Interactions) -> None:
         self.stats_ = ItemStats.of(data)  # statistics of the data the refitted retrievers saw
@@ -245,10 +259,16 @@ class LearnedRanker(Cascade):
         )
         ranked = np.zeros(cand.shape, dtype=np.float64)
         if rows.size:
-            ranked[rows, items] = self.booster_.predict(
+            ranked[rows, items] = self._predict_ranker(X, users[rows], items)
+        return place_below(cand, ranked, retrieved[0])
+
+    def _predict_ranker(self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray) -> np.ndarray:
+        """Ranking scores of candidate rows (features X; user and item index of each row)."""
+        return np.asarray(
+            self.booster_.predict(
                 X, num_iteration=self.best_iteration_, num_threads=self.config.num_threads or 0
             )
-        return place_below(cand, ranked, retrieved[0])
+        )
 
     # --- persistence --------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:

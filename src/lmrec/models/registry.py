@@ -24,6 +24,7 @@ MODELS: dict[str, str] = {
     "switching": "lmrec.hybrid.switching:SwitchingHybrid",
     "cascade": "lmrec.hybrid.cascade:Cascade",
     "ltr": "lmrec.hybrid.ltr:LearnedRanker",
+    "neural_ranker": "lmrec.hybrid.neural_ranker:NeuralRanker",
 }
 
 
