@@ -120,6 +120,26 @@ def one_hot(data: FieldData) -> sp.csr_matrix:
     return m
 
 
+def torch_row(
+    label: str, model: CTRModel, X: FieldData, y: np.ndarray, m: Any, **extra: Any
+) -> dict[str, Any]:
+    """One result row of a fitted torch click model: test AUC / log-loss, fit time and training log."""
+    p = model.predict_proba(X)
+    t = model.training_
+    return {
+        "model": label,
+        **extra,
+        "valid_logloss": round(t["best_valid_logloss"], 5),
+        "AUC": round(auc(y, p), 5),
+        "logloss": round(log_loss(y, p), 5),
+        "fit_s": round(m.seconds, 2),
+        "peak_rss_mb": round(m.peak_rss_mb, 1),
+        "s_per_epoch": t["seconds_per_epoch"],
+        "epochs_run": t["epochs_run"],
+        "best_epoch": t["best_epoch"],
+    }
+
+
 def auc_ci(
     y: np.ndarray, p_model: np.ndarray, p_base: np.ndarray, n_boot: int = 1000, seed: int = 0
 ) -> dict[str, float]:
@@ -191,23 +211,8 @@ def main() -> None:
             model = CTRModel(**params, num_threads=args.threads).fit(
                 X["train"], y["train"], X["valid"], y["valid"], seed=args.seed
             )
-        p = model.predict_proba(X["test"])
-        predictions[label] = p
-        t = model.training_
-        results.append(
-            {
-                "model": label,
-                "config": {k: v for k, v in model.config.__dict__.items()},
-                "valid_logloss": round(t["best_valid_logloss"], 5),
-                "AUC": round(auc(y["test"], p), 5),
-                "logloss": round(log_loss(y["test"], p), 5),
-                "fit_s": round(m.seconds, 2),
-                "peak_rss_mb": round(m.peak_rss_mb, 1),
-                "s_per_epoch": t["seconds_per_epoch"],
-                "epochs_run": t["epochs_run"],
-                "best_epoch": t["best_epoch"],
-            }
-        )
+        results.append(torch_row(label, model, X["test"], y["test"], m, config=dict(model.config.__dict__)))
+        predictions[label] = model.predict_proba(X["test"])
         print({k: v for k, v in results[-1].items() if k != "config"})
     for label, kind in MULTITASK.items():
         with measure() as m:
@@ -222,25 +227,10 @@ def main() -> None:
                     aux=parts["train"]["rating"],
                 )
                 fitted.append((model.training_["best_valid_logloss"], lam, model))
-        v, lam, model = min(fitted, key=lambda f: f[0])
-        p = model.predict_proba(X["test"])
-        predictions[label] = p
-        t = model.training_
-        results.append(
-            {
-                "model": f"{label} (λ={lam})",
-                "trials": [{"aux_weight": f[1], "valid_logloss": round(f[0], 5)} for f in fitted],
-                "valid_logloss": round(v, 5),
-                "AUC": round(auc(y["test"], p), 5),
-                "logloss": round(log_loss(y["test"], p), 5),
-                "fit_s": round(m.seconds, 2),
-                "peak_rss_mb": round(m.peak_rss_mb, 1),
-                "s_per_epoch": t["seconds_per_epoch"],
-                "epochs_run": t["epochs_run"],
-                "best_epoch": t["best_epoch"],
-            }
-        )
-        predictions[results[-1]["model"]] = p
+        _, lam, model = min(fitted, key=lambda f: f[0])
+        trials = [{"aux_weight": f[1], "valid_logloss": round(f[0], 5)} for f in fitted]
+        results.append(torch_row(f"{label} (λ={lam})", model, X["test"], y["test"], m, trials=trials))
+        predictions[results[-1]["model"]] = model.predict_proba(X["test"])
         print({k: v for k, v in results[-1].items() if k != "trials"})
     base = predictions["sklearn LogisticRegression"]
     for r in results[1:]:

@@ -52,30 +52,10 @@ class LogisticRegression(nn.Module):
         return self.weights(single, multi).sum(dim=(1, 2)) + self.bias
 
 
-class WideAndDeep(nn.Module):
-    def __init__(
-        self,
-        n_features: int,
-        n_fields: int,
-        has_multi: bool,
-        *,
-        dim: int,
-        hidden: tuple[int, ...],
-        dropout: float,
-    ) -> None:
-        super().__init__()
-        self.wide = LogisticRegression(n_features, n_fields, has_multi)
-        self.embed = FieldEmbedding(n_features, dim, has_multi)
-        width = (n_fields + int(has_multi)) * dim
-        self.deep = _mlp(width, hidden, dropout)
-        self.head = nn.Linear(hidden[-1] if hidden else width, 1)
+class _LinearPlusDeep(nn.Module):
+    """A linear (wide) part and an MLP over the concatenated field embeddings, shared by Wide&Deep and
+    DeepFM (DeepFM adds the factorisation-machine term over the same embeddings)."""
 
-    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
-        e = self.embed(single, multi).flatten(1)
-        return self.wide(single, multi) + self.head(self.deep(e)).squeeze(-1)
-
-
-class DeepFM(nn.Module):
     def __init__(
         self,
         n_features: int,
@@ -93,11 +73,21 @@ class DeepFM(nn.Module):
         self.deep = _mlp(width, hidden, dropout)
         self.head = nn.Linear(hidden[-1] if hidden else width, 1)
 
+    def _deep(self, e: torch.Tensor) -> torch.Tensor:
+        return self.head(self.deep(e.flatten(1))).squeeze(-1)
+
+
+class WideAndDeep(_LinearPlusDeep):
+    def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
+        return self.linear(single, multi) + self._deep(self.embed(single, multi))
+
+
+class DeepFM(_LinearPlusDeep):
     def forward(self, single: torch.Tensor, multi: torch.Tensor | None) -> torch.Tensor:
         e = self.embed(single, multi)  # (B, F, d)
         # FM: sum over pairs <e_i, e_j> = 0.5 * ((sum e)^2 - sum e^2), summed over the embedding dims
         fm = 0.5 * (e.sum(1).pow(2) - e.pow(2).sum(1)).sum(1)
-        return self.linear(single, multi) + fm + self.head(self.deep(e.flatten(1))).squeeze(-1)
+        return self.linear(single, multi) + fm + self._deep(e)
 
 
 class NeuMF(nn.Module):

@@ -73,6 +73,26 @@ def build_component(spec: Mapping[str, Any], num_threads: int | None) -> Recomme
     return klass(**params)
 
 
+def validation_users(validation: Validation, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """The validation users a hybrid fits its combination on: `validation.users` (default: every user with
+    a target), a seeded sample of `limit` of them when limit > 0 and there are more."""
+    users = validation.users
+    if users is None:
+        users = np.flatnonzero(np.diff(validation.targets.csr().indptr) > 0)
+    users = np.asarray(users, dtype=np.int64)
+    if 0 < limit < users.size:
+        users = np.sort(rng.choice(users, limit, replace=False))
+    return users
+
+
+def unseen_mask(history: sp.csr_matrix, rank_history: bool) -> np.ndarray | None:
+    """Which items enter a user's normalisation statistics: all (None) when history items can be
+    recommended again (`rank_history`), else the items outside each user's history."""
+    if rank_history or not history.nnz:
+        return None
+    return np.asarray(history.toarray() == 0)
+
+
 class ComponentPool:
     """Fitted models shared within one experiment run, so a hybrid does not train SASRec again when the
     same run already trained it with the same parameters, data, seed and validation targets.

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.hybrid.cascade import Cascade, place_below
-from lmrec.hybrid.components import component_specs
+from lmrec.hybrid.components import component_specs, validation_users
 from lmrec.hybrid.features import GROUPS, ItemStats, candidate_features, feature_names
 from lmrec.models.base import Validation
 
@@ -35,8 +35,9 @@ BATCH = 512
 
 
 @dataclass(frozen=True)
-class LTRConfig:
-    """LambdaRank re-ranker hyper-parameters."""
+class CandidateStageConfig:
+    """What every learned ranking stage shares: candidate generation, features, and the validation users
+    the ranker learns from."""
 
     retrievers: tuple[dict[str, Any], ...] = ()
     """Candidate generators, `{name, params, label}` mappings; their scores and ranks are features."""
@@ -48,22 +49,12 @@ class LTRConfig:
     """Retrievers skip each user's history items (as the evaluation does under seen-item exclusion)."""
     recent: int = 5
     """The user's last items the `text` feature compares a candidate with."""
-    n_estimators: int = 500
-    """Maximum boosting rounds (early stopping picks the number on held-out validation users)."""
-    learning_rate: float = 0.05
-    """LightGBM learning rate."""
-    num_leaves: int = 31
-    """LightGBM leaves per tree."""
-    min_child_samples: int = 50
-    """LightGBM minimum rows per leaf."""
-    early_stopping_rounds: int = 30
-    """Stop when NDCG@10 of the held-out validation users has not improved for this many rounds."""
     holdout: float = 0.2
     """Share of the validation users held out for the ranker's early stopping."""
     fit_users: int = 20000
     """Validation users the ranker trains on (a seeded sample; 0 = all)."""
     num_threads: int | None = None
-    """Threads for LightGBM and the torch retrievers (None: their own default)."""
+    """Threads for the ranker and the torch retrievers (None: their own default)."""
 
     def __post_init__(self) -> None:
         specs = component_specs(self.retrievers, "retrievers")
@@ -83,6 +74,22 @@ class LTRConfig:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
         if self.fit_users < 0:
             raise ValueError(f"fit_users must be >= 0, got {self.fit_users}")
+
+
+@dataclass(frozen=True)
+class LTRConfig(CandidateStageConfig):
+    """LambdaRank re-ranker hyper-parameters."""
+
+    n_estimators: int = 500
+    """Maximum boosting rounds (early stopping picks the number on held-out validation users)."""
+    learning_rate: float = 0.05
+    """LightGBM learning rate."""
+    num_leaves: int = 31
+    """LightGBM leaves per tree."""
+    min_child_samples: int = 50
+    """LightGBM minimum rows per leaf."""
+    early_stopping_rounds: int = 30
+    """Stop when NDCG@10 of the held-out validation users has not improved for this many rounds."""
 
 
 class LearnedRanker(Cascade):
@@ -127,12 +134,7 @@ class LearnedRanker(Cascade):
         self.stats_ = ItemStats.of(data)
         targets = validation.targets.csr()
         history = validation.history.csr()
-        users = validation.users
-        if users is None:
-            users = np.flatnonzero(np.diff(targets.indptr) > 0)
-        users = np.asarray(users, dtype=np.int64)
-        if 0 < self.config.fit_users < users.size:
-            users = np.sort(rng.choice(users, self.config.fit_users, replace=False))
+        users = validation_users(validation, self.config.fit_users, rng)
         seqs = validation.history.sequences()
         parts = [
             self._labelled(

@@ -19,23 +19,16 @@ from typing import Any
 import numpy as np
 
 from lmrec.ctr.fields import FieldData, FieldEncoder
-from lmrec.hybrid.components import component_specs
-from lmrec.hybrid.features import GROUPS, feature_names
-from lmrec.hybrid.ltr import LearnedRanker
+from lmrec.hybrid.features import feature_names
+from lmrec.hybrid.ltr import CandidateStageConfig, LearnedRanker
 
 
 @dataclass(frozen=True)
-class NeuralRankerConfig:
-    """Neural re-ranker hyper-parameters (candidate generation as in `ltr`)."""
+class NeuralRankerConfig(CandidateStageConfig):
+    """Neural re-ranker hyper-parameters (candidate generation and features as in `ltr`)."""
 
-    retrievers: tuple[dict[str, Any], ...] = ()
-    """Candidate generators, `{name, params, label}` mappings; their scores and ranks are features."""
     network: str = "deepfm"
     """Click model: deepfm, widedeep, neumf or lr."""
-    n_candidates: int = 100
-    """Top items taken from each retriever (the candidate set is the union)."""
-    features: tuple[str, ...] = ("scores", "ranks", "popularity", "age", "activity")
-    """Candidate feature groups (see `lmrec.hybrid.features`), each cut into quantile bins."""
     bins: int = 16
     """Quantile bins per numeric feature."""
     embedding_size: int = 16
@@ -50,40 +43,16 @@ class NeuralRankerConfig:
     """Maximum epochs (early stopping on held-out validation users' log-loss)."""
     patience: int = 3
     """Epochs without improvement before stopping."""
-    exclude_history: bool = True
-    """Retrievers skip each user's history items."""
-    recent: int = 5
-    """The user's last items the `text` feature compares a candidate with."""
-    holdout: float = 0.2
-    """Share of validation users held out for the ranker's early stopping."""
-    fit_users: int = 20000
-    """Validation users the ranker trains on (a seeded sample; 0 = all)."""
-    num_threads: int | None = None
-    """torch threads for the ranker and the torch retrievers."""
 
     def __post_init__(self) -> None:
         from lmrec.ctr.networks import NETWORKS
 
-        specs = component_specs(self.retrievers, "retrievers")
-        if not specs:
-            raise ValueError("a neural ranker needs at least one retriever")
-        object.__setattr__(self, "retrievers", specs)
+        super().__post_init__()
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {sorted(NETWORKS)}, not {self.network!r}")
-        feats = tuple(self.features)
-        unknown = sorted(set(feats) - set(GROUPS))
-        if unknown or not feats:
-            raise ValueError(
-                f"features: unknown or empty group list {unknown or feats}; choose from {list(GROUPS)}"
-            )
-        object.__setattr__(self, "features", feats)
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.bins < 2:
             raise ValueError(f"bins must be >= 2, got {self.bins}")
-        if self.n_candidates < 1:
-            raise ValueError(f"n_candidates must be >= 1, got {self.n_candidates}")
-        if not 0 < self.holdout < 1:
-            raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
 
 
 class NeuralRanker(LearnedRanker):

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lmrec.data.interactions import Interactions
-from lmrec.hybrid.components import HybridRecommender, component_specs
+from lmrec.hybrid.components import HybridRecommender, component_specs, unseen_mask
 from lmrec.hybrid.normalize import NORMALIZERS, get_normalizer
 from lmrec.models.base import Validation
 
@@ -111,9 +111,7 @@ class SwitchingHybrid(HybridRecommender):
         self, users: np.ndarray, history: sp.csr_matrix, sequences: list[np.ndarray] | None, given: bool
     ) -> np.ndarray:
         norm = get_normalizer(self.config.normalize)
-        mask = None
-        if not self.config.rank_history and history.nnz:
-            mask = np.asarray(history.toarray() == 0)
+        mask = unseen_mask(history, self.config.rank_history)
         cold = self.item_users_ <= self.config.threshold
         out = norm(self.component_scores(1, users, history, sequences, history_given=given), mask)
         if cold.any():

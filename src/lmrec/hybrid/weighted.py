@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.hybrid.components import HybridRecommender, component_specs
+from lmrec.hybrid.components import HybridRecommender, component_specs, unseen_mask, validation_users
 from lmrec.hybrid.normalize import NORMALIZERS, get_normalizer
 from lmrec.models.base import Validation
 
@@ -113,12 +113,7 @@ class WeightedHybrid(HybridRecommender):
 
         targets = validation.targets.csr()
         history = validation.history.csr()
-        users = validation.users
-        if users is None:
-            users = np.flatnonzero(np.diff(targets.indptr) > 0)
-        users = np.asarray(users, dtype=np.int64)
-        if 0 < self.config.fit_users < users.size:
-            users = np.sort(rng.choice(users, self.config.fit_users, replace=False))
+        users = validation_users(validation, self.config.fit_users, rng)
         seqs_all = validation.history.sequences()
         blocks = [np.empty((users.size, targets.shape[1]), dtype=np.float32) for _ in self.components_]
         for lo in range(0, users.size, SCORE_BATCH):
@@ -181,10 +176,7 @@ class WeightedHybrid(HybridRecommender):
         history_given: bool,
     ) -> np.ndarray:
         raw = self.component_scores(index, users, history, sequences, history_given=history_given)
-        mask = None
-        if not self.config.rank_history and history.nnz:
-            mask = np.asarray(history.toarray() == 0)
-        return get_normalizer(self.config.normalize)(raw, mask)
+        return get_normalizer(self.config.normalize)(raw, unseen_mask(history, self.config.rank_history))
 
     def _combine(
         self,
