@@ -10,6 +10,7 @@ models read from them: the order within each user.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -101,8 +102,21 @@ def refit(
             f"{type(model).__name__} needs item features to refit, which the service does not have; "
             "retrain it offline with `lmrec train` and restart the service"
         )
+    from lmrec.hybrid.components import HybridRecommender
+
     log = training_log(model, events)
-    fresh = type(model)(model.config).fit(log.data, seed=seed)
+    if isinstance(model, HybridRecommender):
+        # a hybrid keeps what validation chose (weights, a trained ranker, early-stopped components) and
+        # refits the rest of its components on the longer log, as for its train+valid refit
+        needs_text = [type(c).__name__ for c in model.components_ if c.requires_item_features]
+        if needs_text:
+            raise UnsupportedError(
+                f"{type(model).__name__}: components {needs_text} need item features to refit, which the "
+                "service does not have; retrain it offline with `lmrec run` and restart the service"
+            )
+        fresh: Recommender = copy.deepcopy(model).refit(log.data, seed=seed)
+    else:
+        fresh = type(model)(model.config).fit(log.data, seed=seed)
     info = {
         "events_used": log.events_used,
         "events_skipped": log.events_skipped,
