@@ -68,3 +68,35 @@ def test_refuses_large_catalog_with_memory_estimate() -> None:
 def test_invalid_config(params: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         EASEConfig(**params)
+
+
+def test_large_catalogs_solve_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above THREADED_SOLVE_MAX the dense solve runs under a one-thread BLAS limit (multi-threaded
+    OpenBLAS dpotrf crashed on an 18k-item catalog); the weights are the same either way."""
+    from lmrec.models import ease as ease_module
+    from lmrec.testing.datasets import random_interactions
+
+    data = random_interactions(n_users=40, n_items=30, seed=1)
+    seen: list[int] = []
+    real = ease_module._solve_threads
+
+    def spy(m: int):  # type: ignore[no-untyped-def]
+        seen.append(m)
+        return real(m)
+
+    monkeypatch.setattr(ease_module, "_solve_threads", spy)
+    threaded = ease_module.EASE(reg=5.0).fit(data, seed=0).weights_
+    monkeypatch.setattr(ease_module, "THREADED_SOLVE_MAX", 10)
+    single = ease_module.EASE(reg=5.0).fit(data, seed=0).weights_
+    assert seen == [30, 30]
+    np.testing.assert_allclose(single, threaded, rtol=1e-6, atol=1e-7)
+
+
+def test_the_one_thread_limit_applies_to_every_blas_library() -> None:
+    from threadpoolctl import threadpool_info
+
+    from lmrec.models.ease import THREADED_SOLVE_MAX, _solve_threads
+
+    with _solve_threads(THREADED_SOLVE_MAX + 1):
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)

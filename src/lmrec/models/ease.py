@@ -10,7 +10,9 @@ model refuses catalogs larger than `max_items` with the memory it would need, in
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -68,10 +70,13 @@ def ease_weights(
     gram[np.diag_indices(m)] += reg
     # Cholesky factor and inverse in place: only the upper triangle of P is computed
     potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (gram,))
-    chol, info = potrf(gram, lower=False, overwrite_a=True, clean=False)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"EASE: Gram matrix + λI is not positive definite (potrf info={info})")
-    p, info = potri(chol, lower=False, overwrite_c=True)
+    with _solve_threads(m):
+        chol, info = potrf(gram, lower=False, overwrite_a=True, clean=False)
+        if info != 0:
+            raise np.linalg.LinAlgError(
+                f"EASE: Gram matrix + λI is not positive definite (potrf info={info})"
+            )
+        p, info = potri(chol, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"EASE: inverting the Gram matrix failed (potri info={info})")
     del gram, chol
@@ -84,6 +89,23 @@ def ease_weights(
         weights[:, a:b] = -_upper_cols(p, a, b) / diag[a:b]
     weights[np.diag_indices(m)] = 0.0
     return weights
+
+
+THREADED_SOLVE_MAX = 14_000
+"""Largest catalog whose dense solve runs on several BLAS threads. OpenBLAS 0.3.30/0.3.31 (the builds in
+numpy's and scipy's wheels) crashed the process with a segmentation fault in multi-threaded dpotrf at
+n >= 16,000 with its SkylakeX kernels on an AVX-512 Xeon (2 threads; n = 14,000 and 12,101 ran, and every
+size ran on one thread or with OPENBLAS_CORETYPE=Haswell). Above this size the solve takes one thread:
+slower, never a crash."""
+
+
+def _solve_threads(m: int) -> Any:
+    """Context that keeps BLAS on one thread for catalogs above THREADED_SOLVE_MAX."""
+    if m <= THREADED_SOLVE_MAX:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
 
 
 def _upper_cols(p: np.ndarray, a: int, b: int) -> np.ndarray:
