@@ -152,15 +152,23 @@ class LearnedRanker(Cascade):
                 f"ltr: only {keep.size} validation users have their target among the candidates; "
                 "raise n_candidates or use stronger retrievers"
             )
-        held = np.zeros(keep.size, dtype=bool)
-        held[rng.permutation(keep.size)[: max(1, round(self.config.holdout * keep.size))]] = True
+        # a random share of all validation users is held out (not of those with the target among their
+        # candidates), so that the held-out users are an unbiased sample for the runner's validation score
+        held_user = np.zeros(users.size, dtype=bool)
+        held_user[rng.permutation(users.size)[: max(1, round(self.config.holdout * users.size))]] = True
+        held = held_user[keep]
+        if held.all() or not held.any():
+            raise ValueError(
+                f"ltr: the holdout of {self.config.holdout:.0%} of {users.size} validation users leaves no "
+                "users with the target among their candidates on one side; use more validation users"
+            )
 
         def rows_of(groups: np.ndarray) -> np.ndarray:
             return np.concatenate([np.arange(starts[g], ends[g]) for g in groups])
 
         tr, ho = keep[~held], keep[held]
-        # the ranker learned these users' validation targets: a validation score on them is in-sample
-        self.validation_fit_users_ = users[tr]
+        # the ranker learned from these users' validation targets: a validation score on them is in-sample
+        self.validation_fit_users_ = users[~held_user]
         info = self._train_ranker(X, y, sizes, tr, ho, rows_of, row_users, row_items, rng)
         self.training_["ranker"] = {
             **info,
