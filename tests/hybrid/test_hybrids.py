@@ -228,7 +228,7 @@ def test_component_needing_text_without_item_text_is_a_clear_error() -> None:
 
 def test_component_equals_the_standalone_model_so_the_pool_changes_no_number() -> None:
     pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
-    from lmrec.hybrid.components import ComponentPool
+    from lmrec.hybrid.pool import ComponentPool
     from lmrec.models.sequential.sasrec import SASRec
 
     data = successor_sequences(n_users=60, n_items=15).data

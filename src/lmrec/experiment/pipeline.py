@@ -25,7 +25,7 @@ from lmrec.experiment.rating import run_rating
 from lmrec.experiment.report import leaderboard_frame, print_table, to_markdown, write_json
 from lmrec.experiment.runner import ModelRun, run_model, select_key
 from lmrec.experiment.search import validate_models
-from lmrec.hybrid.components import ComponentPool
+from lmrec.hybrid.pool import ComponentPool
 from lmrec.resources import measure, process_peak_rss
 
 

@@ -21,7 +21,8 @@ from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.features import item_features_for
 from lmrec.experiment.prepare import Prepared, sample_users
 from lmrec.experiment.search import candidates
-from lmrec.hybrid.components import ComponentPool, HybridRecommender
+from lmrec.hybrid.components import HybridRecommender
+from lmrec.hybrid.pool import ComponentPool
 from lmrec.models.base import Recommender, Validation
 from lmrec.models.registry import get_model_class
 from lmrec.resources import measure
