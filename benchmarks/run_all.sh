@@ -24,7 +24,7 @@ for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_rare p4_
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
 # issue 4: hybrids and the ranking stage, click prediction, cascade latency (uses the ML-100K hybrids' models)
-for c in p2_ml100k_hybrids p2_beauty_hybrids p2_toys_hybrids; do
+for c in p2_ml100k_hybrids p2_beauty_hybrids p2_toys_hybrids p2_sports_hybrids; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
 .venv/bin/python benchmarks/ctr.py --out benchmarks/results/ctr_ml100k
