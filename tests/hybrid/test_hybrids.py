@@ -382,3 +382,52 @@ class TestNeuralRanker(RecommenderConformance):
 
     def fit_kwargs(self, data: Interactions) -> dict[str, Any]:
         return {"validation": holdout_validation(data)}
+
+
+def test_neural_ranker_rating_task_trains_on_the_validation_targets_ratings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Multi-task fusion: the click model gets, per training row, the rating of the validation target on
+    that row (0 on the other candidates) as its second task's target."""
+    from lmrec.ctr.model import CTRModel
+    from lmrec.hybrid import NeuralRanker
+
+    case = checkerboard(200, 20, ratings=True)  # own-group items rated 5, the other group's rated 1
+    validation = holdout_validation(case.data)
+    seen: dict[str, Any] = {}
+    fit = CTRModel.fit
+
+    def spy(self: CTRModel, train: Any, y: np.ndarray, *args: Any, **kwargs: Any) -> CTRModel:
+        seen.update(y=np.asarray(y), aux=kwargs.get("aux"), weight=self.config.aux_weight)
+        return fit(self, train, y, *args, **kwargs)
+
+    monkeypatch.setattr(CTRModel, "fit", spy)
+    model = NeuralRanker(
+        retrievers=[{"name": "ease", "params": {"reg": 10.0}}, {"name": "pop"}],
+        n_candidates=8,
+        epochs=3,
+        num_threads=1,
+        aux_weight=0.5,
+    ).fit(case.data, seed=0, validation=validation)
+    y, aux = seen["y"], seen["aux"]
+    assert seen["weight"] == 0.5 and model.training_["ranker"]["aux_weight"] == 0.5
+    assert aux is not None and aux.shape == y.shape
+    assert (aux[y == 0] == 0).all()
+    # both grades occur among the positives, and only the ratings the validation targets carry
+    assert set(np.unique(aux[y == 1]).tolist()) == {1.0, 5.0}
+    # without the task weight, no second target is passed
+    NeuralRanker(
+        retrievers=[{"name": "pop"}], n_candidates=8, epochs=1, num_threads=1
+    ).fit(case.data, seed=0, validation=validation)
+    assert seen["aux"] is None and seen["weight"] == 0.0
+
+
+def test_neural_ranker_rating_task_needs_ratings() -> None:
+    from lmrec.hybrid import NeuralRanker
+
+    with pytest.raises(ValueError, match="aux_weight must be >= 0"):
+        NeuralRanker(retrievers=[{"name": "pop"}], aux_weight=-1.0)
+    data = checkerboard(200, 20).data  # implicit: no ratings
+    model = NeuralRanker(retrievers=[{"name": "pop"}], n_candidates=8, epochs=1, aux_weight=0.5)
+    with pytest.raises(ConfigError, match="has none .*set aux_weight: 0"):
+        model.fit(data, seed=0, validation=holdout_validation(data))

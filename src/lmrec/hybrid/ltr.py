@@ -169,7 +169,8 @@ class LearnedRanker(Cascade):
         tr, ho = keep[~held], keep[held]
         # the ranker learned from these users' validation targets: a validation score on them is in-sample
         self.validation_fit_users_ = users[~held_user]
-        info = self._train_ranker(X, y, sizes, tr, ho, rows_of, row_users, row_items, rng)
+        grades = self._row_grades(validation, row_users, row_items)
+        info = self._train_ranker(X, y, sizes, tr, ho, rows_of, row_users, row_items, rng, grades)
         self.training_["ranker"] = {
             **info,
             "users_with_target_in_candidates": int(keep.size),
@@ -195,8 +196,12 @@ class LearnedRanker(Cascade):
         row_users: np.ndarray,
         row_items: np.ndarray,
         rng: np.random.Generator,
+        grades: np.ndarray | None,
     ) -> dict[str, Any]:
-        """Fit the ranking model on the groups `tr`, early-stopping on the held-out groups `ho`."""
+        """Fit the ranking model on the groups `tr`, early-stopping on the held-out groups `ho`.
+
+        grades: a second target per candidate row for rankers with an auxiliary task (`_row_grades`).
+        """
         import lightgbm
 
         ranker = lightgbm.LGBMRanker(
@@ -231,6 +236,13 @@ class LearnedRanker(Cascade):
             "holdout_ndcg@10": round(float(ranker.best_score_["valid_0"]["ndcg@10"]), 6),
             "feature_gain": {n: round(float(g), 3) for n, g in zip(names, gain, strict=True)},
         }
+
+    def _row_grades(
+        self, validation: Validation, row_users: np.ndarray, row_items: np.ndarray
+    ) -> np.ndarray | None:
+        """A second, graded target per candidate row, for rankers trained with an auxiliary task (none
+        here: LambdaRank learns from the binary labels alone)."""
+        return None
 
     def _labelled(
         self, users: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matrix, seqs: list[np.ndarray]

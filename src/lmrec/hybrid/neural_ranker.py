@@ -6,6 +6,12 @@ with early stopping on held-out validation users' log-loss, retrievers refitted 
 test and the ranker applied unchanged. The inputs are categorical fields, as CTR models expect: the user,
 the item, and every candidate feature (retriever scores and ranks, popularity, age, ...) cut into
 quantile bins learned on the training rows.
+
+Multi-task fusion (`aux_weight` > 0): the click model is trained on L = BCE(target) + λ · MSE(grade),
+where the grade of a candidate row is the rating the user gave the validation target on that row and 0 on
+every other row (graded relevance, standardised on the training rows). Both tasks read the same field
+embeddings, so the rating task shapes what the ranking head sees; only the click head scores candidates.
+It needs a log with ratings (MovieLens, raw Amazon reviews); the S3-Rec sequence files have none.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from lmrec.ctr.fields import FieldData, FieldEncoder
+from lmrec.errors import ConfigError
 from lmrec.hybrid.features import feature_names
 from lmrec.hybrid.ltr import CandidateStageConfig, LearnedRanker
+from lmrec.models.base import Validation
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,9 @@ class NeuralRankerConfig(CandidateStageConfig):
     """Maximum epochs (early stopping on held-out validation users' log-loss)."""
     patience: int = 3
     """Epochs without improvement before stopping."""
+    aux_weight: float = 0.0
+    """Multi-task fusion: weight λ of the graded-relevance (rating) regression task in the loss
+    L = BCE(target) + λ · MSE(grade); 0 trains the target task alone."""
 
     def __post_init__(self) -> None:
         from lmrec.ctr.networks import NETWORKS
@@ -53,6 +64,8 @@ class NeuralRankerConfig(CandidateStageConfig):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.bins < 2:
             raise ValueError(f"bins must be >= 2, got {self.bins}")
+        if not self.aux_weight >= 0:
+            raise ValueError(f"aux_weight must be >= 0, got {self.aux_weight}")
 
 
 class NeuralRanker(LearnedRanker):
@@ -86,6 +99,7 @@ class NeuralRanker(LearnedRanker):
         row_users: np.ndarray,
         row_items: np.ndarray,
         rng: np.random.Generator,
+        grades: np.ndarray | None,
     ) -> dict[str, Any]:
         from lmrec.ctr.model import CTRModel
 
@@ -107,14 +121,36 @@ class NeuralRanker(LearnedRanker):
             epochs=c.epochs,
             patience=c.patience,
             num_threads=c.num_threads,
-        ).fit(train, y[train_rows], held, y[held_rows], seed=int(rng.integers(2**31 - 1)))
+            aux_weight=c.aux_weight,
+        ).fit(
+            train,
+            y[train_rows],
+            held,
+            y[held_rows],
+            seed=int(rng.integers(2**31 - 1)),
+            aux=None if grades is None else grades[train_rows],
+        )
         t = self.ranker_.training_
         return {
             "network": c.network,
+            "aux_weight": c.aux_weight,
             "best_epoch": t["best_epoch"],
             "holdout_logloss": round(float(t["best_valid_logloss"]), 6),  # type: ignore[arg-type]
             "training_rows": int(train_rows.size),
         }
+
+    def _row_grades(
+        self, validation: Validation, row_users: np.ndarray, row_items: np.ndarray
+    ) -> np.ndarray | None:
+        if self.config.aux_weight == 0:
+            return None
+        if validation.targets.ratings is None:
+            raise ConfigError(
+                "neural_ranker: aux_weight > 0 adds a rating task trained on the validation targets' "
+                "ratings, and this log has none (an implicit log such as the S3-Rec files); set aux_weight: 0"
+            )
+        rated = validation.targets.csr(values="rating", dtype=np.float64)
+        return np.asarray(rated[row_users, row_items]).ravel()
 
     def _predict_ranker(self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray) -> np.ndarray:
         return self.ranker_.predict_proba(self._encode(X, row_users, row_items))
