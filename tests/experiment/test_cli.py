@@ -46,6 +46,29 @@ def test_run_prints_leaderboard_and_writes_files(exp_file: Path, tmp_path: Path)
     assert json.loads((tmp_path / "results.json").read_text())["data"]["split"]["name"] == "leave_one_out"
 
 
+def test_run_resume_reuses_a_stopped_runs_finished_models(
+    exp_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmrec.experiment import pipeline
+
+    real = pipeline.run_model
+
+    def time_limit(exp, spec, prep, **kw):  # type: ignore[no-untyped-def]
+        if spec.name == "itemknn":
+            raise KeyboardInterrupt
+        return real(exp, spec, prep, **kw)
+
+    monkeypatch.setattr(pipeline, "run_model", time_limit)
+    stopped = runner.invoke(app, ["run", str(exp_file), "--out", str(tmp_path), "--quiet"])
+    assert stopped.exit_code != 0 and (tmp_path / "partial_results.json").is_file()
+    monkeypatch.setattr(pipeline, "run_model", real)
+    result = runner.invoke(app, ["run", str(exp_file), "--out", str(tmp_path), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "resume: 1 of 2 models finished earlier (pop)" in result.output
+    models = json.loads((tmp_path / "results.json").read_text())["models"]
+    assert [m.get("resumed", False) for m in models] == [True, False]
+
+
 def test_prepare_train_evaluate_recommend(exp_file: Path, tmp_path: Path) -> None:
     prep = tmp_path / "prep"
     assert runner.invoke(app, ["data", "prepare", str(exp_file), "--out", str(prep)]).exit_code == 0

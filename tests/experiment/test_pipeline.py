@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from lmrec.data.synthetic import synthetic_log
+from lmrec.errors import ConfigError
 from lmrec.experiment import runner
 from lmrec.experiment.config import parse_experiment
 from lmrec.experiment.pipeline import run_experiment
@@ -218,3 +219,65 @@ def test_finished_models_survive_a_run_that_stops_early(log_csv, tmp_path, monke
     monkeypatch.setattr(pipeline, "run_model", real)
     run_experiment(experiment(log_csv), out=tmp_path)
     assert (tmp_path / "results.json").is_file() and not (tmp_path / "partial_results.json").exists()
+
+
+def _stop_at(n: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the run's n-th model raise (a time limit); returns the models trained so far."""
+    from lmrec.experiment import pipeline
+
+    real = runner.run_model
+    calls: list[str] = []
+
+    def stopping(exp, spec, prep, **kw):  # type: ignore[no-untyped-def]
+        calls.append(spec.display)
+        if len(calls) == n:
+            raise RuntimeError("stopped")
+        return real(exp, spec, prep, **kw)
+
+    monkeypatch.setattr(pipeline, "run_model", stopping)
+    return calls
+
+
+def test_resume_trains_only_the_models_a_stopped_run_did_not_finish(
+    log_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exp = experiment(log_csv)
+    full = run_experiment(exp, out=tmp_path / "full")
+    _stop_at(3, monkeypatch)
+    with pytest.raises(RuntimeError, match="stopped"):
+        run_experiment(exp, out=tmp_path / "cut")
+    assert (tmp_path / "cut" / "partial_per_user.parquet").is_file()
+    calls = _stop_at(0, monkeypatch)  # counts the models trained by the resumed run
+    resumed = run_experiment(exp, out=tmp_path / "cut", resume=True)
+    assert calls == ["ease"]
+    assert [m.get("resumed", False) for m in resumed["models"]] == [True, True, False]
+    # the same numbers, paired tests included, as the run that never stopped
+    for a, b in zip(full["models"], resumed["models"], strict=True):
+        assert a["test"] == pytest.approx(b["test"], rel=1e-12) and a["config"] == b["config"]
+    for a, b in zip(full["significance"], resumed["significance"], strict=True):
+        assert a["t_pvalue"] == pytest.approx(b["t_pvalue"], rel=1e-9)
+    assert not (tmp_path / "cut" / "partial_results.json").exists()
+    assert not (tmp_path / "cut" / "partial_per_user.parquet").exists()
+
+
+def test_resume_retrains_from_the_first_changed_model_and_refuses_another_setup(
+    log_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exp = experiment(log_csv)
+    _stop_at(3, monkeypatch)
+    with pytest.raises(RuntimeError, match="stopped"):
+        run_experiment(exp, out=tmp_path)
+    changed = experiment(
+        log_csv,
+        models=[{"name": "pop"}, {"name": "itemknn", "params": {"k": 5}}, {"name": "ease"}],
+    )
+    other_split = experiment(log_csv, seed=8)
+    with pytest.raises(ConfigError, match="different data, cleaning, split, evaluation or seed"):
+        run_experiment(other_split, out=tmp_path, resume=True)
+    calls = _stop_at(0, monkeypatch)
+    run_experiment(changed, out=tmp_path, resume=True)
+    assert calls == ["itemknn", "ease"]  # pop reused; itemknn changed, so it and what follows retrain
+    # nothing to resume: a plain run
+    _stop_at(0, monkeypatch)
+    results = run_experiment(exp, out=tmp_path / "empty", resume=True)
+    assert not any(m.get("resumed") for m in results["models"])

@@ -416,9 +416,9 @@ def test_neural_ranker_rating_task_trains_on_the_validation_targets_ratings(
     # both grades occur among the positives, and only the ratings the validation targets carry
     assert set(np.unique(aux[y == 1]).tolist()) == {1.0, 5.0}
     # without the task weight, no second target is passed
-    NeuralRanker(
-        retrievers=[{"name": "pop"}], n_candidates=8, epochs=1, num_threads=1
-    ).fit(case.data, seed=0, validation=validation)
+    NeuralRanker(retrievers=[{"name": "pop"}], n_candidates=8, epochs=1, num_threads=1).fit(
+        case.data, seed=0, validation=validation
+    )
     assert seen["aux"] is None and seen["weight"] == 0.0
 
 
@@ -429,5 +429,5 @@ def test_neural_ranker_rating_task_needs_ratings() -> None:
         NeuralRanker(retrievers=[{"name": "pop"}], aux_weight=-1.0)
     data = checkerboard(200, 20).data  # implicit: no ratings
     model = NeuralRanker(retrievers=[{"name": "pop"}], n_candidates=8, epochs=1, aux_weight=0.5)
-    with pytest.raises(ConfigError, match="has none .*set aux_weight: 0"):
+    with pytest.raises(ConfigError, match=r"has none .*set aux_weight: 0"):
         model.fit(data, seed=0, validation=holdout_validation(data))

@@ -56,6 +56,13 @@ def run(
         int | None, typer.Option(help="Threads for BLAS and implicit (default: all cores).")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="Only print the leaderboard.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Reuse the models a stopped run of this experiment finished (partial results in the "
+            "results folder); train only the rest."
+        ),
+    ] = False,
 ) -> None:
     """Run an experiment: load, clean, split, tune on validation, score the test split once, write results."""
     import dataclasses
@@ -75,7 +82,15 @@ def run(
         train_log = logging.getLogger("lmrec.train")
         train_log.setLevel(logging.INFO)
         train_log.addHandler(RichHandler(console=out_console, show_path=False))
-    run_experiment(exp, out=out, data_path=data, console=out_console, progress=not quiet, show_table=True)
+    run_experiment(
+        exp,
+        out=out,
+        data_path=data,
+        console=out_console,
+        progress=not quiet,
+        show_table=True,
+        resume=resume,
+    )
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from lmrec.experiment.hybrids import hybrid_comparisons
 from lmrec.experiment.prepare import prepare
 from lmrec.experiment.rating import run_rating
 from lmrec.experiment.report import leaderboard_frame, print_table, to_markdown, write_json
+from lmrec.experiment.resume import load_finished, remove_partial, run_record, write_partial
 from lmrec.experiment.runner import ModelRun, run_model, select_key
 from lmrec.experiment.search import validate_models
 from lmrec.hybrid.pool import ComponentPool
@@ -67,10 +68,13 @@ def run_experiment(
     console: Console | None = None,
     progress: bool = False,
     show_table: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run every stage of `exp`, write result files into the output folder and return the results dict.
 
-    console: where progress lines go (default: nowhere); show_table: print the leaderboard to stdout.
+    console: where progress lines go (default: nowhere); show_table: print the leaderboard to stdout;
+    resume: reuse the models a stopped run of the same experiment finished in the output folder
+    (`lmrec.experiment.resume`).
     """
     validate_models(exp)
     console = console or Console(quiet=True)
@@ -111,8 +115,11 @@ def run_experiment(
         console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
         memo: dict[Any, Any] = {}  # item text embeddings shared by the models that use the same encoder
         pool = ComponentPool()  # hybrids reuse the models this run already trained
-        runs = []
-        for spec in exp.models:
+        runs = load_finished(folder, exp) if resume else []
+        if resume:
+            names = ", ".join(r.label for r in runs) or "none"
+            console.log(f"resume: {len(runs)} of {len(exp.models)} models finished earlier ({names})")
+        for spec in exp.models[len(runs) :]:
             runs.append(
                 run_model(
                     exp,
@@ -124,7 +131,7 @@ def run_experiment(
                     component_pool=pool,
                 )
             )
-            _write_partial(folder / PARTIAL, exp, runs)
+            write_partial(folder, exp, _header(exp), runs)
     key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
     hybrids = hybrid_comparisons(runs, key, seed=exp.seed) if exp.evaluation.significance else []
@@ -152,19 +159,7 @@ def run_experiment(
             "leakage_check": prep.leakage,
             "timings": {k: v.to_dict() for k, v in prep.timings.items()},
         },
-        "models": [
-            {
-                "label": r.label,
-                "model": r.spec.name,
-                "trials": [dataclasses.asdict(t) for t in r.trials],
-                "selected": r.selected,
-                "config": dataclasses.asdict(r.model.config) if r.model is not None else None,
-                "refit_on": r.spec.refit or exp.evaluation.refit,
-                "test": r.test,
-                "timings": r.timings,
-            }
-            for r in runs
-        ],
+        "models": [{**run_record(r), "refit_on": r.spec.refit or exp.evaluation.refit} for r in runs],
         "significance": sig,
         "hybrid_vs_best_component": hybrids,
         "total": {
@@ -175,7 +170,7 @@ def run_experiment(
         },
     }
     write_json(folder / "results.json", results)
-    (folder / PARTIAL).unlink(missing_ok=True)
+    remove_partial(folder)
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
     per_user["user_id"] = prep.split.train.user_vocab.id(per_user["user"].to_numpy())
     per_user.to_parquet(folder / "per_user.parquet", index=False)
@@ -184,6 +179,8 @@ def run_experiment(
         for r in runs:
             if r.model is not None:
                 r.model.save(folder / "models" / r.label)
+            elif r.resumed:
+                console.log(f"{r.label}: resumed from partial results, so its fitted model is not saved")
     print_table(
         table_console,
         board[[c for c in _terminal_columns(key) if c in board.columns]],
@@ -191,16 +188,6 @@ def run_experiment(
     )
     console.log(f"results written to {folder}")
     return results
-
-
-PARTIAL = "partial_results.json"
-"""Written after every finished model, removed when results.json is complete: a run stopped late (a
-time limit, a crash in the last model) keeps the numbers of the models it finished."""
-
-
-def _write_partial(path: Path, exp: Experiment, runs: list[ModelRun]) -> None:
-    done = [{"label": r.label, "selected": r.selected, "test": r.test, "timings": r.timings} for r in runs]
-    write_json(path, {**_header(exp), "complete": False, "models": done})
 
 
 def _refit_label(exp: Experiment) -> str:

@@ -24,26 +24,26 @@ def portable_paths(text: str, base: Path | None = None) -> str:
     return text.replace(f"{base.parent}/", "../")
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     if isinstance(obj, str):
         return portable_paths(obj)
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
+        return jsonable(obj.item())
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame):
-        return _jsonable(obj.to_dict())
+        return jsonable(obj.to_dict())
     return obj
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=False) + "\n")
+    path.write_text(json.dumps(jsonable(payload), indent=2, sort_keys=False) + "\n")
 
 
 def leaderboard_frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:

@@ -50,6 +50,10 @@ class ModelRun:
     per_user: pd.DataFrame
     timings: dict[str, dict[str, Any]]
     model: Recommender | None = field(default=None, repr=False)
+    config: dict[str, Any] | None = None
+    """The fitted model's full configuration (defaults included)."""
+    resumed: bool = False
+    """Taken from a stopped run's partial results (`lmrec run --resume`), not trained in this run."""
 
     @property
     def label(self) -> str:
@@ -284,6 +288,7 @@ def run_model(
             "training": _training_summary(model),
         },
         model=model,
+        config=dataclasses.asdict(model.config),
     )
 
 

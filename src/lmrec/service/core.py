@@ -133,7 +133,7 @@ class RecommenderService:
         return {
             "name": model.name,
             "class": type(model).__name__,
-            "config": _jsonable(model.config),
+            "config": jsonable(model.config),
             "version": live.version,
             "lmrec_version": __version__,
             "saved_with_lmrec_version": self.model_meta.get("lmrec_version"),
@@ -141,8 +141,8 @@ class RecommenderService:
             "n_items": len(model.item_vocab_),
             "uses_sequences": bool(model.uses_sequences),
             "similar_items": hasattr(model, "similar_items"),
-            "retrieval": _jsonable(live.retriever.describe()),
-            "training": _jsonable(getattr(model, "training_", {})),
+            "retrieval": jsonable(live.retriever.describe()),
+            "training": jsonable(getattr(model, "training_", {})),
             "events_in_model": live.events_upto,
             "online_users": live.online_users(),
             "online_events": live.online_events(),
@@ -215,18 +215,18 @@ class RecommenderService:
         self.store.close()
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Config dataclasses and training logs as plain JSON values."""
     import dataclasses
 
     import numpy as np
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
+        return jsonable(dataclasses.asdict(value))
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

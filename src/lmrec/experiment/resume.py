@@ -1,0 +1,128 @@
+"""Partial results of a run, and resuming a stopped run from them.
+
+After every finished model, `lmrec run` writes `partial_results.json` (what results.json would hold for the
+models done so far) and `partial_per_user.parquet` (their per-user test metrics, which the paired tests
+need). A run stopped late (a time limit, a crash in a later model) keeps them; `lmrec run --resume` then
+reuses every finished model whose specification is unchanged, under an unchanged data, split and
+evaluation setup, and trains only the rest. Both files are removed when results.json is complete.
+
+Resumed models carry no fitted object: hybrids whose components were resumed train those components
+again (with the same seed, so to the same numbers), and `save_models` cannot save them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lmrec.errors import ConfigError
+from lmrec.experiment.config import Experiment, ModelSpec
+from lmrec.experiment.report import jsonable, write_json
+from lmrec.experiment.runner import ModelRun, Trial
+
+PARTIAL = "partial_results.json"
+PARTIAL_USERS = "partial_per_user.parquet"
+
+_NOT_SETUP = ("models", "threads", "output", "save_models", "name", "base_dir", "protocol")
+"""Experiment fields that do not change a finished model's numbers (the models are compared one by one)."""
+
+
+def setup_fingerprint(exp: Experiment) -> str:
+    """Hash of everything but the models that decides a model's numbers: data, cleaning, split,
+    evaluation and seed."""
+    setup = {k: v for k, v in dataclasses.asdict(exp).items() if k not in _NOT_SETUP}
+    return _digest(setup)
+
+
+def spec_fingerprint(spec: ModelSpec) -> str:
+    return _digest(dataclasses.asdict(spec))
+
+
+def _digest(obj: Any) -> str:
+    text = json.dumps(jsonable(obj), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_record(run: ModelRun) -> dict[str, Any]:
+    """A finished model as results.json (and the partial file) stores it."""
+    return {
+        "label": run.label,
+        "model": run.spec.name,
+        "spec_fingerprint": spec_fingerprint(run.spec),
+        "trials": [dataclasses.asdict(t) for t in run.trials],
+        "selected": run.selected,
+        "config": run.config,
+        "test": run.test,
+        "timings": run.timings,
+        **({"resumed": True} if run.resumed else {}),
+    }
+
+
+def write_partial(folder: Path, exp: Experiment, header: dict[str, Any], runs: list[ModelRun]) -> None:
+    """Write the finished models' results and per-user metrics (after every model)."""
+    per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
+    per_user.to_parquet(folder / PARTIAL_USERS, index=False)
+    payload = {
+        **header,
+        "complete": False,
+        "setup_fingerprint": setup_fingerprint(exp),
+        "models": [run_record(r) for r in runs],
+    }
+    write_json(folder / PARTIAL, payload)
+
+
+def remove_partial(folder: Path) -> None:
+    for name in (PARTIAL, PARTIAL_USERS):
+        (folder / name).unlink(missing_ok=True)
+
+
+def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:
+    """The models of a stopped run in `folder` that `exp` can reuse: the leading models whose spec is
+    unchanged (in the experiment's order). Raises a ConfigError naming the difference when the partial
+    results come from another setup, or when their per-user file is missing."""
+    path = folder / PARTIAL
+    if not path.exists():
+        return []
+    saved = json.loads(path.read_text())
+    where = f"{path}"
+    if "setup_fingerprint" not in saved:
+        raise ConfigError(
+            f"{where} was written by an lmrec version without resume support (no per-user metrics); "
+            "run without --resume"
+        )
+    if saved["setup_fingerprint"] != setup_fingerprint(exp):
+        raise ConfigError(
+            f"{where} comes from a different data, cleaning, split, evaluation or seed setup than "
+            f"{exp.name!r}; run without --resume (or with another --out)"
+        )
+    users_path = folder / PARTIAL_USERS
+    if not users_path.exists():
+        raise ConfigError(
+            f"{where}: its per-user metrics {users_path.name} are missing; run without --resume"
+        )
+    per_user = pd.read_parquet(users_path)
+    done = []
+    for spec, record in zip(exp.models, saved["models"], strict=False):
+        if record["spec_fingerprint"] != spec_fingerprint(spec) or record["label"] != spec.display:
+            break  # the experiment changed from this model on: train it and the rest again
+        rows = per_user[per_user["model"] == spec.display].drop(columns="model").reset_index(drop=True)
+        if rows.empty:
+            raise ConfigError(f"{users_path}: no per-user rows for the finished model {spec.display!r}")
+        done.append(
+            ModelRun(
+                spec=spec,
+                trials=[Trial(**t) for t in record["trials"]],
+                selected=record["selected"],
+                test=record["test"],
+                per_user=rows,
+                timings=record["timings"],
+                config=record["config"],
+                resumed=True,
+            )
+        )
+    return done
