@@ -402,13 +402,8 @@ def test_neural_ranker_rating_task_trains_on_the_validation_targets_ratings(
         return fit(self, train, y, *args, **kwargs)
 
     monkeypatch.setattr(CTRModel, "fit", spy)
-    model = NeuralRanker(
-        retrievers=[{"name": "ease", "params": {"reg": 10.0}}, {"name": "pop"}],
-        n_candidates=8,
-        epochs=3,
-        num_threads=1,
-        aux_weight=0.5,
-    ).fit(case.data, seed=0, validation=validation)
+    model = TestNeuralRanker().make_model(epochs=3, aux_weight=0.5)
+    model.fit(case.data, seed=0, validation=validation)
     y, aux = seen["y"], seen["aux"]
     assert seen["weight"] == 0.5 and model.training_["ranker"]["aux_weight"] == 0.5
     assert aux is not None and aux.shape == y.shape
