@@ -281,3 +281,31 @@ def test_resume_retrains_from_the_first_changed_model_and_refuses_another_setup(
     _stop_at(0, monkeypatch)
     results = run_experiment(exp, out=tmp_path / "empty", resume=True)
     assert not any(m.get("resumed") for m in results["models"])
+
+
+def test_resumed_models_keep_the_hybrid_comparisons(
+    log_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hybrid is compared with its best component also when either was resumed (no fitted model)."""
+    blend = {"components": [{"name": "pop"}, {"name": "ease", "params": {"reg": 10.0}}], "fit_users": 0}
+    exp = experiment(
+        log_csv,
+        models=[
+            {"name": "pop"},
+            {"name": "ease", "params": {"reg": 10.0}},
+            {"name": "weighted", "params": blend},
+            {"name": "itemknn", "params": {"k": 5}},
+        ],
+    )
+    full = run_experiment(exp, out=tmp_path / "full")
+    assert [h["best component"] for h in full["hybrid_vs_best_component"]] in (["pop"], ["ease"])
+    _stop_at(4, monkeypatch)  # the hybrid finished, itemknn did not
+    with pytest.raises(RuntimeError, match="stopped"):
+        run_experiment(exp, out=tmp_path / "cut")
+    _stop_at(0, monkeypatch)
+    resumed = run_experiment(exp, out=tmp_path / "cut", resume=True)
+    assert [m.get("resumed", False) for m in resumed["models"]] == [True, True, True, False]
+    for a, b in zip(full["hybrid_vs_best_component"], resumed["hybrid_vs_best_component"], strict=True):
+        assert a["best component"] == b["best component"]
+        assert a["t_pvalue"] == pytest.approx(b["t_pvalue"], rel=1e-9)
+    assert len(resumed["hybrid_vs_best_component"]) == 1

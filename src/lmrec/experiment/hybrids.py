@@ -9,38 +9,47 @@ so a win here is a win over every component.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmrec.eval import compare
-from lmrec.experiment.runner import ModelRun
 from lmrec.hybrid.components import HybridRecommender
 from lmrec.models.base import Recommender
 
+if TYPE_CHECKING:
+    from lmrec.experiment.runner import ModelRun
 
-def _signature(model: Recommender) -> tuple[str, str]:
+
+def model_signature(model: Recommender) -> str:
+    """Model name and configuration (the epoch count aside, which a validated fit chooses): what a hybrid's
+    component and a single model of the run share when they are the same model."""
     config = dataclasses.asdict(model.config)  # type: ignore[call-overload]
     config.pop("epochs", None)
-    return model.name, repr(sorted(config.items()))
+    return repr((model.name, sorted(config.items())))
 
 
-def _leaves(model: HybridRecommender) -> list[Recommender]:
-    out: list[Recommender] = []
+def component_signatures(model: Recommender) -> list[str]:
+    """Signatures of a hybrid's components, those of nested hybrids included (empty for single models)."""
+    if not isinstance(model, HybridRecommender):
+        return []
+    out: list[str] = []
     for comp in model.components_:
-        out.append(comp)
-        if isinstance(comp, HybridRecommender):
-            out.extend(_leaves(comp))
+        out.append(model_signature(comp))
+        out.extend(component_signatures(comp))
     return out
 
 
 def hybrid_comparisons(runs: list[ModelRun], key: str, *, seed: int) -> list[dict[str, Any]]:
-    """One row per hybrid: its best matching single component and the paired test hybrid − component."""
-    singles = [r for r in runs if r.model is not None and not isinstance(r.model, HybridRecommender)]
+    """One row per hybrid: its best matching single component and the paired test hybrid − component.
+
+    Works from the signatures each run recorded, so runs resumed from partial results (no fitted model)
+    take part too."""
+    singles = [r for r in runs if r.signature is not None and not r.components]
     out = []
     for run in runs:
-        if not isinstance(run.model, HybridRecommender):
+        if not run.components:
             continue
-        wanted = {_signature(c) for c in _leaves(run.model)}
-        matches = [r for r in singles if r.model is not None and _signature(r.model) in wanted]
+        wanted = set(run.components)
+        matches = [r for r in singles if r.signature in wanted]
         if not matches:
             continue
         best = max(matches, key=lambda r: r.test[key])

@@ -159,7 +159,9 @@ def run_experiment(
             "leakage_check": prep.leakage,
             "timings": {k: v.to_dict() for k, v in prep.timings.items()},
         },
-        "models": [{**run_record(r), "refit_on": r.spec.refit or exp.evaluation.refit} for r in runs],
+        "models": [
+            {**_public(run_record(r)), "refit_on": r.spec.refit or exp.evaluation.refit} for r in runs
+        ],
         "significance": sig,
         "hybrid_vs_best_component": hybrids,
         "total": {
@@ -188,6 +190,11 @@ def run_experiment(
     )
     console.log(f"results written to {folder}")
     return results
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """A run record less the matching keys only a resumed run needs."""
+    return {k: v for k, v in record.items() if k not in ("signature", "components")}
 
 
 def _refit_label(exp: Experiment) -> str:

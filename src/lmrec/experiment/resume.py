@@ -57,6 +57,8 @@ def run_record(run: ModelRun) -> dict[str, Any]:
         "trials": [dataclasses.asdict(t) for t in run.trials],
         "selected": run.selected,
         "config": run.config,
+        "signature": run.signature,
+        "components": run.components,
         "test": run.test,
         "timings": run.timings,
         **({"resumed": True} if run.resumed else {}),
@@ -122,6 +124,8 @@ def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:
                 per_user=rows,
                 timings=record["timings"],
                 config=record["config"],
+                signature=record["signature"],
+                components=record["components"],
                 resumed=True,
             )
         )

@@ -19,6 +19,7 @@ from lmrec.eval import evaluate_ranking
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.features import item_features_for
+from lmrec.experiment.hybrids import component_signatures, model_signature
 from lmrec.experiment.prepare import Prepared, sample_users
 from lmrec.experiment.search import candidates
 from lmrec.hybrid.components import HybridRecommender
@@ -52,6 +53,10 @@ class ModelRun:
     model: Recommender | None = field(default=None, repr=False)
     config: dict[str, Any] | None = None
     """The fitted model's full configuration (defaults included)."""
+    signature: str | None = None
+    """Model name and configuration, to match hybrids' components with the run's single models."""
+    components: list[str] = field(default_factory=list)
+    """Signatures of a hybrid's components (empty for single models)."""
     resumed: bool = False
     """Taken from a stopped run's partial results (`lmrec run --resume`), not trained in this run."""
 
@@ -289,6 +294,8 @@ def run_model(
         },
         model=model,
         config=dataclasses.asdict(model.config),
+        signature=model_signature(model),
+        components=component_signatures(model),
     )
 
 
