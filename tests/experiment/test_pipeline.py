@@ -309,3 +309,25 @@ def test_resumed_models_keep_the_hybrid_comparisons(
         assert a["best component"] == b["best component"]
         assert a["t_pvalue"] == pytest.approx(b["t_pvalue"], rel=1e-9)
     assert len(resumed["hybrid_vs_best_component"]) == 1
+
+
+def test_requested_pairs_are_tested_and_reported(log_csv: Path, tmp_path: Path) -> None:
+    exp = experiment(log_csv, evaluation={"ns": [10], "metrics": ["ndcg"], "pairs": [["pop", "ease"]]})
+    results = run_experiment(exp, out=tmp_path)
+    (pair,) = results["pairs"]
+    tests = {m["label"]: m["test"]["NDCG@10"] for m in results["models"]}
+    assert (pair["model"], pair["baseline"]) == ("ease", "pop")
+    assert pair["mean_diff"] == pytest.approx(tests["ease"] - tests["pop"], abs=1e-12)
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "## Requested comparisons" in board and "model − baseline" in board
+
+
+@pytest.mark.parametrize(
+    ("pairs", "match"),
+    [([["pop", "als"]], r"no model is labelled \['als'\]"), ([["pop", "pop"]], "two different labels")],
+)
+def test_requested_pairs_must_name_two_models_of_the_run(
+    log_csv: Path, pairs: list[list[str]], match: str
+) -> None:
+    with pytest.raises((ConfigError, ValueError), match=match):
+        experiment(log_csv, evaluation={"ns": [10], "metrics": ["ndcg"], "pairs": pairs})

@@ -185,12 +185,21 @@ class EvaluationSpec:
     """Rank each target against this many sampled negatives instead of the full catalog (labelled)."""
     significance: bool = True
     """Paired t-test, Wilcoxon and bootstrap CI of every model against the best one on the test split."""
+    pairs: tuple[tuple[str, str], ...] = ()
+    """Further paired tests on the test split, as [baseline label, model label] pairs (e.g. a model with
+    and without one option); reported as model − baseline."""
 
     def __post_init__(self) -> None:
         if self.refit not in ("train+valid", "train"):
             raise ValueError(f"evaluation.refit must be 'train+valid' or 'train', not {self.refit!r}")
         if not self.ns or any(int(n) <= 0 for n in self.ns):
             raise ValueError(f"evaluation.ns must be positive list lengths, got {self.ns}")
+        bad = [p for p in self.pairs if not isinstance(p, list | tuple) or len(p) != 2 or p[0] == p[1]]
+        if bad:
+            raise ValueError(
+                f"evaluation.pairs: each pair is [baseline, model], two different labels; got {bad}"
+            )
+        object.__setattr__(self, "pairs", tuple((str(a), str(b)) for a, b in self.pairs))
 
 
 @dataclass(frozen=True)
@@ -227,6 +236,9 @@ class Experiment:
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise ValueError(f"model labels must be unique; repeated: {dup} (set `label`)")
+        unknown = sorted({x for p in self.evaluation.pairs for x in p} - set(labels))
+        if unknown:
+            raise ValueError(f"evaluation.pairs: no model is labelled {unknown}; the labels are {labels}")
 
     @property
     def select_by(self) -> str:

@@ -60,6 +60,16 @@ def _significance(exp: Experiment, runs: list[ModelRun], key: str) -> list[dict[
     return out
 
 
+def _pairs(exp: Experiment, runs: list[ModelRun], key: str) -> list[dict[str, Any]]:
+    """The paired tests the experiment asks for (`evaluation.pairs`): model − baseline on the test users."""
+    by_label = {r.label: r for r in runs}
+    out = []
+    for baseline, model in exp.evaluation.pairs:
+        res = compare(by_label[baseline].per_user, by_label[model].per_user, key, seed=exp.seed)
+        out.append({"model": model, "baseline": baseline, **res.to_dict()})
+    return out
+
+
 def run_experiment(
     exp: Experiment,
     *,
@@ -135,6 +145,7 @@ def run_experiment(
     key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
     hybrids = hybrid_comparisons(runs, key, seed=exp.seed) if exp.evaluation.significance else []
+    pairs = _pairs(exp, runs, key)
     rows = [
         {
             "model": r.label,
@@ -164,6 +175,7 @@ def run_experiment(
         ],
         "significance": sig,
         "hybrid_vs_best_component": hybrids,
+        "pairs": pairs,
         "total": {
             **m_total.to_dict(),
             "prepare": m_prep.to_dict(),
@@ -176,7 +188,9 @@ def run_experiment(
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
     per_user["user_id"] = prep.split.train.user_vocab.id(per_user["user"].to_numpy())
     per_user.to_parquet(folder / "per_user.parquet", index=False)
-    (folder / "leaderboard.md").write_text(_board_md(exp, board, "test split", sig) + _hybrids_md(hybrids))
+    (folder / "leaderboard.md").write_text(
+        _board_md(exp, board, "test split", sig) + _hybrids_md(hybrids) + _pairs_md(pairs)
+    )
     if exp.save_models:
         for r in runs:
             if r.model is not None:
@@ -258,34 +272,49 @@ def _header(exp: Experiment) -> dict[str, Any]:
     return {"experiment": spec, "protocol": exp.protocol, "machine": machine_info(exp.threads)}
 
 
-def _hybrids_md(rows: list[dict[str, Any]]) -> str:
+_TEST_COLUMNS = {
+    "metric": "metric",
+    "n_users": "n_users",
+    "mean_b": "{b} mean",
+    "mean_a": "{a} mean",
+    "mean_diff": "{b} − {a}",
+    "relative_improvement": "relative",
+    "t_pvalue": "t_pvalue",
+    "wilcoxon_pvalue": "wilcoxon_pvalue",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+}
+
+
+def _tests_md(rows: list[dict[str, Any]], names: list[str], a: str, b: str, title: str, intro: str) -> str:
+    """A markdown section of paired tests (a = the reference, b = the model compared with it)."""
     if not rows:
         return ""
-    cols = {
-        "hybrid": "hybrid",
-        "best component": "best component",
-        "metric": "metric",
-        "n_users": "n_users",
-        "mean_b": "hybrid mean",
-        "mean_a": "component mean",
-        "mean_diff": "hybrid − component",
-        "relative_improvement": "relative",
-        "t_pvalue": "t_pvalue",
-        "wilcoxon_pvalue": "wilcoxon_pvalue",
-        "ci_low": "95% CI low",
-        "ci_high": "95% CI high",
-    }
+    cols = {**{n: n for n in names}, **{k: v.format(a=a, b=b) for k, v in _TEST_COLUMNS.items()}}
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in cols if c in frame.columns]].rename(columns=cols)
-    return "\n".join(
-        [
-            "## Hybrids against their best single component (paired, test users)",
-            "",
-            "Each hybrid against the best-on-test of the single models it is built from.",
-            "",
-            to_markdown(frame),
-            "",
-        ]
+    return "\n".join([f"## {title}", "", intro, "", to_markdown(frame), ""])
+
+
+def _hybrids_md(rows: list[dict[str, Any]]) -> str:
+    return _tests_md(
+        rows,
+        ["hybrid", "best component"],
+        "component",
+        "hybrid",
+        "Hybrids against their best single component (paired, test users)",
+        "Each hybrid against the best-on-test of the single models it is built from.",
+    )
+
+
+def _pairs_md(rows: list[dict[str, Any]]) -> str:
+    return _tests_md(
+        rows,
+        ["model", "baseline"],
+        "baseline",
+        "model",
+        "Requested comparisons (paired, test users)",
+        "The pairs the experiment file names (`evaluation.pairs`).",
     )
 
 
