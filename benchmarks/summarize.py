@@ -44,6 +44,7 @@ P4 = ["NDCG@10", "Recall@10", "Recall@20", "HR@10"]
 SEQUENTIAL = [
     ("p2_beauty_seq", 'Amazon Beauty, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_beauty_bert4rec", 'Amazon Beauty, P2 "exclude seen": BERT4Rec with patience 20', P2),
+    ("p2_beauty_sasrec_tuning", 'Amazon Beauty, P2 "exclude seen": wider SASRec, chosen on validation', P2),
     ("p2_beauty_seq_all_items", 'Amazon Beauty, P2 leave-one-out, "all items": sequence models', P2),
     ("p2_sports_seq", 'Amazon Sports, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_toys_seq", 'Amazon Toys, P2 leave-one-out, "exclude seen": sequence models', P2),
@@ -88,6 +89,8 @@ ANCHORS = {
     "/ 0.0523.",
     "p2_beauty_seq": "Published anchors under P2 with full ranking on this file: SASRec with sampled softmax "
     "HR@10 0.0921 / NDCG@10 0.0531; eSASRec 0.0928 / 0.0523 (eSASRec authors' benchmark).",
+    "p2_beauty_sasrec_tuning": "Published anchors under P2 with full ranking on this file: SASRec with "
+    "sampled softmax HR@10 0.0921 / NDCG@10 0.0531; eSASRec 0.0928 / 0.0523 (eSASRec authors' benchmark).",
     "p3_ml100k_rating": "Published anchor (Surprise benchmark table, 5-fold CV on ML-100K): SVD RMSE 0.934, "
     "SVD++ 0.92.",
 }
@@ -108,13 +111,14 @@ def stale(name: str, res: dict) -> list[str]:
 
 
 def _without_new_defaults(config, stored):  # type: ignore[no-untyped-def]
-    """`config` less the keys that later versions of the experiment file added with a None value (e.g. a
-    model's `refit`): a result made before such a key existed was made with its default."""
+    """`config` less the keys that later versions of the experiment file added with an empty default (None,
+    e.g. a model's `refit`, or an empty list, e.g. `evaluation.pairs`): a result made before such a key
+    existed was made with its default."""
     if isinstance(config, dict) and isinstance(stored, dict):
         return {
             k: _without_new_defaults(v, stored.get(k))
             for k, v in config.items()
-            if k in stored or v is not None
+            if k in stored or v not in (None, [])
         }
     if isinstance(config, list) and isinstance(stored, list) and len(config) == len(stored):
         return [_without_new_defaults(c, s) for c, s in zip(config, stored, strict=True)]
@@ -171,7 +175,13 @@ def partial_section(name: str, title: str, cols: list[str]) -> list[str]:
         f"## {title}",
         "",
         f"**PARTIAL**: the run stopped before its end; these are the models it finished "
-        f"(`benchmarks/results/{name}/partial_results.json`). Protocol: {res['protocol']}",
+        f"(`benchmarks/results/{name}/partial_results.json`). "
+        + (
+            "Finish it with `lmrec run ... --resume`. "
+            if (RESULTS / name / "partial_per_user.parquet").is_file()
+            else ""
+        )
+        + f"Protocol: {res['protocol']}",
         "",
         to_markdown(pd.DataFrame(rows)),
         "",
@@ -245,6 +255,18 @@ def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
             "NDCG@10 over the test users; HR@10 and Coverage@10 side by side):",
             "",
             to_markdown(hybrid_table(res)),
+            "",
+        ]
+    pairs = res.get("pairs") or []
+    if pairs:
+        p = pd.DataFrame(pairs)[
+            ["model", "baseline", "metric", "mean_b", "mean_a", "relative_improvement", "t_pvalue",
+             "wilcoxon_pvalue", "ci_low", "ci_high"]
+        ].rename(columns={"mean_b": "model mean", "mean_a": "baseline mean"})  # fmt: skip
+        out += [
+            "Comparisons the experiment file asks for (`evaluation.pairs`; paired tests on the test users):",
+            "",
+            to_markdown(p),
             "",
         ]
     if name in ANCHORS:
