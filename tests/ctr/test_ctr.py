@@ -128,3 +128,51 @@ def test_multi_task_fusion_needs_the_auxiliary_target_and_changes_the_model() ->
     assert not np.allclose(plain.predict_proba(valid), fused.predict_proba(valid))
     with pytest.raises(ValueError, match="aux_weight must be"):
         CTRModel(aux_weight=-1.0)
+
+
+def dense_task(seed: int = 0):  # type: ignore[no-untyped-def]
+    """Click iff the item's dense vector (a stand-in for its text embedding) points along a hidden
+    direction; validation items never occur in training, so their id says nothing and only the dense
+    field can rank them."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(400, 8)).astype(np.float32)
+    likes = (vectors @ rng.normal(size=8) > 0).astype(np.float32)
+
+    def part(items: np.ndarray, n: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        item = rng.choice(items, n)
+        user = rng.integers(0, 50, n).astype(str)
+        return {"user": user, "item": item.astype(str)}, vectors[item], likes[item]
+
+    cols, dense, y = part(np.arange(300), 4000)
+    vcols, vdense, vy = part(np.arange(300, 400), 1000)
+    enc = FieldEncoder().fit(cols)
+    return enc.transform(cols), dense, y, enc.transform(vcols), vdense, vy
+
+
+@pytest.mark.parametrize("kind", ["lr", "widedeep", "deepfm", "neumf"])
+def test_dense_text_field_ranks_items_never_seen_in_training(kind: str) -> None:
+    train, dense, y, valid, vdense, vy = dense_task()
+    params = {"model": kind, "num_threads": 1, "epochs": 30, "patience": 5, "learning_rate": 0.01}
+    ids_only = CTRModel(**params).fit(train, y, valid, vy, seed=0)
+    assert auc(vy, ids_only.predict_proba(valid)) < 0.6  # cold items are all "unknown"
+    with_text = CTRModel(**params).fit(train.with_dense(dense), y, valid.with_dense(vdense), vy, seed=0)
+    assert auc(vy, with_text.predict_proba(valid.with_dense(vdense))) > 0.9
+
+
+def test_dense_field_errors_and_persistence(tmp_path: Path) -> None:
+    train, dense, y, valid, vdense, vy = dense_task()
+    with pytest.raises(ValueError, match=r"must be \(n_examples=4000, k\)"):
+        train.with_dense(dense[:10])
+    broken = dense.copy()
+    broken[7, 2] = np.nan
+    with pytest.raises(ValueError, match="first at example 7"):
+        train.with_dense(broken)
+    model = CTRModel(model="deepfm", num_threads=1, epochs=2, aux_weight=0.5).fit(
+        train.with_dense(dense), y, valid.with_dense(vdense), vy, seed=0, aux=y
+    )
+    with pytest.raises(ValueError, match="trained with 8 dense features"):
+        model.predict_proba(valid)
+    loaded = CTRModel.load(model.save(tmp_path / "dense"))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(valid.with_dense(vdense)), model.predict_proba(valid.with_dense(vdense))
+    )

@@ -2,12 +2,15 @@
 
 A CTR example is a set of fields (user, item, gender, occupation, genres, ...). Each single-valued field
 becomes one index; a multi-valued field (genres) becomes a padded list of indices (-1 = none) that the
-networks average. The vocabularies are learned on the training rows only; a value first seen later maps
-to its field's "unknown" row, so nothing about validation or test leaks into the encoding.
+networks average; an optional dense vector per example (the item's pretrained text embedding) becomes one
+more field through a learned linear projection (`FieldData.with_dense`). The vocabularies are learned on
+the training rows only; a value first seen later maps to its field's "unknown" row, so nothing about
+validation or test leaks into the encoding.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +31,30 @@ class FieldData:
     """Rows of the shared embedding table (all fields, unknowns included)."""
     fields: tuple[str, ...]
     """Names of the single-valued fields, in column order."""
+    dense: np.ndarray | None = None
+    """(n x k) float32 dense features of every example (e.g. the item's text embedding), or None."""
 
     def __len__(self) -> int:
         return int(self.single.shape[0])
 
+    @property
+    def dense_dim(self) -> int:
+        return 0 if self.dense is None else int(self.dense.shape[1])
+
     def take(self, rows: np.ndarray) -> FieldData:
         multi = self.multi[rows] if self.multi is not None else None
-        return FieldData(self.single[rows], multi, self.n_features, self.fields)
+        dense = self.dense[rows] if self.dense is not None else None
+        return FieldData(self.single[rows], multi, self.n_features, self.fields, dense)
+
+    def with_dense(self, dense: np.ndarray) -> FieldData:
+        """The same examples with a dense feature vector each (one row per example, finite values)."""
+        d = np.asarray(dense, dtype=np.float32)
+        if d.ndim != 2 or d.shape[0] != len(self):
+            raise ValueError(f"dense features must be (n_examples={len(self)}, k); got shape {d.shape}")
+        if not np.isfinite(d).all():
+            bad = int(np.flatnonzero(~np.isfinite(d).all(axis=1))[0])
+            raise ValueError(f"dense features contain NaN or infinity (first at example {bad})")
+        return dataclasses.replace(self, dense=np.ascontiguousarray(d))
 
 
 class FieldEncoder:

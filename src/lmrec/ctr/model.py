@@ -91,6 +91,7 @@ class CTRModel:
             data.n_features,
             len(data.fields),
             data.multi is not None,
+            data.dense_dim,
             dim=c.embedding_size,
             hidden=c.hidden,
             dropout=c.dropout,
@@ -137,7 +138,8 @@ class CTRModel:
         if c.aux_weight > 0:
             from lmrec.ctr.networks import AuxHead
 
-            aux_head = AuxHead(self.net_, len(train.fields) + int(train.multi is not None))
+            n_fields = len(train.fields) + int(train.multi is not None) + int(train.dense is not None)
+            aux_head = AuxHead(self.net_, n_fields)
             params += list(aux_head.head.parameters())
         opt = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -150,10 +152,10 @@ class CTRModel:
             total = 0.0
             for lo in range(0, order.size, c.batch_size):
                 rows = order[lo : lo + c.batch_size]
-                single, multi = self._tensors(train, rows)
-                loss = loss_fn(self.net_(single, multi), torch.from_numpy(y[rows]))
+                inputs = self._tensors(train, rows)
+                loss = loss_fn(self.net_(*inputs), torch.from_numpy(y[rows]))
                 if aux_head is not None:
-                    err = aux_head(single, multi) - torch.from_numpy(aux_std[rows])
+                    err = aux_head(*inputs) - torch.from_numpy(aux_std[rows])
                     loss = loss + c.aux_weight * err.pow(2).mean()
                 opt.zero_grad()
                 loss.backward()
@@ -178,6 +180,7 @@ class CTRModel:
         self.n_features_ = train.n_features
         self.fields_ = train.fields
         self.has_multi_ = train.multi is not None
+        self.dense_dim_ = train.dense_dim
         best_epoch = int(np.argmin([h["valid_logloss"] for h in history])) + 1
         self.training_ = {
             "epochs_run": len(history),
@@ -188,12 +191,13 @@ class CTRModel:
         }
         return self
 
-    def _tensors(self, data: FieldData, rows: np.ndarray | None = None) -> tuple[Any, Any]:
+    def _tensors(self, data: FieldData, rows: np.ndarray | None = None) -> tuple[Any, Any, Any]:
         import torch
 
-        single = data.single if rows is None else data.single[rows]
-        multi = data.multi if rows is None or data.multi is None else data.multi[rows]
-        return torch.from_numpy(single), (torch.from_numpy(multi) if multi is not None else None)
+        part = data if rows is None else data.take(rows)
+        return tuple(  # type: ignore[return-value]
+            None if a is None else torch.from_numpy(a) for a in (part.single, part.multi, part.dense)
+        )
 
     def _predict(self, data: FieldData, batch: int = 65536) -> np.ndarray:
         import torch
@@ -212,6 +216,11 @@ class CTRModel:
             raise NotFittedError("CTRModel is not fitted yet: call fit(...) first")
         if data.n_features != self.n_features_ or data.fields != self.fields_:
             raise ValueError("data was encoded with a different FieldEncoder than the training data")
+        if data.dense_dim != self.dense_dim_:
+            raise ValueError(
+                f"the model was trained with {self.dense_dim_} dense features per example, "
+                f"these examples have {data.dense_dim}"
+            )
         return self._predict(data)
 
     def save(self, path: str | Path) -> Path:
@@ -227,6 +236,7 @@ class CTRModel:
             "n_features": self.n_features_,
             "fields": list(self.fields_),
             "has_multi": self.has_multi_,
+            "dense_dim": self.dense_dim_,
             "training": {k: v for k, v in self.training_.items() if k != "history"},
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2))
@@ -241,10 +251,13 @@ class CTRModel:
         model = cls(CTRConfig(**meta["config"]))
         fields = tuple(meta["fields"])
         multi = np.zeros((1, 1), dtype=np.int64) if meta["has_multi"] else None
-        stub = FieldData(np.zeros((1, len(fields)), dtype=np.int64), multi, meta["n_features"], fields)
+        dense_dim = int(meta.get("dense_dim", 0))  # models saved before dense fields existed have none
+        dense = np.zeros((1, dense_dim), dtype=np.float32) if dense_dim else None
+        stub = FieldData(np.zeros((1, len(fields)), dtype=np.int64), multi, meta["n_features"], fields, dense)
         model.net_ = model._network(stub)
         with np.load(path / "arrays.npz", allow_pickle=False) as npz:
             model.net_.load_state_dict({k: torch.from_numpy(npz[k]) for k in npz.files})
         model.n_features_, model.fields_, model.has_multi_ = meta["n_features"], fields, meta["has_multi"]
+        model.dense_dim_ = dense_dim
         model.training_ = meta["training"]
         return model
