@@ -426,3 +426,21 @@ def test_neural_ranker_rating_task_needs_ratings() -> None:
     model = NeuralRanker(retrievers=[{"name": "pop"}], n_candidates=8, epochs=1, aux_weight=0.5)
     with pytest.raises(ConfigError, match=r"has none .*set aux_weight: 0"):
         model.fit(data, seed=0, validation=holdout_validation(data))
+
+
+def test_neural_ranker_text_embedding_is_a_dense_field_of_the_click_model(tmp_path: Any) -> None:
+    from lmrec.data.features import ItemFeatures
+    from lmrec.models.base import Recommender as Base
+
+    case = checkerboard(200, 20)
+    validation = holdout_validation(case.data)
+    vectors = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+    text = ItemFeatures(vectors, np.ones(20, dtype=bool))
+    model = TestNeuralRanker().make_model(epochs=2, text_embedding=True)
+    with pytest.raises(ConfigError, match="text_embedding: true needs item text"):
+        model.fit(case.data, seed=0, validation=validation)
+    model.fit(case.data, seed=0, validation=validation, item_features=text)
+    assert model.ranker_.dense_dim_ == 6  # type: ignore[attr-defined]
+    users = np.arange(case.data.n_users)
+    loaded = Base.load(model.save(tmp_path / "ranker"))
+    np.testing.assert_allclose(loaded.score(users), model.score(users), rtol=1e-6)

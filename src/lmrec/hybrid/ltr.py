@@ -117,17 +117,22 @@ class LearnedRanker(Cascade):
     def _text(self) -> np.ndarray | None:
         return getattr(self, "text_", None)
 
+    def _text_needed(self) -> str | None:
+        """What makes the ranker read item text (None: nothing does)."""
+        return "the 'text' feature group" if "text" in self.config.features else None
+
     def _fit_combination(
         self, data: Interactions, rng: np.random.Generator, validation: Validation | None
     ) -> None:
         if validation is None:
             raise ConfigError("ltr: the ranker is trained on the validation targets; fit with validation=...")
         features = getattr(self, "_item_features", None)
-        if "text" in self.config.features:
+        why = self._text_needed()
+        if why is not None:
             if features is None:
                 raise ConfigError(
-                    "ltr: the 'text' feature group needs item text: give the model an `item_text` "
-                    "(experiment file) or item_features= (Python), or drop 'text' from features"
+                    f"{self.name}: {why} needs item text: give the model an `item_text` (experiment file) "
+                    "or item_features= (Python), or drop it"
                 )
             v = features.vectors.astype(np.float32)
             self.text_ = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)

@@ -12,6 +12,10 @@ where the grade of a candidate row is the rating the user gave the validation ta
 every other row (graded relevance, standardised on the training rows). Both tasks read the same field
 embeddings, so the rating task shapes what the ranking head sees; only the click head scores candidates.
 It needs a log with ratings (MovieLens, raw Amazon reviews); the S3-Rec sequence files have none.
+
+Text (`text_embedding: true`): each candidate's pretrained text embedding (the model's `item_text`, L2-
+normalised) enters the click model as a dense field, next to the binned `text` similarity feature if that
+group is used.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class NeuralRankerConfig(CandidateStageConfig):
     aux_weight: float = 0.0
     """Multi-task fusion: weight λ of the graded-relevance (rating) regression task in the loss
     L = BCE(target) + λ · MSE(grade); 0 trains the target task alone."""
+    text_embedding: bool = False
+    """Give the click model each candidate's text embedding as a dense field (needs `item_text`)."""
 
     def __post_init__(self) -> None:
         from lmrec.ctr.networks import NETWORKS
@@ -86,7 +92,16 @@ class NeuralRanker(LearnedRanker):
         return cols
 
     def _encode(self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray) -> FieldData:
-        return self.encoder_.transform(self._columns(X, row_users, row_items))
+        data = self.encoder_.transform(self._columns(X, row_users, row_items))
+        if not self.config.text_embedding:
+            return data
+        text = self._text()
+        if text is None:
+            raise ConfigError("neural_ranker: text_embedding: true, but the model holds no item text")
+        return data.with_dense(text[row_items])
+
+    def _text_needed(self) -> str | None:
+        return "text_embedding: true" if self.config.text_embedding else super()._text_needed()
 
     def _train_ranker(
         self,
