@@ -28,6 +28,10 @@ def log_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def exp_evaluation() -> dict[str, object]:
+    return {"ns": [5, 10], "metrics": ["ndcg", "recall", "hit_rate"], "select_by": "NDCG@10"}
+
+
 def experiment(log_csv: Path, **overrides):  # type: ignore[no-untyped-def]
     spec = {
         "name": "tiny",
@@ -39,7 +43,7 @@ def experiment(log_csv: Path, **overrides):  # type: ignore[no-untyped-def]
         },
         "cleaning": {"duplicates": "keep_first"},
         "split": {"method": "temporal_ratio", "params": {"train": 0.8, "valid": 0.1}},
-        "evaluation": {"ns": [5, 10], "metrics": ["ndcg", "recall", "hit_rate"], "select_by": "NDCG@10"},
+        "evaluation": exp_evaluation(),
         "models": [
             {"name": "pop"},
             {"name": "itemknn", "search": {"grid": {"k": [5, 50], "shrink": [0.0, 10.0]}}},
@@ -271,6 +275,10 @@ def test_resume_retrains_from_the_first_changed_model_and_refuses_another_setup(
         log_csv,
         models=[{"name": "pop"}, {"name": "itemknn", "params": {"k": 5}}, {"name": "ease"}],
     )
+    from lmrec.experiment.resume import setup_fingerprint
+
+    asks_a_pair = experiment(log_csv, evaluation={**exp_evaluation(), "pairs": [["pop", "ease"]]})
+    assert setup_fingerprint(asks_a_pair) == setup_fingerprint(exp)  # extra tests change no model
     other_split = experiment(log_csv, seed=8)
     with pytest.raises(ConfigError, match="different data, cleaning, split, evaluation or seed"):
         run_experiment(other_split, out=tmp_path, resume=True)

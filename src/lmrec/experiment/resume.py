@@ -32,10 +32,15 @@ _NOT_SETUP = ("models", "threads", "output", "save_models", "name", "base_dir", 
 """Experiment fields that do not change a finished model's numbers (the models are compared one by one)."""
 
 
+_NOT_EVALUATION = ("pairs", "significance")
+"""Evaluation options that only add tests between finished models."""
+
+
 def setup_fingerprint(exp: Experiment) -> str:
     """Hash of everything but the models that decides a model's numbers: data, cleaning, split,
     evaluation and seed."""
     setup = {k: v for k, v in dataclasses.asdict(exp).items() if k not in _NOT_SETUP}
+    setup["evaluation"] = {k: v for k, v in setup["evaluation"].items() if k not in _NOT_EVALUATION}
     return _digest(setup)
 
 
