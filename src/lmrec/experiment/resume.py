@@ -73,7 +73,7 @@ def run_record(run: ModelRun) -> dict[str, Any]:
 def write_partial(folder: Path, exp: Experiment, header: dict[str, Any], runs: list[ModelRun]) -> None:
     """Write the finished models' results and per-user metrics (after every model)."""
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
-    per_user.to_parquet(folder / PARTIAL_USERS, index=False)
+    per_user.to_parquet(folder / PARTIAL_USERS, index=False, compression="zstd")  # committed with partials
     payload = {
         **header,
         "complete": False,
