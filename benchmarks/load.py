@@ -65,6 +65,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "max_len": 50,
         "loss": "sampled",
         "n_negatives": 256,
+        "negative_sharing": "batch",  # the draw the committed load test was fitted with
         "epochs": 1,
     },
 }

@@ -224,6 +224,7 @@ def test_sampled_softmax_learns_the_task() -> None:
         ({"embedding_size": 30, "n_heads": 4}, "not divisible"),
         ({"dropout": 1.0}, "dropout"),
         ({"epochs": 0}, "epochs"),
+        ({"loss": "sampled", "negative_sharing": "user"}, "negative_sharing"),
     ],
 )
 def test_bad_config_is_a_clear_error(params: dict[str, Any], message: str) -> None:

@@ -47,3 +47,69 @@ def test_loss_without_gradients_is_the_plain_cross_entropy() -> None:
     targets = torch.arange(10)
     got = losses.softmax_loss(hidden, targets, table, n_negatives=None, generator=g)
     assert torch.allclose(got, F.cross_entropy(hidden @ table.T, targets, reduction="sum"))
+
+
+def _sampled_by_hand(
+    hidden: torch.Tensor, targets: torch.Tensor, table: torch.Tensor, neg: torch.Tensor
+) -> torch.Tensor:
+    """Sampled softmax written out row by row: neg (N, K) holds each row's negatives."""
+    total = torch.zeros(())
+    for row in range(targets.shape[0]):
+        keep = neg[row][neg[row] != targets[row]]  # accidental hits of the positive are not negatives
+        logits = torch.cat([(hidden[row] * table[targets[row]]).sum()[None], table[keep] @ hidden[row]])
+        total = total - torch.log_softmax(logits, dim=0)[0]
+    return total
+
+
+@pytest.mark.parametrize("sharing", ["position", "batch"])
+def test_sampled_softmax_matches_the_row_by_row_definition(sharing: str) -> None:
+    n_rows, n_items, d, k = 40, 12, 8, 6  # a small catalog, so accidental hits occur
+    g = torch.Generator().manual_seed(3)
+    hidden, table = torch.randn(n_rows, d, generator=g), torch.randn(n_items, d, generator=g)
+    targets = torch.randint(0, n_items, (n_rows,), generator=g)
+    seed = 11
+    got = losses.softmax_loss(
+        hidden,
+        targets,
+        table,
+        n_negatives=k,
+        negative_sharing=sharing,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    draw = torch.Generator().manual_seed(seed)
+    shape = (n_rows, k) if sharing == "position" else (k,)
+    neg = torch.arange(n_items)[torch.randint(0, n_items, shape, generator=draw)].expand(n_rows, k)
+    assert bool((neg == targets[:, None]).any())  # the masking is exercised
+    assert torch.allclose(got, _sampled_by_hand(hidden, targets, table, neg), rtol=1e-5)
+
+
+def test_per_position_negatives_differ_between_rows_and_reach_more_items() -> None:
+    n_rows, n_items, d, k = 200, 5000, 4, 16
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(n_rows, d, generator=g)
+    targets = torch.randint(0, n_items, (n_rows,), generator=g)
+    touched = {}
+    for sharing in ("position", "batch"):
+        table = torch.randn(n_items, d, generator=torch.Generator().manual_seed(1), requires_grad=True)
+        loss = losses.softmax_loss(
+            hidden,
+            targets,
+            table,
+            n_negatives=k,
+            negative_sharing=sharing,
+            generator=torch.Generator().manual_seed(2),
+        )
+        loss.backward()
+        touched[sharing] = int((table.grad.abs().sum(dim=1) > 0).sum())
+    # gradients reach the positives plus the negatives: ~k items shared vs ~n_rows * k drawn per row
+    assert touched["batch"] <= n_rows + k
+    assert touched["position"] > n_rows + 10 * k
+
+
+def test_unknown_negative_sharing_is_an_error() -> None:
+    g = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match="negative_sharing"):
+        losses.softmax_loss(
+            torch.randn(2, 3), torch.tensor([0, 1]), torch.randn(5, 3), n_negatives=2, generator=g,
+            negative_sharing="user",
+        )  # fmt: skip

@@ -62,13 +62,16 @@ def softmax_loss(
     generator: torch.Generator,
     untrained: torch.Tensor | None = None,
     trained_idx: torch.Tensor | None = None,
+    negative_sharing: str = "position",
 ) -> torch.Tensor:
     """Summed cross-entropy of the next/masked item (the caller chooses the normalisation).
 
     hidden (N, d) at positions with a target; targets (N,) item indices; item_table (n_items, d).
     n_negatives None: full softmax over the catalog. Otherwise sampled softmax: the positive against
-    `n_negatives` items drawn uniformly and shared by the batch (a uniform proposal needs no logQ
-    correction), with accidental hits of the positive masked out.
+    `n_negatives` items drawn uniformly (a uniform proposal needs no logQ correction), with accidental hits
+    of the positive masked out. negative_sharing "position": each position draws its own negatives (as in
+    RecTools' SASRec, the eSASRec authors' benchmark); "batch": one draw shared by the whole batch (cheaper,
+    but a step then pushes down only `n_negatives` items).
     untrained (n_items,) bool / trained_idx: items with no training data are left out of the softmax
     (full) or never drawn (sampled), so training does not learn to score them low.
     """
@@ -80,9 +83,17 @@ def softmax_loss(
             return F.cross_entropy(logits, targets, reduction="sum")
         return FullSoftmaxCE.apply(hidden, item_table, targets, untrained)
     pool = trained_idx if trained_idx is not None else torch.arange(item_table.shape[0])
-    neg = pool[torch.randint(0, pool.shape[0], (n_negatives,), generator=generator)]
     pos_logit = (hidden * item_table[targets]).sum(dim=1, keepdim=True)
-    neg_logit = hidden @ item_table[neg].T
-    neg_logit = neg_logit.masked_fill(neg[None, :] == targets[:, None], float("-inf"))
+    if negative_sharing == "position":
+        neg = pool[torch.randint(0, pool.shape[0], (targets.shape[0], n_negatives), generator=generator)]
+        neg_logit = torch.bmm(item_table[neg], hidden[:, :, None]).squeeze(2)  # (N, n_negatives)
+        hits = neg == targets[:, None]
+    elif negative_sharing == "batch":
+        neg = pool[torch.randint(0, pool.shape[0], (n_negatives,), generator=generator)]
+        neg_logit = hidden @ item_table[neg].T
+        hits = neg[None, :] == targets[:, None]
+    else:
+        raise ValueError(f"negative_sharing must be 'position' or 'batch', not {negative_sharing!r}")
+    neg_logit = neg_logit.masked_fill(hits, float("-inf"))
     logits = torch.cat([pos_logit, neg_logit], dim=1)
     return F.cross_entropy(logits, torch.zeros(targets.shape[0], dtype=torch.long), reduction="sum")

@@ -34,7 +34,10 @@ class SequentialConfig:
     loss: str = "ce"
     """"ce": full softmax cross-entropy over the whole catalog; "sampled": sampled softmax (big catalogs)."""
     n_negatives: int = 256
-    """Uniform negatives shared by a batch under loss="sampled"."""
+    """Uniform negatives per target under loss="sampled"."""
+    negative_sharing: str = "position"
+    """Under loss="sampled": "position" draws fresh negatives for every target position (RecTools/eSASRec);
+    "batch" shares one draw across the batch (cheaper: one (N x n_negatives) product, no gather per row)."""
     loss_weighting: str = "user"
     """"user": the loss is the mean over a batch's target positions, and batches hold users of similar length,
     so every user weighs about the same; "position": every target position weighs the same (as with the
@@ -56,6 +59,10 @@ class SequentialConfig:
     def __post_init__(self) -> None:
         if self.loss not in ("ce", "sampled"):
             raise ConfigError(f"loss must be 'ce' or 'sampled', not {self.loss!r}")
+        if self.negative_sharing not in ("position", "batch"):
+            raise ConfigError(
+                f"negative_sharing must be 'position' or 'batch', not {self.negative_sharing!r}"
+            )
         if self.loss_weighting not in ("user", "position"):
             raise ConfigError(f"loss_weighting must be 'user' or 'position', not {self.loss_weighting!r}")
         for name in ("embedding_size", "max_len", "epochs", "batch_size", "patience", "eval_every"):
@@ -259,6 +266,7 @@ class SequentialRecommender(Recommender):
             generator=generator,
             untrained=self._untrained_t,
             trained_idx=self._trained_idx_t,
+            negative_sharing=self.config.negative_sharing,
         )
         if self.config.loss_weighting == "position":
             return total / (targets.shape[0] * self._loss_scale)
