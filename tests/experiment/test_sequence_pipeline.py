@@ -176,3 +176,47 @@ def test_cold_fraction_must_be_a_share() -> None:
 
     with pytest.raises(ValueError, match="fraction"):
         choose_cold_items(10, 1.5, 0)
+
+
+def test_resume_continues_a_model_stopped_mid_training_to_the_same_numbers(
+    walk_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lmrec run --resume` after a kill inside a sequence model's training: the fit continues from its
+    last checkpoint, and the results equal a run that never stopped; completion removes the checkpoints."""
+    from lmrec.models.sequential import checkpoint
+
+    monkeypatch.setattr(checkpoint.TrainingCheckpoint, "due", lambda self: True)  # save every epoch
+    params = {**SMALL, "dropout": 0.2, "patience": 30, "epochs": 8}
+    exp = experiment(walk_csv, [{"name": "pop"}, {"name": "sasrec", "params": params, "refit": "train"}])
+    whole = run_experiment(exp, out=tmp_path / "whole")
+    assert not (tmp_path / "whole" / "checkpoints").exists()
+
+    real_step, steps = SASRec._step_loss, [0]
+
+    def dies_in_epoch_five(self, net, batch, gen):  # type: ignore[no-untyped-def]
+        steps[0] += 1
+        if steps[0] == 4 * 5 + 1:  # 150 users / 32 per batch = 5 batches per epoch
+            raise KeyboardInterrupt
+        return real_step(self, net, batch, gen)
+
+    monkeypatch.setattr(SASRec, "_step_loss", dies_in_epoch_five)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, out=tmp_path / "cut")
+    assert len(list((tmp_path / "cut" / "checkpoints").glob("sasrec-*.pt"))) == 1
+    monkeypatch.setattr(SASRec, "_step_loss", real_step)
+    resumed = run_experiment(exp, out=tmp_path / "cut", resume=True)
+    a, b = whole["models"][1], resumed["models"][1]
+    ta, tb = dict(a["trials"][0]["training"]), dict(b["trials"][0]["training"])
+    assert tb.pop("resumed_after_epoch") == 4
+    for key in ("epochs_run", "best_epoch", "best_valid", "stopped_early"):
+        assert ta[key] == tb[key], key
+    assert a["test"] == pytest.approx(b["test"], rel=1e-12)
+    assert not (tmp_path / "cut" / "checkpoints").exists()
+    # a plain run into a folder with stale checkpoints starts from scratch
+    monkeypatch.setattr(SASRec, "_step_loss", dies_in_epoch_five)
+    steps[0] = 0
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, out=tmp_path / "cut")
+    monkeypatch.setattr(SASRec, "_step_loss", real_step)
+    fresh = run_experiment(exp, out=tmp_path / "cut")
+    assert "resumed_after_epoch" not in fresh["models"][1]["trials"][0]["training"]

@@ -60,7 +60,8 @@ def run(
         bool,
         typer.Option(
             help="Reuse the models a stopped run of this experiment finished (partial results in the "
-            "results folder); train only the rest."
+            "results folder) and continue a sequence model stopped mid-training from its last checkpoint; "
+            "train only the rest."
         ),
     ] = False,
 ) -> None:

@@ -23,7 +23,14 @@ from lmrec.experiment.hybrids import hybrid_comparisons
 from lmrec.experiment.prepare import prepare
 from lmrec.experiment.rating import run_rating
 from lmrec.experiment.report import leaderboard_frame, print_table, to_markdown, write_json
-from lmrec.experiment.resume import load_finished, remove_partial, run_record, write_partial
+from lmrec.experiment.resume import (
+    CHECKPOINTS,
+    load_finished,
+    remove_checkpoints,
+    remove_partial,
+    run_record,
+    write_partial,
+)
 from lmrec.experiment.runner import ModelRun, run_model, select_key
 from lmrec.experiment.search import validate_models
 from lmrec.hybrid.pool import ComponentPool
@@ -129,6 +136,8 @@ def run_experiment(
         if resume:
             names = ", ".join(r.label for r in runs) or "none"
             console.log(f"resume: {len(runs)} of {len(exp.models)} models finished earlier ({names})")
+        else:
+            remove_checkpoints(folder)  # a plain run starts from scratch
         for spec in exp.models[len(runs) :]:
             runs.append(
                 run_model(
@@ -139,6 +148,7 @@ def run_experiment(
                     progress=progress,
                     features_memo=memo,
                     component_pool=pool,
+                    checkpoint_dir=folder / CHECKPOINTS,
                 )
             )
             write_partial(folder, exp, _header(exp), runs)

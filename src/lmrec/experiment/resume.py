@@ -6,6 +6,11 @@ need). A run stopped late (a time limit, a crash in a later model) keeps them; `
 reuses every finished model whose specification is unchanged, under an unchanged data, split and
 evaluation setup, and trains only the rest. Both files are removed when results.json is complete.
 
+A model stopped in the middle of training loses less: sequence models save training checkpoints in the
+run's `checkpoints/` folder (`lmrec.models.sequential.checkpoint`, at most every two minutes), and under
+`--resume` the same fit (same configuration, seed and data) continues from its last saved epoch to the same
+result. A run without `--resume` starts from scratch and clears that folder; a completed run removes it.
+
 Resumed models carry no fitted object: hybrids whose components were resumed train those components
 again (with the same seed, so to the same numbers), and `save_models` cannot save them.
 """
@@ -27,6 +32,7 @@ from lmrec.experiment.runner import ModelRun, Trial
 
 PARTIAL = "partial_results.json"
 PARTIAL_USERS = "partial_per_user.parquet"
+CHECKPOINTS = "checkpoints"
 
 _NOT_SETUP = ("models", "threads", "output", "save_models", "name", "base_dir", "protocol")
 """Experiment fields that do not change a finished model's numbers (the models are compared one by one)."""
@@ -86,6 +92,18 @@ def write_partial(folder: Path, exp: Experiment, header: dict[str, Any], runs: l
 def remove_partial(folder: Path) -> None:
     for name in (PARTIAL, PARTIAL_USERS):
         (folder / name).unlink(missing_ok=True)
+    remove_checkpoints(folder)
+
+
+def remove_checkpoints(folder: Path) -> None:
+    """Delete the run's training checkpoints (only `*.pt` files, then the folder if it is empty)."""
+    path = folder / CHECKPOINTS
+    if not path.is_dir():
+        return
+    for f in [*path.glob("*.pt"), *path.glob("*.pt.tmp")]:
+        f.unlink()
+    if not any(path.iterdir()):
+        path.rmdir()
 
 
 def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,8 +85,11 @@ def _users_with_targets(targets: sp.csr_matrix) -> np.ndarray:
     return np.flatnonzero(np.diff(targets.indptr) > 0)
 
 
-def _build(spec: ModelSpec, params: dict[str, Any]) -> Recommender:
-    return get_model_class(spec.name)(**params)
+def _build(spec: ModelSpec, params: dict[str, Any], checkpoint_dir: Path | None = None) -> Recommender:
+    model = get_model_class(spec.name)(**params)
+    if checkpoint_dir is not None and hasattr(type(model), "checkpoint_dir"):
+        model.checkpoint_dir = checkpoint_dir  # type: ignore[attr-defined]
+    return model
 
 
 def _with_threads(exp: Experiment, klass: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +138,10 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     """The headline of a model's training log (epochs, epoch time, best epoch) for results.json."""
     info = getattr(model, "training_", None) or {}
     keys = ("epochs_run", "best_epoch", "best_valid", "metric", "seconds_per_epoch", "stopped_early")
-    return {k: info[k] for k in keys if k in info}
+    out = {k: info[k] for k in keys if k in info}
+    if info.get("resumed_after_epoch"):  # continued from a checkpoint of a stopped run (`--resume`)
+        out["resumed_after_epoch"] = info["resumed_after_epoch"]
+    return out
 
 
 def _retrieval_measures(
@@ -157,6 +164,7 @@ def run_model(
     progress: bool = False,
     features_memo: dict[Any, Any] | None = None,
     component_pool: ComponentPool | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> ModelRun:
     """Tune `spec` on validation (train → valid), then refit (or keep) and evaluate on test exactly once.
 
@@ -164,6 +172,8 @@ def run_model(
     count becomes a selected hyper-parameter, so a train+valid refit runs exactly that many epochs.
     component_pool: fitted models shared with the hybrids of the run (the selected train-fitted model of
     every spec goes in; hybrids take their components from it when parameters, data and seed match).
+    checkpoint_dir: where models that keep training checkpoints (`checkpoint_dir` attribute: the sequence
+    models) save them, so a stopped fit continues.
     """
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
@@ -209,7 +219,7 @@ def run_model(
     with bar:
         task = bar.add_task(f"tuning {spec.display} on validation", total=len(cands))
         for i, params in enumerate(cands):
-            model = _build(spec, params)
+            model = _build(spec, params, checkpoint_dir)
             if isinstance(model, HybridRecommender):
                 model.component_pool = component_pool
             with measure() as m_fit:
@@ -254,7 +264,7 @@ def run_model(
             # fit, as the single sequence models do) and keep the weights chosen on validation unchanged
             model = kept_model.refit(fit_data, seed=exp.seed)
         else:
-            model = _build(spec, best.params)
+            model = _build(spec, best.params, checkpoint_dir)
             if isinstance(model, HybridRecommender):
                 model.component_pool = component_pool
             model.fit(fit_data, seed=exp.seed, **fit_kwargs)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +17,9 @@ from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender, Validation
+
+if TYPE_CHECKING:
+    from lmrec.models.sequential.checkpoint import TrainingCheckpoint
 
 SCORE_BATCH = 512
 """Users per forward pass when scoring (memory: SCORE_BATCH x n_items float32 plus activations)."""
@@ -113,6 +117,10 @@ class SequentialRecommender(Recommender):
     supports_validation: ClassVar[bool] = True
     extra_tokens: ClassVar[int] = 0
     """Special tokens after the items (BERT4Rec's mask)."""
+    checkpoint_dir: Path | None = None
+    """Where `fit` keeps training checkpoints, so a stopped fit with the same configuration, seed and data
+    continues from its last saved epoch (`lmrec.models.sequential.checkpoint`); None: no checkpoints.
+    Set by `lmrec run` (the run's `checkpoints/` folder); not a hyper-parameter."""
 
     # --- what each model family supplies -------------------------------------------------------------
     @abstractmethod
@@ -210,8 +218,14 @@ class SequentialRecommender(Recommender):
             net = self._make_net(self._item_encoder(data.n_items, item_features, trained))
             self.net_ = net
             generator = torch.Generator().manual_seed(seed)
-            batches = self._batches(sequences, np.random.default_rng(seed))
+            batch_rng = np.random.default_rng(seed)
+            batches = self._batches(sequences, batch_rng)
             validate = None if validation is None else self._validator(validation)
+            checkpoint = self._checkpoint(data, seed, item_features, validation)
+            if checkpoint is not None:
+                from lmrec.models.sequential.checkpoint import RandomStates
+
+                checkpoint.random = RandomStates([generator], [batch_rng])
             log = trainer.train(
                 net,
                 batches,
@@ -224,9 +238,34 @@ class SequentialRecommender(Recommender):
                 patience=cfg.patience,
                 eval_every=cfg.eval_every,
                 name=self.name,
+                checkpoint=checkpoint,
             )
             self._after_training(net)
         self.training_ = {**log.to_dict(), **self.training_}
+
+    def _checkpoint(
+        self,
+        data: Interactions,
+        seed: int,
+        item_features: ItemFeatures | None,
+        validation: Validation | None,
+    ) -> TrainingCheckpoint | None:
+        """The checkpoint of this fit under `checkpoint_dir`, keyed by everything the training reads."""
+        if self.checkpoint_dir is None:
+            return None
+        from lmrec.models.sequential.checkpoint import TrainingCheckpoint, fit_key
+
+        arrays = [data.indptr(), data.items]
+        if item_features is not None:
+            arrays.append(item_features.vectors)
+        extra = None
+        if validation is not None:
+            extra = {"metric": validation.metric, "exclude_seen": validation.exclude_seen}
+            arrays += [validation.targets.indptr(), validation.targets.items, validation.history.items]
+            if validation.users is not None:
+                arrays.append(np.asarray(validation.users))
+        key = fit_key(self.name, asdict(self.config), seed, arrays, extra)
+        return TrainingCheckpoint(Path(self.checkpoint_dir), key=f"{self.name}-{key}")
 
     def _after_training(self, net: Any) -> None:
         """Adjust the trained network before it is used (the text-aware model fills in cold items)."""

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from lmrec.models.sequential.batches import CausalBatch
+from lmrec.models.sequential.checkpoint import TrainingCheckpoint
 
 log = logging.getLogger("lmrec.train")
 
@@ -30,6 +31,8 @@ class TrainingLog:
     seconds_per_epoch: float = 0.0
     train_seconds: float = 0.0
     stopped_early: bool = False
+    resumed_after_epoch: int = 0
+    """Epochs taken from a checkpoint of a stopped fit (0: trained in one go)."""
     losses: list[float] = field(default_factory=list)
     valid: list[float] = field(default_factory=list)
 
@@ -50,16 +53,47 @@ def train(
     patience: int,
     eval_every: int,
     name: str,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> TrainingLog:
     """Adam(W) over `epochs`; with `validate`, stop after `patience` evaluations without improvement and
-    restore the best weights (best-on-validation checkpoint)."""
+    restore the best weights (best-on-validation checkpoint).
+
+    checkpoint: save the loop's state there as training goes, and continue from a saved state of the same
+    fit; the result is the same as training in one go."""
     opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
     info = TrainingLog(metric=metric)
     best_state: dict[str, torch.Tensor] | None = None
-    bad = 0
+    bad, first, done = 0, 1, False
     started = time.perf_counter()
-    epoch_seconds = 0.0
-    for epoch in range(1, epochs + 1):
+    epoch_seconds, seconds_before = 0.0, 0.0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["optimizer"])
+        best_state, bad, done = saved["best_state"], int(saved["bad"]), bool(saved["done"])
+        info = TrainingLog(**{**saved["log"], "resumed_after_epoch": int(saved["epoch"])})
+        epoch_seconds, seconds_before = float(saved["epoch_seconds"]), float(saved["train_seconds"])
+        first = int(saved["epoch"]) + 1
+
+    def save(epoch: int, finished: bool) -> None:
+        assert checkpoint is not None
+        checkpoint.save(
+            {
+                "epoch": epoch,
+                "done": finished,
+                "net": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "best_state": best_state,
+                "bad": bad,
+                "log": info.to_dict(),
+                "epoch_seconds": epoch_seconds,
+                "train_seconds": seconds_before + time.perf_counter() - started,
+            }
+        )
+
+    for epoch in range(first, epochs + 1):
+        if done:
+            break
         t0 = time.perf_counter()
         net.train()
         total, count = 0.0, 0
@@ -88,16 +122,18 @@ def train(
             else:
                 bad += 1
             if bad >= patience:
-                info.stopped_early = True
-                log.info(line + f" — no improvement in {patience} evaluations, stopping")
-                break
+                info.stopped_early = done = True
+                line += f" — no improvement in {patience} evaluations, stopping"
         log.info(line)
+        done = done or epoch == epochs
+        if checkpoint is not None and (done or checkpoint.due()):
+            save(epoch, done)
     if best_state is not None:
         net.load_state_dict(best_state)
     else:
         info.best_epoch = info.epochs_run
     net.eval()
-    info.train_seconds = round(time.perf_counter() - started, 3)
+    info.train_seconds = round(seconds_before + time.perf_counter() - started, 3)
     info.seconds_per_epoch = round(epoch_seconds / max(info.epochs_run, 1), 3)
     return info
 

@@ -1,0 +1,125 @@
+"""Training checkpoints: a fit stopped mid-training and started again with the same configuration, seed and
+data continues from its last saved epoch and ends with exactly the weights and training log of a fit that
+never stopped; another configuration or seed never reads the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lmrec.data.interactions import Interactions
+from lmrec.models.base import Validation
+from lmrec.models.sequential.bert4rec import BERT4Rec
+from lmrec.models.sequential.gru4rec import GRU4Rec
+from lmrec.models.sequential.recommender import SequentialRecommender
+from lmrec.models.sequential.sasrec import SASRec
+from lmrec.testing.datasets import successor_sequences
+
+torch = pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
+
+# dropout and sampled negatives on, so every random state the loop depends on is exercised
+PARAMS: dict[str, Any] = {
+    "embedding_size": 16,
+    "epochs": 14,
+    "batch_size": 16,
+    "dropout": 0.2,
+    "num_threads": 1,
+    "learning_rate": 5e-3,
+    "patience": 50,
+    "eval_every": 2,
+}
+MODELS: dict[str, tuple[type[SequentialRecommender], dict[str, Any]]] = {
+    "sasrec": (SASRec, {"loss": "sampled", "n_negatives": 8}),
+    "bert4rec": (BERT4Rec, {}),
+    "gru4rec": (GRU4Rec, {}),
+}
+
+
+def _split() -> tuple[Interactions, Validation]:
+    from lmrec.data.splits import leave_one_out
+
+    split = leave_one_out(successor_sequences(n_users=80, seed=5).data)
+    return split.train, Validation(split.valid, split.train, metric="NDCG@10")
+
+
+class Stop(Exception):
+    pass
+
+
+def _fit(name: str, folder: Path | None, *, stop_after_batches: int | None = None, **extra: Any) -> Any:
+    """Fit (raising Stop after `stop_after_batches` batches); the model's `batches_` counts its batches."""
+    klass, params = MODELS[name]
+    model = klass(**{**PARAMS, **params, **extra})
+    model.checkpoint_dir = folder
+    original, seen = model._step_loss, [0]
+
+    def counting(net: Any, batch: Any, gen: Any) -> Any:
+        seen[0] += 1
+        if stop_after_batches is not None and seen[0] > stop_after_batches:
+            raise Stop
+        return original(net, batch, gen)
+
+    model._step_loss = counting  # type: ignore[method-assign]
+    train, validation = _split()
+    model.fit(train, seed=0, validation=validation)
+    model.batches_ = seen[0]
+    return model
+
+
+def _weights(model: Any) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in model.net_.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_stopped_fit_resumes_and_ends_where_an_uninterrupted_fit_ends(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmrec.models.sequential import checkpoint
+
+    monkeypatch.setattr(checkpoint.TrainingCheckpoint, "due", lambda self: True)  # save after every epoch
+    whole = _fit(name, None)
+    batches_per_epoch = whole.batches_ // PARAMS["epochs"]
+    assert batches_per_epoch * PARAMS["epochs"] == whole.batches_
+    with pytest.raises(Stop):  # dies in the middle of epoch 8
+        _fit(name, tmp_path, stop_after_batches=7 * batches_per_epoch + 2)
+    (saved,) = tmp_path.glob("*.pt")
+    assert torch.load(saved, weights_only=True)["epoch"] == 7
+    resumed = _fit(name, tmp_path)
+    for key, value in _weights(whole).items():
+        np.testing.assert_array_equal(_weights(resumed)[key], value, err_msg=key)
+    a, b = dict(whole.training_), dict(resumed.training_)
+    assert b.pop("resumed_after_epoch") == 7 and a.pop("resumed_after_epoch") == 0
+    for key in ("losses", "valid", "best_epoch", "best_valid", "epochs_run", "stopped_early"):
+        assert a[key] == b[key], key
+    # the finished fit's checkpoint is marked done: fitting again trains nothing and gives the same model
+    again = _fit(name, tmp_path, stop_after_batches=0)
+    for key, value in _weights(whole).items():
+        np.testing.assert_array_equal(_weights(again)[key], value, err_msg=key)
+
+
+def test_another_configuration_or_seed_does_not_read_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmrec.models.sequential import checkpoint
+
+    monkeypatch.setattr(checkpoint.TrainingCheckpoint, "due", lambda self: True)
+    with pytest.raises(Stop):  # dies in epoch 3
+        _fit("gru4rec", tmp_path, stop_after_batches=2 * _fit("gru4rec", None, epochs=1).batches_ + 1)
+    first = set(tmp_path.glob("*.pt"))
+    other = _fit("gru4rec", tmp_path, epochs=3)  # a different configuration trains from the start
+    assert other.training_["resumed_after_epoch"] == 0
+    thread_count_only = _fit("gru4rec", tmp_path, num_threads=2)  # threads are not part of the fit's key
+    assert thread_count_only.training_["resumed_after_epoch"] == 2
+    assert len(set(tmp_path.glob("*.pt")) - first) == 1  # the 3-epoch fit has its own file
+
+
+def test_a_checkpoint_of_another_fit_under_this_name_is_refused(tmp_path: Path) -> None:
+    from lmrec.models.sequential.checkpoint import TrainingCheckpoint
+
+    TrainingCheckpoint(tmp_path, key="a").save({"epoch": 1})
+    (tmp_path / "a.pt").rename(tmp_path / "b.pt")
+    with pytest.raises(ValueError, match="not a checkpoint of this fit"):
+        TrainingCheckpoint(tmp_path, key="b").load()
