@@ -164,6 +164,14 @@ def epoch_columns(training: dict) -> dict:
     }
 
 
+def format_epoch_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Epoch counts as integers and seconds per epoch to 0.1 s ("–" for models without epochs); a column
+    mixing them with "–" would otherwise print as floats (40.0000)."""
+    for col, fmt in (("s/epoch", "{:.1f}"), ("best epoch", "{:.0f}"), ("epochs run", "{:.0f}")):
+        frame[col] = frame[col].map(lambda v, f=fmt: "–" if pd.isna(v) else f.format(v))
+    return frame
+
+
 def partial_section(name: str, title: str, cols: list[str]) -> list[str]:
     """A run that stopped before its end: the test figures of the models it finished, marked as such."""
     path = RESULTS / name / "partial_results.json"
@@ -191,7 +199,7 @@ def partial_section(name: str, title: str, cols: list[str]) -> list[str]:
         )
         + f"Protocol: {res['protocol']}",
         "",
-        to_markdown(pd.DataFrame(rows)),
+        to_markdown(format_epoch_columns(pd.DataFrame(rows))),
         "",
     ]
     if name in ANCHORS:
@@ -227,6 +235,7 @@ def ranking_section(name: str, title: str, cols: list[str]) -> list[str]:
         frame[col] = frame[col].round().astype(int)
     for col in ("fit s", "eval s"):
         frame[col] = frame[col].map(lambda v: f"{v:.2f}")
+    frame = format_epoch_columns(frame)
     split = res["data"]["split"]["parts"]
     out = [
         f"## {title}",
