@@ -49,7 +49,9 @@ class Stop(Exception):
     pass
 
 
-def _fit(name: str, folder: Path | None, *, stop_after_batches: int | None = None, **extra: Any) -> Any:
+def _fit(
+    name: str, folder: Path | None, *, stop_after_batches: int | None = None, seed: int = 0, **extra: Any
+) -> Any:
     """Fit (raising Stop after `stop_after_batches` batches); the model's `batches_` counts its batches."""
     klass, params = MODELS[name]
     model = klass(**{**PARAMS, **params, **extra})
@@ -64,7 +66,7 @@ def _fit(name: str, folder: Path | None, *, stop_after_batches: int | None = Non
 
     model._step_loss = counting  # type: ignore[method-assign]
     train, validation = _split()
-    model.fit(train, seed=0, validation=validation)
+    model.fit(train, seed=seed, validation=validation)
     model.batches_ = seen[0]
     return model
 
@@ -111,9 +113,10 @@ def test_another_configuration_or_seed_does_not_read_the_checkpoint(
     first = set(tmp_path.glob("*.pt"))
     other = _fit("gru4rec", tmp_path, epochs=3)  # a different configuration trains from the start
     assert other.training_["resumed_after_epoch"] == 0
+    assert _fit("gru4rec", tmp_path, seed=1).training_["resumed_after_epoch"] == 0  # another seed
     thread_count_only = _fit("gru4rec", tmp_path, num_threads=2)  # threads are not part of the fit's key
     assert thread_count_only.training_["resumed_after_epoch"] == 2
-    assert len(set(tmp_path.glob("*.pt")) - first) == 1  # the 3-epoch fit has its own file
+    assert len(set(tmp_path.glob("*.pt")) - first) == 2  # the 3-epoch fit and the seed-1 fit have their own
 
 
 def test_a_checkpoint_of_another_fit_under_this_name_is_refused(tmp_path: Path) -> None:
