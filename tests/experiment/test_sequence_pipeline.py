@@ -210,6 +210,10 @@ def test_resume_continues_a_model_stopped_mid_training_to_the_same_numbers(
     assert tb.pop("resumed_after_epoch") == 4
     for key in ("epochs_run", "best_epoch", "best_valid", "stopped_early"):
         assert ta[key] == tb[key], key
+    # the fit time counts the training done before the kill, which this process did not see
+    before = tb["resumed_seconds"]
+    assert before > 0 and b["timings"]["fit"]["resumed_seconds"] == before
+    assert b["timings"]["fit"]["seconds"] >= before and b["trials"][0]["fit_seconds"] >= before
     assert a["test"] == pytest.approx(b["test"], rel=1e-12)
     assert not (tmp_path / "cut" / "checkpoints").exists()
     # a plain run into a folder with stale checkpoints starts from scratch

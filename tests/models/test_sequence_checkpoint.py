@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lmrec.data.interactions import Interactions
+from lmrec.data.vocabulary import Vocabulary
 from lmrec.models.base import Validation
 from lmrec.models.sequential.bert4rec import BERT4Rec
 from lmrec.models.sequential.gru4rec import GRU4Rec
@@ -126,3 +127,56 @@ def test_a_checkpoint_of_another_fit_under_this_name_is_refused(tmp_path: Path) 
     (tmp_path / "a.pt").rename(tmp_path / "b.pt")
     with pytest.raises(ValueError, match="not a checkpoint of this fit"):
         TrainingCheckpoint(tmp_path, key="b").load()
+
+
+def test_early_stopping_continues_across_a_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed one evaluation before early stopping (one evaluation without improvement behind it): the
+    resumed fit must stop at the same epoch, so the counter of evaluations without improvement and the
+    best-so-far weights come back from the checkpoint."""
+    from lmrec.models.sequential import checkpoint
+
+    monkeypatch.setattr(checkpoint.TrainingCheckpoint, "due", lambda self: True)
+    settings = {"patience": 2, "eval_every": 1, "epochs": 40}
+    whole = _fit("gru4rec", None, **settings)
+    log = whole.training_
+    assert log["stopped_early"] and log["best_epoch"] == log["epochs_run"] - 2
+    per_epoch = whole.batches_ // log["epochs_run"]
+    with pytest.raises(Stop):  # dies in the middle of the epoch that would stop training
+        _fit("gru4rec", tmp_path, stop_after_batches=(log["epochs_run"] - 1) * per_epoch + 1, **settings)
+    resumed = _fit("gru4rec", tmp_path, **settings)
+    assert resumed.training_["resumed_after_epoch"] == log["epochs_run"] - 1
+    for key in ("epochs_run", "best_epoch", "best_valid", "stopped_early", "valid", "losses"):
+        assert resumed.training_[key] == log[key], key
+    for key, value in _weights(whole).items():  # the best epoch's weights, not the last epoch's
+        np.testing.assert_array_equal(_weights(resumed)[key], value, err_msg=key)
+
+
+def test_other_training_data_or_catalog_does_not_read_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmrec.data.splits import leave_one_out
+    from lmrec.models.sequential import checkpoint
+
+    monkeypatch.setattr(checkpoint.TrainingCheckpoint, "due", lambda self: True)
+    train, validation = _split()
+
+    def fit(data: Interactions, valid: Validation | None = validation) -> int:
+        model = GRU4Rec(**{**PARAMS, "epochs": 2})
+        model.checkpoint_dir = tmp_path
+        model.fit(data, seed=0, validation=valid)
+        return int(model.training_["resumed_after_epoch"])
+
+    assert fit(train) == 0
+    assert fit(train) == 2  # the same fit reads its finished checkpoint
+    other = leave_one_out(successor_sequences(n_users=81, seed=5).data)
+    assert fit(other.train, Validation(other.valid, other.train, metric="NDCG@10")) == 0  # other events
+
+    def wider(data: Interactions) -> Interactions:  # the same events, one more item in the catalog
+        ids = data.item_vocab.ids
+        vocab = Vocabulary(np.append(ids, ids.max() + 1))
+        return Interactions(data.users, data.items, data.user_vocab, vocab, timestamps=data.timestamps)
+
+    assert wider(train).n_items == train.n_items + 1
+    assert fit(wider(train), Validation(wider(validation.targets), wider(train), metric="NDCG@10")) == 0
+    assert fit(train, Validation(validation.targets, validation.history, metric="HR@10")) == 0  # metric
+    assert fit(train, None) == 0  # no validation

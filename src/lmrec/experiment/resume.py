@@ -7,9 +7,10 @@ reuses every finished model whose specification is unchanged, under an unchanged
 evaluation setup, and trains only the rest. Both files are removed when results.json is complete.
 
 A model stopped in the middle of training loses less: sequence models save training checkpoints in the
-run's `checkpoints/` folder (`lmrec.models.sequential.checkpoint`, at most every two minutes), and under
-`--resume` the same fit (same configuration, seed and data) continues from its last saved epoch to the same
-result. A run without `--resume` starts from scratch and clears that folder; a completed run removes it.
+run's `checkpoints/` folder (`lmrec.models.sequential.checkpoint`: at the end of an epoch, once two minutes
+have passed since the previous save, and after the last epoch), and under `--resume` the same fit (same
+configuration, seed, data and catalog) continues from its last saved epoch to the same result; its fit time
+in results.json includes the training time spent before the stop (`resumed_seconds`). A run without `--resume` starts from scratch and clears that folder; a completed run removes it.
 
 Resumed models carry no fitted object: hybrids whose components were resumed train those components
 again (with the same seed, so to the same numbers), and `save_models` cannot save them.

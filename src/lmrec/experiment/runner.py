@@ -141,7 +141,17 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     out = {k: info[k] for k in keys if k in info}
     if info.get("resumed_after_epoch"):  # continued from a checkpoint of a stopped run (`--resume`)
         out["resumed_after_epoch"] = info["resumed_after_epoch"]
+        out["resumed_seconds"] = info.get("resumed_seconds", 0.0)
     return out
+
+
+def _fit_timing(measured: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+    """A fit's timing including the training time of the stopped process(es) a resumed fit continued
+    from, so that `fit_s` is the cost of the whole fit; the peak RSS is this process's only."""
+    before = training.get("resumed_seconds", 0.0)
+    if not before:
+        return measured
+    return {**measured, "seconds": round(measured["seconds"] + before, 3), "resumed_seconds": before}
 
 
 def _retrieval_measures(
@@ -235,16 +245,17 @@ def run_model(
                 if learned is not None:
                     valid["valid_users_scored"] = int(scored.size)
             training = _training_summary(model)
+            fit_timing = _fit_timing(m_fit.to_dict(), training)
             if validation is not None:
                 params = {**params, **model.selected_params()}
             trials.append(
-                Trial(params=params, valid=valid, fit_seconds=round(m_fit.seconds, 3), training=training)
+                Trial(params=params, valid=valid, fit_seconds=fit_timing["seconds"], training=training)
             )
             if has_valid:
                 key = select_key(valid, select.key)
                 log(f"{spec.display} [{i + 1}/{len(cands)}] {params} valid {key}={valid[key]:.4f}")
                 if kept is None or valid[key] > kept[0]:
-                    kept = (valid[key], model, m_fit.to_dict())
+                    kept = (valid[key], model, fit_timing)
             bar.advance(task)
     best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
     if component_pool is not None and kept is not None and not isinstance(kept[1], HybridRecommender):
@@ -268,7 +279,7 @@ def run_model(
             if isinstance(model, HybridRecommender):
                 model.component_pool = component_pool
             model.fit(fit_data, seed=exp.seed, **fit_kwargs)
-    fit_timing = m_fit.to_dict()
+    fit_timing = _fit_timing(m_fit.to_dict(), _training_summary(model))
     if component_pool is not None and model is not kept_model and not isinstance(model, HybridRecommender):
         component_pool.add(model, fit_data, fit_kwargs)  # the refitted model, for the hybrids' refits
     if refit == "train" and kept is not None:

@@ -258,10 +258,11 @@ class SequentialRecommender(Recommender):
         arrays = [data.indptr(), data.items]
         if item_features is not None:
             arrays.append(item_features.vectors)
-        extra = None
+        extra: dict[str, Any] = {"n_users": data.n_users, "n_items": data.n_items}  # the network's shape
         if validation is not None:
-            extra = {"metric": validation.metric, "exclude_seen": validation.exclude_seen}
-            arrays += [validation.targets.indptr(), validation.targets.items, validation.history.items]
+            extra |= {"metric": validation.metric, "exclude_seen": validation.exclude_seen}
+            arrays += [validation.targets.indptr(), validation.targets.items]
+            arrays += [validation.history.indptr(), validation.history.items]
             if validation.users is not None:
                 arrays.append(np.asarray(validation.users))
         key = fit_key(self.name, asdict(self.config), seed, arrays, extra)

@@ -33,6 +33,9 @@ class TrainingLog:
     stopped_early: bool = False
     resumed_after_epoch: int = 0
     """Epochs taken from a checkpoint of a stopped fit (0: trained in one go)."""
+    resumed_seconds: float = 0.0
+    """Training seconds the stopped fit(s) had spent before the checkpoint this fit continued from
+    (included in `train_seconds`)."""
     losses: list[float] = field(default_factory=list)
     valid: list[float] = field(default_factory=list)
 
@@ -71,8 +74,10 @@ def train(
         net.load_state_dict(saved["net"])
         opt.load_state_dict(saved["optimizer"])
         best_state, bad, done = saved["best_state"], int(saved["bad"]), bool(saved["done"])
-        info = TrainingLog(**{**saved["log"], "resumed_after_epoch": int(saved["epoch"])})
         epoch_seconds, seconds_before = float(saved["epoch_seconds"]), float(saved["train_seconds"])
+        info = TrainingLog(
+            **{**saved["log"], "resumed_after_epoch": int(saved["epoch"]), "resumed_seconds": seconds_before}
+        )
         first = int(saved["epoch"]) + 1
 
     def save(epoch: int, finished: bool) -> None:
