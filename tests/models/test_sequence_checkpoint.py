@@ -180,3 +180,14 @@ def test_other_training_data_or_catalog_does_not_read_the_checkpoint(
     assert fit(wider(train), Validation(wider(validation.targets), wider(train), metric="NDCG@10")) == 0
     assert fit(train, Validation(validation.targets, validation.history, metric="HR@10")) == 0  # metric
     assert fit(train, None) == 0  # no validation
+
+
+def test_an_unreadable_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    from lmrec.models.sequential.checkpoint import TrainingCheckpoint
+
+    TrainingCheckpoint(tmp_path, key="a").save({"epoch": 1})
+    path = tmp_path / "a.pt"
+    path.write_bytes(path.read_bytes()[:100])  # cut short, as by a full disk
+    with pytest.raises(ValueError, match=r"a\.pt: unreadable training checkpoint .*remove the file"):
+        TrainingCheckpoint(tmp_path, key="a").load()
+    assert not list(tmp_path.glob("*.tmp"))

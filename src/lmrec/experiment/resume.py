@@ -10,7 +10,8 @@ A model stopped in the middle of training loses less: sequence models save train
 run's `checkpoints/` folder (`lmrec.models.sequential.checkpoint`: at the end of an epoch, once two minutes
 have passed since the previous save, and after the last epoch), and under `--resume` the same fit (same
 configuration, seed, data and catalog) continues from its last saved epoch to the same result; its fit time
-in results.json includes the training time spent before the stop (`resumed_seconds`). A run without `--resume` starts from scratch and clears that folder; a completed run removes it.
+in results.json includes the training time spent before the stop (`resumed_seconds`). A run without
+`--resume` starts from scratch and clears that folder; a completed run removes it.
 
 Resumed models carry no fitted object: hybrids whose components were resumed train those components
 again (with the same seed, so to the same numbers), and `save_models` cannot save them.

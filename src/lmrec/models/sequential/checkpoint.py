@@ -89,7 +89,10 @@ class TrainingCheckpoint:
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".pt.tmp")
-        torch.save({"format": FORMAT, "key": self.key, "random": self.random.get(), **state}, tmp)
+        with open(tmp, "wb") as f:
+            torch.save({"format": FORMAT, "key": self.key, "random": self.random.get(), **state}, f)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it replaces the previous checkpoint
         os.replace(tmp, path)
         self._last_save = time.monotonic()
 
@@ -98,7 +101,13 @@ class TrainingCheckpoint:
         path = self.path
         if not path.is_file():
             return None
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated or corrupt file: say which, never train from scratch silently
+            raise ValueError(
+                f"{path}: unreadable training checkpoint ({type(err).__name__}: {err}); remove the file to "
+                "train this model from the start"
+            ) from err
         if state.get("format") != FORMAT or state.get("key") != self.key:
             raise ValueError(f"{path}: not a checkpoint of this fit (format or key differs); remove the file")
         self.random.set(state.pop("random"))
