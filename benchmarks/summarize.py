@@ -447,9 +447,9 @@ def issue3_target_section() -> list[str]:
         "## Issue 3 target: sequence models next to EASE and ItemKNN",
         "",
         'P2 leave-one-out, "exclude seen", full ranking over every item, all users (the per-run sections '
-        'below spell the protocol out and hold the paired tests). "–" is a model its run has not '
-        "finished; a run marked partial can be finished with `lmrec run ... --resume`. "
-        + ANCHORS["p2_beauty_seq"],
+        "below spell the protocol out and hold the paired tests within each run; BERT4Rec, run apart, has "
+        'none against the others). "–" is a model its run has not finished; a run marked partial can be '
+        "finished with `lmrec run ... --resume`. " + ANCHORS["p2_beauty_seq"],
         "",
         to_markdown(frame),
         "",
