@@ -83,10 +83,10 @@ class TestTextSASRec(RecommenderConformance):
 
 
 # --- the sequence known-answer task --------------------
-CAUSAL = [(SASRec, {}), (GRU4Rec, {}), (GRU4Rec, {"cell": "lstm"})]
+CAUSAL = [(SASRec, {}), (SASRec, {"positions": "end"}), (GRU4Rec, {}), (GRU4Rec, {"cell": "lstm"})]
 
 
-@pytest.mark.parametrize(("klass", "extra"), CAUSAL, ids=["sasrec", "gru", "lstm"])
+@pytest.mark.parametrize(("klass", "extra"), CAUSAL, ids=["sasrec", "sasrec-positions-end", "gru", "lstm"])
 def test_learns_next_item_is_item_plus_one(klass: type[Recommender], extra: dict[str, Any]) -> None:
     case = successor_sequences()
     model = klass(**{**SMALL, "embedding_size": 32, "learning_rate": 5e-3, "epochs": 60, **extra})
@@ -208,6 +208,28 @@ def test_thread_count_is_applied_and_restored() -> None:
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.parametrize(
+    ("positions", "expected"),
+    [("start", [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]), ("end", [[2, 1, 0, 0, 0], [4, 3, 2, 1, 0]])],
+)
+def test_sasrec_position_embeddings_count_from_the_chosen_end(positions: str, expected: list) -> None:
+    """The position index each token gets, read off the blocks' input with zero item embeddings and
+    position embedding i = (i, i, ...): with "end" the newest item of every row has index 0, whatever the
+    row's length and padding (padding takes index 0 too, but no real position attends to it)."""
+    import torch
+
+    from lmrec.models.sequential.networks import ItemEncoder, SASRecNet
+
+    net = SASRecNet(ItemEncoder(10, 4), 4, 1, 1, 0.0, 5, positions).eval()
+    with torch.no_grad():
+        net.items.ids.weight.zero_()
+        net.positions.weight.copy_(torch.arange(5.0)[:, None].expand(5, 4))
+    seen = []
+    net.blocks.register_forward_pre_hook(lambda _m, args: seen.append(args[0][..., 0].clone()))
+    net(torch.tensor([[5, 6, 7, 0, 0], [5, 6, 7, 8, 9]]))
+    assert seen[0].tolist() == expected
+
+
 def test_sampled_softmax_learns_the_task() -> None:
     case = successor_sequences()
     model = SASRec(**{**SMALL, "embedding_size": 32, "learning_rate": 5e-3, "epochs": 60, "loss": "sampled",
@@ -225,6 +247,7 @@ def test_sampled_softmax_learns_the_task() -> None:
         ({"dropout": 1.0}, "dropout"),
         ({"epochs": 0}, "epochs"),
         ({"loss": "sampled", "negative_sharing": "user"}, "negative_sharing"),
+        ({"positions": "left"}, "positions must be"),
     ],
 )
 def test_bad_config_is_a_clear_error(params: dict[str, Any], message: str) -> None:

@@ -69,20 +69,36 @@ class SASRecNet(nn.Module):
     """Causal self-attention over the item sequence (Kang & McAuley 2018), pre-LayerNorm blocks."""
 
     def __init__(
-        self, items: ItemEncoder, dim: int, n_blocks: int, n_heads: int, dropout: float, max_len: int
+        self,
+        items: ItemEncoder,
+        dim: int,
+        n_blocks: int,
+        n_heads: int,
+        dropout: float,
+        max_len: int,
+        positions: str = "start",
     ) -> None:
         super().__init__()
         self.items = items
         self.positions = nn.Embedding(max_len, dim)
+        self.from_end = positions == "end"
         self.dropout = nn.Dropout(dropout)
         self.blocks = transformer_blocks(dim, n_heads, n_blocks, dropout)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (B, L) right-padded -> hidden states (B, L, dim); position t sees tokens 0..t."""
+        """tokens (B, L) right-padded -> hidden states (B, L, dim); position t sees tokens 0..t.
+
+        Position embeddings count from the first token, or with `positions="end"` back from each row's
+        last token (the original code's left-padded layout: the newest item always has the same one)."""
         length = tokens.shape[1]
         pos = torch.arange(length, device=tokens.device)
-        x = self.items(tokens) * (self.items.ids.embedding_dim**0.5) + self.positions(pos)[None]
+        if self.from_end:
+            last = (tokens > 0).sum(dim=1, keepdim=True) - 1
+            pos_emb = self.positions((last - pos[None]).clamp(min=0))
+        else:
+            pos_emb = self.positions(pos)[None]
+        x = self.items(tokens) * (self.items.ids.embedding_dim**0.5) + pos_emb
         x = self.dropout(x)
         causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=tokens.device), 1)
         x = self.blocks(x, mask=causal)

@@ -22,9 +22,15 @@ class SASRecConfig(SequentialConfig):
     """Self-attention blocks."""
     n_heads: int = 1
     """Attention heads (embedding_size must divide by it)."""
+    positions: str = "start"
+    """Position embeddings counted from a window's first item ("start") or back from its newest item
+    ("end", as the original left-padded code and RecTools do: the item a recommendation follows always has
+    the same position embedding)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.positions not in ("start", "end"):
+            raise ConfigError(f"positions must be 'start' or 'end', not {self.positions!r}")
         if self.embedding_size % self.n_heads:
             raise ConfigError(
                 f"embedding_size {self.embedding_size} is not divisible by n_heads {self.n_heads}"
@@ -47,4 +53,4 @@ class SASRec(SequentialRecommender):
         from lmrec.models.sequential.networks import SASRecNet
 
         c = self.config
-        return SASRecNet(items, c.embedding_size, c.n_blocks, c.n_heads, c.dropout, c.max_len)
+        return SASRecNet(items, c.embedding_size, c.n_blocks, c.n_heads, c.dropout, c.max_len, c.positions)
