@@ -19,6 +19,11 @@ SEQUENTIAL = [
         P2,
     ),
     (
+        "p2_beauty_sasrec_positions_end",
+        'Amazon Beauty, P2 "exclude seen": SASRec with positions counted back from the newest item',
+        P2,
+    ),
+    (
         "p2_beauty_sasrec_anchor_shape",
         'Amazon Beauty, P2 "exclude seen": SASRec in the anchors\' shape (d=256, 1 block), full softmax',
         P2,
@@ -54,6 +59,7 @@ BEAUTY_SASREC_RUNS = [
     "p2_beauty_sasrec_tuning",
     "p2_beauty_sasrec_anchor_shape",
     "p2_beauty_sasrec_anchor_sampled",
+    "p2_beauty_sasrec_positions_end",
 ]
 ISSUE3_RUNS = [
     ("Amazon Beauty", [*BEAUTY_SASREC_RUNS, "p2_beauty_bert4rec"]),
@@ -183,6 +189,7 @@ def beauty_anchor_table() -> list[str]:
                     "dropout": str(p.get("dropout")),
                     "loss": _loss_name(p),
                     "weighting": p.get("loss_weighting"),
+                    "positions": p.get("positions", "start"),
                     "valid NDCG@10": trial["valid"]["NDCG@10"],
                     "valid HR@10": trial["valid"]["HR@10"],
                     "test HR@10": m["test"]["HR@10"] if selected else float("nan"),
