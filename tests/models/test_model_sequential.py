@@ -83,10 +83,18 @@ class TestTextSASRec(RecommenderConformance):
 
 
 # --- the sequence known-answer task --------------------
-CAUSAL = [(SASRec, {}), (SASRec, {"positions": "end"}), (GRU4Rec, {}), (GRU4Rec, {"cell": "lstm"})]
+CAUSAL = [
+    (SASRec, {}),
+    (SASRec, {"positions": "end"}),
+    (SASRec, {"table_dropout": 0.2}),
+    (GRU4Rec, {}),
+    (GRU4Rec, {"cell": "lstm"}),
+]
 
 
-@pytest.mark.parametrize(("klass", "extra"), CAUSAL, ids=["sasrec", "sasrec-positions-end", "gru", "lstm"])
+@pytest.mark.parametrize(
+    ("klass", "extra"), CAUSAL, ids=["sasrec", "sasrec-positions-end", "sasrec-table-dropout", "gru", "lstm"]
+)
 def test_learns_next_item_is_item_plus_one(klass: type[Recommender], extra: dict[str, Any]) -> None:
     case = successor_sequences()
     model = klass(**{**SMALL, "embedding_size": 32, "learning_rate": 5e-3, "epochs": 60, **extra})
@@ -248,6 +256,7 @@ def test_sampled_softmax_learns_the_task() -> None:
         ({"epochs": 0}, "epochs"),
         ({"loss": "sampled", "negative_sharing": "user"}, "negative_sharing"),
         ({"positions": "left"}, "positions must be"),
+        ({"table_dropout": 1.0}, "table_dropout must be in"),
     ],
 )
 def test_bad_config_is_a_clear_error(params: dict[str, Any], message: str) -> None:
@@ -314,6 +323,14 @@ def test_position_weighting_is_a_different_objective() -> None:
     assert not np.allclose(a, b)
     with pytest.raises(ConfigError, match="loss_weighting"):
         SASRec(loss_weighting="sample")
+
+
+def test_table_dropout_changes_training_not_scoring() -> None:
+    data = successor_sequences(n_users=60, min_len=3, max_len=20).data
+    a = SASRec(**{**SMALL, "epochs": 2}).fit(data, seed=0)
+    b = SASRec(**{**SMALL, "epochs": 2, "table_dropout": 0.5}).fit(data, seed=0)
+    assert not np.allclose(a.score(np.arange(5)), b.score(np.arange(5)))
+    np.testing.assert_array_equal(b.score(np.arange(5)), b.score(np.arange(5)))
 
 
 def test_cold_items_get_the_mean_id_of_their_text_neighbours() -> None:

@@ -35,6 +35,9 @@ class SequentialConfig:
     """Most recent items a user is represented by (longer histories are cut from the front)."""
     dropout: float = 0.2
     """Dropout on embeddings and inside the encoder."""
+    table_dropout: float = 0.0
+    """Dropout on the item table the training loss scores against (the output side), as RecTools' item
+    network applies its dropout to every item embedding it returns; 0: the output table is left whole."""
     loss: str = "ce"
     """"ce": full softmax cross-entropy over the whole catalog; "sampled": sampled softmax (big catalogs)."""
     n_negatives: int = 256
@@ -72,8 +75,9 @@ class SequentialConfig:
         for name in ("embedding_size", "max_len", "epochs", "batch_size", "patience", "eval_every"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "table_dropout"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
 @contextlib.contextmanager
@@ -294,10 +298,14 @@ class SequentialRecommender(Recommender):
 
     def _loss(self, net: Any, hidden: Any, targets: Any, generator: Any) -> Any:
         """Softmax loss at the positions with a target (targets are tokens; 0 = none)."""
+        import torch
+
         from lmrec.models.sequential.losses import softmax_loss
 
         where = targets > 0
         table = net.items.table()[1 : self.n_items + 1]
+        if self.config.table_dropout > 0:
+            table = torch.nn.functional.dropout(table, self.config.table_dropout, training=net.training)
         total = softmax_loss(
             hidden[where],
             targets[where] - 1,
