@@ -19,6 +19,11 @@ SEQUENTIAL = [
         P2,
     ),
     (
+        "p2_beauty_sasrec_table_dropout",
+        'Amazon Beauty, P2 "exclude seen": SASRec with dropout on the output item table',
+        P2,
+    ),
+    (
         "p2_beauty_sasrec_positions_end",
         'Amazon Beauty, P2 "exclude seen": SASRec with positions counted back from the newest item',
         P2,
@@ -60,6 +65,7 @@ BEAUTY_SASREC_RUNS = [
     "p2_beauty_sasrec_anchor_shape",
     "p2_beauty_sasrec_anchor_sampled",
     "p2_beauty_sasrec_positions_end",
+    "p2_beauty_sasrec_table_dropout",
 ]
 ISSUE3_RUNS = [
     ("Amazon Beauty", [*BEAUTY_SASREC_RUNS, "p2_beauty_bert4rec"]),
@@ -190,6 +196,7 @@ def beauty_anchor_table() -> list[str]:
                     "loss": _loss_name(p),
                     "weighting": p.get("loss_weighting"),
                     "positions": p.get("positions", "start"),
+                    "table dropout": str(p.get("table_dropout", 0.0)),
                     "valid NDCG@10": trial["valid"]["NDCG@10"],
                     "valid HR@10": trial["valid"]["HR@10"],
                     "test HR@10": m["test"]["HR@10"] if selected else float("nan"),
