@@ -19,6 +19,11 @@ SEQUENTIAL = [
         P2,
     ),
     (
+        "p2_beauty_sasrec_end_table_dropout",
+        'Amazon Beauty, P2 "exclude seen": SASRec, positions from the newest item and table dropout',
+        P2,
+    ),
+    (
         "p2_beauty_sasrec_table_dropout",
         'Amazon Beauty, P2 "exclude seen": SASRec with dropout on the output item table',
         P2,
@@ -66,6 +71,7 @@ BEAUTY_SASREC_RUNS = [
     "p2_beauty_sasrec_anchor_sampled",
     "p2_beauty_sasrec_positions_end",
     "p2_beauty_sasrec_table_dropout",
+    "p2_beauty_sasrec_end_table_dropout",
 ]
 ISSUE3_RUNS = [
     ("Amazon Beauty", [*BEAUTY_SASREC_RUNS, "p2_beauty_bert4rec"]),
