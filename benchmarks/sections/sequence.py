@@ -29,6 +29,11 @@ SEQUENTIAL = [
         P2,
     ),
     (
+        "p2_beauty_sasrec_positions",
+        'Amazon Beauty, P2 "exclude seen": SASRec positions from the first or the newest item, paired',
+        P2,
+    ),
+    (
         "p2_beauty_sasrec_positions_end",
         'Amazon Beauty, P2 "exclude seen": SASRec with positions counted back from the newest item',
         P2,
