@@ -51,6 +51,11 @@ SEQUENTIAL = [
     ("p2_beauty_seq_all_items", 'Amazon Beauty, P2 leave-one-out, "all items": sequence models', P2),
     ("p2_sports_seq", 'Amazon Sports, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_toys_seq", 'Amazon Toys, P2 leave-one-out, "exclude seen": sequence models', P2),
+    (
+        "p2_toys_sasrec_positions",
+        'Amazon Toys, P2 "exclude seen": SASRec positions from the first or the newest item, paired',
+        P2,
+    ),
     ("p2_sports_bert4rec", 'Amazon Sports, P2 "exclude seen": BERT4Rec with patience 20', P2),
     ("p2_toys_bert4rec", 'Amazon Toys, P2 "exclude seen": BERT4Rec with patience 20', P2),
     ("p2_yelp_seq", 'Yelp, P2 leave-one-out, "exclude seen": sequence models', P2),
