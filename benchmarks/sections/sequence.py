@@ -9,45 +9,21 @@ import pandas as pd
 from lmrec.experiment.report import to_markdown
 from sections.common import ANCHORS, P2, P4, RESULTS, best_valid, epoch_columns, format_epoch_columns
 
+# Beauty's SASRec searches and ablations (P2 "exclude seen"), in the order they were run.
+BEAUTY_SASREC_SECTIONS = [
+    ("p2_beauty_sasrec_tuning", "wider SASRec, chosen on validation"),
+    ("p2_beauty_sasrec_sampled", "SASRec with the full softmax vs sampled softmax"),
+    ("p2_beauty_sasrec_anchor_shape", "SASRec in the anchors' shape (d=256, 1 block), full softmax"),
+    ("p2_beauty_sasrec_anchor_sampled", "SASRec as the anchors train it (d=256, 1 block, sampled softmax)"),
+    ("p2_beauty_sasrec_positions_end", "SASRec with positions counted back from the newest item"),
+    ("p2_beauty_sasrec_table_dropout", "SASRec with dropout on the output item table"),
+    ("p2_beauty_sasrec_end_table_dropout", "SASRec, positions from the newest item and table dropout"),
+    ("p2_beauty_sasrec_positions", "SASRec positions from the first or the newest item, paired"),
+]
 SEQUENTIAL = [
     ("p2_beauty_seq", 'Amazon Beauty, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_beauty_bert4rec", 'Amazon Beauty, P2 "exclude seen": BERT4Rec with patience 20', P2),
-    ("p2_beauty_sasrec_tuning", 'Amazon Beauty, P2 "exclude seen": wider SASRec, chosen on validation', P2),
-    (
-        "p2_beauty_sasrec_anchor_sampled",
-        'Amazon Beauty, P2 "exclude seen": SASRec as the anchors train it (d=256, 1 block, sampled softmax)',
-        P2,
-    ),
-    (
-        "p2_beauty_sasrec_end_table_dropout",
-        'Amazon Beauty, P2 "exclude seen": SASRec, positions from the newest item and table dropout',
-        P2,
-    ),
-    (
-        "p2_beauty_sasrec_table_dropout",
-        'Amazon Beauty, P2 "exclude seen": SASRec with dropout on the output item table',
-        P2,
-    ),
-    (
-        "p2_beauty_sasrec_positions",
-        'Amazon Beauty, P2 "exclude seen": SASRec positions from the first or the newest item, paired',
-        P2,
-    ),
-    (
-        "p2_beauty_sasrec_positions_end",
-        'Amazon Beauty, P2 "exclude seen": SASRec with positions counted back from the newest item',
-        P2,
-    ),
-    (
-        "p2_beauty_sasrec_anchor_shape",
-        'Amazon Beauty, P2 "exclude seen": SASRec in the anchors\' shape (d=256, 1 block), full softmax',
-        P2,
-    ),
-    (
-        "p2_beauty_sasrec_sampled",
-        'Amazon Beauty, P2 "exclude seen": SASRec with the full softmax vs sampled softmax',
-        P2,
-    ),
+    *((name, f'Amazon Beauty, P2 "exclude seen": {what}', P2) for name, what in BEAUTY_SASREC_SECTIONS),
     ("p2_beauty_seq_all_items", 'Amazon Beauty, P2 leave-one-out, "all items": sequence models', P2),
     ("p2_sports_seq", 'Amazon Sports, P2 leave-one-out, "exclude seen": sequence models', P2),
     ("p2_toys_seq", 'Amazon Toys, P2 leave-one-out, "exclude seen": sequence models', P2),
