@@ -209,7 +209,7 @@ def beauty_anchor_table() -> list[str]:
             met = best["test HR@10"] >= hr and best["test NDCG@10"] >= ndcg
             verdicts.append(
                 f"{anchor} HR@10 {hr} / NDCG@10 {ndcg}: {'met' if met else 'not met'} "
-                f"({best['test HR@10']:.4f} / {best['test NDCG@10']:.4f})"
+                f"({best['test HR@10']:.5f} / {best['test NDCG@10']:.5f})"
             )
     return [
         "### Beauty SASRec against the published anchors",
