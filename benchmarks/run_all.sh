@@ -23,6 +23,12 @@ for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_rare p4_
   p2_sports_seq p2_sports_bert4rec p2_yelp_seq p2_yelp_bert4rec p2_games_seq p2_games_bert4rec; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
+# issue 3: Beauty SASRec against the published anchors (searches and ablations; Toys checks positions: end)
+for c in p2_beauty_sasrec_tuning p2_beauty_sasrec_sampled p2_beauty_sasrec_anchor_shape \
+  p2_beauty_sasrec_anchor_sampled p2_beauty_sasrec_positions_end p2_beauty_sasrec_table_dropout \
+  p2_beauty_sasrec_end_table_dropout p2_beauty_sasrec_positions p2_toys_sasrec_positions; do
+  $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
+done
 # issue 4: hybrids and the ranking stage, click prediction, cascade latency (uses the ML-100K hybrids' models)
 for c in p2_ml100k_hybrids p2_beauty_hybrids p2_toys_hybrids p2_sports_hybrids; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
