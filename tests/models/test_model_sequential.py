@@ -44,6 +44,15 @@ class TestSASRec(RecommenderConformance):
         return SASRec(**{**SMALL, "learning_rate": 5e-3, **overrides})
 
 
+class TestSASRecRecToolsLayout(RecommenderConformance):
+    """Positions counted back from the newest item and dropout on the output table (the Beauty-best run)."""
+
+    def make_model(self, **overrides: Any) -> Recommender:
+        return SASRec(
+            **{**SMALL, "learning_rate": 5e-3, "positions": "end", "table_dropout": 0.2, **overrides}
+        )
+
+
 class TestBERT4Rec(RecommenderConformance):
     """BERT4Rec learns the successor task from cloze examples only indirectly (the appended mask at
     inference is one of many masked positions in training); at test size it reaches 90-92% of users,
