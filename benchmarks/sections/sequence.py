@@ -19,6 +19,8 @@ BEAUTY_SASREC_SECTIONS = [
     ("p2_beauty_sasrec_table_dropout", "SASRec with dropout on the output item table"),
     ("p2_beauty_sasrec_end_table_dropout", "SASRec, positions from the newest item and table dropout"),
     ("p2_beauty_sasrec_positions", "SASRec positions from the first or the newest item, paired"),
+    ("p2_beauty_sasrec_end_td01", "SASRec, positions from the newest item, table dropout 0.1"),
+    ("p2_beauty_sasrec_end_td03", "SASRec, positions from the newest item, table dropout 0.3"),
 ]
 SEQUENTIAL = [
     ("p2_beauty_seq", 'Amazon Beauty, P2 leave-one-out, "exclude seen": sequence models', P2),
@@ -58,6 +60,8 @@ BEAUTY_SASREC_RUNS = [
     "p2_beauty_sasrec_positions_end",
     "p2_beauty_sasrec_table_dropout",
     "p2_beauty_sasrec_end_table_dropout",
+    "p2_beauty_sasrec_end_td01",
+    "p2_beauty_sasrec_end_td03",
 ]
 ISSUE3_RUNS = [
     ("Amazon Beauty", [*BEAUTY_SASREC_RUNS, "p2_beauty_bert4rec"]),
