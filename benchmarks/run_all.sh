@@ -26,7 +26,8 @@ done
 # issue 3: Beauty SASRec against the published anchors (searches and ablations; Toys checks positions: end)
 for c in p2_beauty_sasrec_tuning p2_beauty_sasrec_sampled p2_beauty_sasrec_anchor_shape \
   p2_beauty_sasrec_anchor_sampled p2_beauty_sasrec_positions_end p2_beauty_sasrec_table_dropout \
-  p2_beauty_sasrec_end_table_dropout p2_beauty_sasrec_positions p2_toys_sasrec_positions; do
+  p2_beauty_sasrec_end_table_dropout p2_beauty_sasrec_end_td01 p2_beauty_sasrec_end_td03 \
+  p2_beauty_sasrec_positions p2_toys_sasrec_positions; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
 # issue 4: hybrids and the ranking stage, click prediction, cascade latency (uses the ML-100K hybrids' models)
