@@ -174,7 +174,8 @@ def _loss_name(params: dict) -> str:
 def beauty_anchor_table() -> list[str]:
     """Every SASRec configuration tried on Beauty (each run's grid), with its validation scores; the one with
     the best validation NDCG@10 is compared with the published anchors. Only each run's selected
-    configuration was scored on test."""
+    configuration was scored on test. The choice across runs is `_chosen_on_validation`'s."""
+    chosen = _chosen_on_validation(BEAUTY_SASREC_RUNS).get("sasrec")
     rows, best = [], None
     for name in BEAUTY_SASREC_RUNS:
         models, _, state = _finished_models(name)
@@ -200,7 +201,7 @@ def beauty_anchor_table() -> list[str]:
                     **epoch_columns(trial.get("training") or {}),
                 }
                 rows.append(row)
-                if selected and (best is None or row["valid NDCG@10"] > best["valid NDCG@10"]):
+                if selected and chosen is not None and chosen[2] == name:
                     best = row
     if not rows:
         return []
@@ -227,7 +228,8 @@ def beauty_anchor_table() -> list[str]:
         "",
         "Chosen on validation: "
         + (
-            f"{best['run']}, d={best['d']}, blocks={best['blocks']}, dropout {best['dropout']}. "
+            f"{best['run']}, d={best['d']}, blocks={best['blocks']}, dropout {best['dropout']}, "
+            f"positions {best['positions']}, table dropout {best['table dropout']}. "
             if best
             else "none. "
         )
