@@ -16,7 +16,7 @@ from lmrec.models.base import Recommender, Validation
 from lmrec.models.sequential.bert4rec import BERT4Rec
 from lmrec.models.sequential.gru4rec import GRU4Rec
 from lmrec.models.sequential.sasrec import SASRec
-from lmrec.models.sequential.text_aware import TextSASRec
+from lmrec.models.sequential.textseq import TextSeq
 from lmrec.testing.conformance import RecommenderConformance
 from lmrec.testing.datasets import successor_sequences
 
@@ -83,9 +83,19 @@ class TestLSTM(RecommenderConformance):
         return GRU4Rec(**{**SMALL, "learning_rate": 5e-3, "cell": "lstm", **overrides})
 
 
-class TestTextSASRec(RecommenderConformance):
+class TestTextSeqInductive(RecommenderConformance):
     def make_model(self, **overrides: Any) -> Recommender:
-        return TextSASRec(**{**SMALL, "learning_rate": 5e-3, **overrides})
+        return TextSeq(**{**SMALL, "learning_rate": 5e-3, **overrides})
+
+    def fit_kwargs(self, data: Interactions) -> dict[str, Any]:
+        return {"item_features": one_hot_features(data)}
+
+
+class TestTextSeqTransductive(RecommenderConformance):
+    def make_model(self, **overrides: Any) -> Recommender:
+        return TextSeq(
+            **{**SMALL, "learning_rate": 5e-3, "mode": "transductive", "whitening": "learned", **overrides}
+        )
 
     def fit_kwargs(self, data: Interactions) -> dict[str, Any]:
         return {"item_features": one_hot_features(data)}
@@ -273,40 +283,6 @@ def test_bad_config_is_a_clear_error(params: dict[str, Any], message: str) -> No
         SASRec(**params)
 
 
-def test_text_model_needs_features() -> None:
-    data = successor_sequences(n_users=20).data
-    with pytest.raises(ValueError, match="needs item_features"):
-        TextSASRec(**{**SMALL, "epochs": 1}).fit(data)
-
-
-def test_text_model_scores_items_never_seen_in_training_from_their_text() -> None:
-    """Cold items whose text equals a warm item's text are scored like that item."""
-    case = successor_sequences(n_items=30)
-    n_warm, n_cold = 30, 10
-    data = case.data
-    from lmrec.data.vocabulary import Vocabulary
-
-    widened = Interactions(
-        users=data.users, items=data.items, user_vocab=data.user_vocab,
-        item_vocab=Vocabulary(np.arange(n_warm + n_cold) + 100), timestamps=data.timestamps,
-    )  # fmt: skip
-    rng = np.random.default_rng(0)
-    warm_text = rng.normal(size=(n_warm, 24)).astype(np.float32)
-    text = np.concatenate([warm_text, warm_text[:n_cold]])  # cold item 30 + k has item k's text
-    features = ItemFeatures(text, np.ones(n_warm + n_cold, dtype=bool))
-    model = TextSASRec(**{**SMALL, "embedding_size": 32, "learning_rate": 5e-3, "epochs": 60})
-    model.fit(widened, seed=0, item_features=features)
-    seqs = [np.array([k - 3, k - 2, k - 1]) % n_warm for k in range(n_cold)]
-    scores = model.score(np.full(n_cold, -1), sequences=seqs)
-    best_cold = scores[:, n_warm:].argmax(axis=1)
-    assert (best_cold == np.arange(n_cold)).mean() >= 0.8
-    id_only = SASRec(**{**SMALL, "embedding_size": 32, "learning_rate": 5e-3, "epochs": 60}).fit(
-        widened, seed=0
-    )
-    id_scores = id_only.score(np.full(n_cold, -1), sequences=seqs)
-    assert (id_scores[:, n_warm:].argmax(axis=1) == np.arange(n_cold)).mean() <= 0.5
-
-
 def test_id_only_model_ranks_items_without_training_data_last() -> None:
     """An item no training window contains has no learned vector: it is ranked below every trained item
     (P4 counts it as a miss), and it is not in the training softmax at all."""
@@ -342,29 +318,3 @@ def test_table_dropout_changes_training_not_scoring() -> None:
     np.testing.assert_array_equal(b.score(np.arange(5)), b.score(np.arange(5)))
 
 
-def test_cold_items_get_the_mean_id_of_their_text_neighbours() -> None:
-    from lmrec.data.vocabulary import Vocabulary
-
-    data = successor_sequences(n_users=60, n_items=20).data
-    widened = Interactions(
-        users=data.users, items=data.items, user_vocab=data.user_vocab,
-        item_vocab=Vocabulary(np.arange(22) + 100), timestamps=data.timestamps,
-    )  # fmt: skip
-    text = np.eye(22, 8, dtype=np.float32)
-    text[20] = text[3] + 0.01 * text[4]  # cold item 20 reads like item 3, cold item 21 like item 5
-    text[21] = text[5]
-    text[:20] += 0.001  # every warm item has some text, so every row has a direction
-    features = ItemFeatures(text, np.ones(22, dtype=bool))
-    model = TextSASRec(**{**SMALL, "epochs": 2, "cold_neighbours": 1}).fit(
-        widened, seed=0, item_features=features
-    )
-    ids = model.net_.items.ids.weight.detach().numpy()
-    np.testing.assert_allclose(ids[21], ids[4])  # tokens: item i is row i + 1
-    np.testing.assert_allclose(ids[22], ids[6])
-    assert model.training_["cold_items_imputed"] == 2
-    off = TextSASRec(**{**SMALL, "epochs": 2, "cold_neighbours": 0}).fit(
-        widened, seed=0, item_features=features
-    )
-    assert float(off.net_.items.known[21]) == 0.0 and "cold_items_imputed" not in off.training_
-    with pytest.raises(ConfigError, match="id_dropout"):
-        TextSASRec(id_dropout=1.0)

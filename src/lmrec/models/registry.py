@@ -17,7 +17,7 @@ MODELS: dict[str, str] = {
     "biasedmf": "lmrec.models.biased_mf:BiasedMF",
     "content": "lmrec.models.content:ContentBased",
     "sasrec": "lmrec.models.sequential.sasrec:SASRec",
-    "sasrec_text": "lmrec.models.sequential.text_aware:TextSASRec",
+    "textseq": "lmrec.models.sequential.textseq:TextSeq",
     "bert4rec": "lmrec.models.sequential.bert4rec:BERT4Rec",
     "gru4rec": "lmrec.models.sequential.gru4rec:GRU4Rec",
     "weighted": "lmrec.hybrid.weighted:WeightedHybrid",
@@ -28,11 +28,23 @@ MODELS: dict[str, str] = {
 }
 
 
+REMOVED: dict[str, str] = {
+    "sasrec_text": (
+        "sasrec_text (ID embedding + projected text) was removed: it scored cold items at NDCG@10 0 on "
+        "MovieLens. Use textseq (params mode: inductive for text only, or transductive for text + ID) "
+        "with the same item_text"
+    ),
+}
+"""Names that saved artifacts or experiment files may still use, with what replaced them."""
+
+
 def get_model_class(name: str) -> type[Recommender]:
     """The class registered under `name`; the error lists the known names."""
     try:
         target = MODELS[name.lower()]
     except KeyError:
+        if name.lower() in REMOVED:
+            raise KeyError(REMOVED[name.lower()]) from None
         raise KeyError(f"unknown model {name!r}; known models: {sorted(MODELS)}") from None
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]

@@ -11,49 +11,24 @@ from torch import nn
 
 
 class ItemEncoder(nn.Module):
-    """Item representations: a learned ID embedding, optionally plus a projection of a text embedding.
+    """Item representations from a learned ID embedding (text-based items: `text_adaptor`)."""
 
-    With text, the ID part of items never seen in training is zeroed, so those items are represented by
-    their text alone (instead of by an untrained random vector): this is what lets cold items be scored.
-    `id_dropout` zeroes the ID part of that share of items at random in every training forward pass
-    (item-ID dropout, as in DropoutNet), so the network also learns to rank items from their text alone;
-    without it, text-only items score below every item that has an ID part.
-    """
+    has_text = False
 
-    def __init__(
-        self,
-        n_tokens: int,
-        dim: int,
-        text: torch.Tensor | None = None,
-        known: torch.Tensor | None = None,
-        id_dropout: float = 0.0,
-    ) -> None:
+    def __init__(self, n_tokens: int, dim: int) -> None:
         super().__init__()
+        self.dim = dim
         self.ids = nn.Embedding(n_tokens, dim, padding_idx=0)
         nn.init.normal_(self.ids.weight, std=dim**-0.5)
         with torch.no_grad():
             self.ids.weight[0].zero_()
-        self.has_text = text is not None
-        self.id_dropout = id_dropout
-        if text is not None:
-            # text rows per token (row 0 = padding, extra rows for special tokens are zero)
-            self.register_buffer("text", text)
-            self.register_buffer("known", known if known is not None else torch.ones(n_tokens))
-            self.project = nn.Sequential(nn.Linear(text.shape[1], dim), nn.GELU(), nn.Linear(dim, dim))
 
     def table(self) -> torch.Tensor:
         """(n_tokens, dim): the representation of every token."""
-        if not self.has_text:
-            return self.ids.weight
-        known: torch.Tensor = self.known  # type: ignore[assignment]
-        if self.training and self.id_dropout > 0:
-            known = known * (torch.rand(known.shape[0]) >= self.id_dropout)
-        return self.ids.weight * known[:, None] + self.project(self.text)
+        return self.ids.weight
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        if not self.has_text:
-            return self.ids(tokens)
-        return self.table()[tokens]
+        return self.ids(tokens)
 
 
 def transformer_blocks(dim: int, n_heads: int, n_blocks: int, dropout: float) -> nn.TransformerEncoder:
@@ -98,7 +73,7 @@ class SASRecNet(nn.Module):
             pos_emb = self.positions((last - pos[None]).clamp(min=0))
         else:
             pos_emb = self.positions(pos)[None]
-        x = self.items(tokens) * (self.items.ids.embedding_dim**0.5) + pos_emb
+        x = self.items(tokens) * (self.items.dim**0.5) + pos_emb
         x = self.dropout(x)
         causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=tokens.device), 1)
         x = self.blocks(x, mask=causal)
@@ -124,7 +99,7 @@ class BERT4RecNet(nn.Module):
         pos = torch.arange(tokens.shape[1], device=tokens.device)
         # items start with std dim**-0.5 and positions with std 1: scale items as SASRec does, or the input
         # is mostly position noise until the position table shrinks
-        scale = self.items.ids.embedding_dim**0.5
+        scale = self.items.dim**0.5
         x = self.dropout(self.norm_in(self.items(tokens) * scale + self.positions(pos)[None]))
         x = self.blocks(x, src_key_padding_mask=tokens == 0)
         return self.norm(x)

@@ -172,25 +172,12 @@ class SequentialRecommender(Recommender):
         self._fit_with(data, rng, item_features=None, validation=None)
 
     def _item_encoder(self, n_items: int, features: ItemFeatures | None, counts: np.ndarray) -> Any:
-        import torch
+        """The module that turns item tokens into vectors (ID-only here; `textseq` builds it from text).
 
+        counts (n_items,) bool: the items with training data."""
         from lmrec.models.sequential.networks import ItemEncoder
 
-        n_tokens = n_items + 1 + self.extra_tokens
-        if features is None:
-            return ItemEncoder(n_tokens, self.config.embedding_size)
-        text = np.zeros((n_tokens, features.dim), dtype=np.float32)
-        text[1 : n_items + 1] = features.vectors
-        known = np.zeros(n_tokens, dtype=np.float32)
-        known[1 : n_items + 1] = counts
-        known[n_items + 1 :] = 1.0  # special tokens keep their learned embedding
-        return ItemEncoder(
-            n_tokens,
-            self.config.embedding_size,
-            torch.from_numpy(text),
-            torch.from_numpy(known),
-            id_dropout=float(getattr(self.config, "id_dropout", 0.0)),
-        )
+        return ItemEncoder(n_items + 1 + self.extra_tokens, self.config.embedding_size)
 
     def _fit_with(
         self,
@@ -244,7 +231,6 @@ class SequentialRecommender(Recommender):
                 name=self.name,
                 checkpoint=checkpoint,
             )
-            self._after_training(net)
         self.training_ = {**log.to_dict(), **self.training_}
 
     def _checkpoint(
@@ -271,9 +257,6 @@ class SequentialRecommender(Recommender):
                 arrays.append(np.asarray(validation.users))
         key = fit_key(self.name, asdict(self.config), seed, arrays, extra)
         return TrainingCheckpoint(Path(self.checkpoint_dir), key=f"{self.name}-{key}")
-
-    def _after_training(self, net: Any) -> None:
-        """Adjust the trained network before it is used (the text-aware model fills in cold items)."""
 
     def _validator(self, validation: Validation) -> Callable[[], float]:
         from lmrec.eval import evaluate_ranking
@@ -462,25 +445,17 @@ class SequentialRecommender(Recommender):
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         import torch
 
-        from lmrec.models.sequential.networks import ItemEncoder
-
         self.seq_indptr_ = arrays["seq_indptr"]
         self.seq_items_ = arrays["seq_items"]
         self.popularity_ = arrays["popularity"]
         self.trained_ = arrays["trained"].astype(bool)
-        n_tokens = self.n_items + 1 + self.extra_tokens
-        if "net.items.text" in arrays:
-            items = ItemEncoder(
-                n_tokens,
-                self.config.embedding_size,
-                torch.from_numpy(arrays["net.items.text"].copy()),
-                torch.from_numpy(arrays["net.items.known"].copy()),
-            )
-        else:
-            items = ItemEncoder(n_tokens, self.config.embedding_size)
-        net = self._make_net(items)
+        net = self._make_net(self._item_encoder_from_state(arrays))
         net.load_state_dict(
             {k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")}
         )
         net.eval()
         self.net_ = net
+
+    def _item_encoder_from_state(self, arrays: dict[str, np.ndarray]) -> Any:
+        """An item encoder of the saved shape (its weights are loaded from `arrays` afterwards)."""
+        return self._item_encoder(self.n_items, None, self.trained_)
