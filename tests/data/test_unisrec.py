@@ -357,3 +357,40 @@ def test_scientific_without_a_copy_says_where_to_get_it(
         load_dataset("amazon2018-scientific-unisrec")
     assert "Google Drive link in the RUCAIBox/UniSRec README" in str(info.value)
     assert "LMREC_DATA_HOME=/folder/containing/amazon2018-scientific-unisrec" in str(info.value)
+
+
+def test_lmrec_run_with_split_given_end_to_end(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from lmrec.cli.app import app
+
+    folder = write_unisrec(tmp_path / "d")
+    spec = _experiment(
+        folder, evaluation={"ns": [3], "metrics": ["hit_rate"], "select_by": "HR@3", "exclude_seen": False}
+    )
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
+    res = CliRunner().invoke(
+        app, ["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "out"), "--quiet"]
+    )
+    assert res.exit_code == 0, res.output
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["data"]["split"]["name"] == "given"
+    # Pop on train+valid (users per item: C 3; A, B, E 2; D, F 1) ranks C, A, B: only u2 hits (B)
+    assert results["models"][0]["test"]["HR@3"] == pytest.approx(1 / 3)
+
+
+def test_data_info_on_the_staged_set(scientific: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from lmrec.cli.app import app
+
+    args = ["data", "info", "amazon2018-scientific-unisrec", "--data", str(scientific), "--json"]
+    res = CliRunner().invoke(app, [*args, "--clean", "duplicates=keep_all"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["card"]["n_interactions"] == 59_427 and info["source"]["format"] == "unisrec-atomic"
