@@ -206,7 +206,7 @@ def test_single_file_dataset_given_as_its_file(shared_data: Path, tmp_path: Path
 def test_registry_entries_are_consistent() -> None:
     assert {"ml-100k", "ml-1m", "ml-latest-small", "amazon-beauty", "amazon-games", "yelp"} <= set(DATASETS)
     for entry in DATASETS.values():
-        assert entry.license and entry.files and entry.kind in ("movielens", "amazon", "sequences")
+        assert entry.license and entry.files and entry.kind in ("movielens", "amazon", "sequences", "unisrec")
         for dl in entry.downloads:
             assert dl.checksum is None or dl.checksum.split(":")[0] in ("sha256", "md5")
     assert DATASETS["ml-100k"].url == "https://files.grouplens.org/datasets/movielens/ml-100k.zip"

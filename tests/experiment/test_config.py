@@ -95,7 +95,7 @@ def test_bad_search_space():
 )
 def test_benchmark_configs_parse(path: Path) -> None:
     exp = load_experiment(path)
-    assert exp.protocol and exp.protocol.startswith(("P1", "P2", "P3", "P4"))
+    assert exp.protocol and exp.protocol.startswith(("P1", "P2", "P3", "P4", "P5"))
 
 
 def test_select_by_must_be_evaluated():

@@ -118,6 +118,8 @@ def _hint(entry: DatasetEntry) -> str:
     )
     if entry.url:
         return f"{hint}; official source: {entry.url}"
+    if entry.obtain:
+        return f"{hint}. There is no direct download; get it from {entry.obtain}"
     return f"{hint}; see {entry.homepage}" if entry.homepage else hint
 
 

@@ -76,12 +76,24 @@ class RawLog:
     characters) and `reason` ("not a number", "not a valid timestamp for format '%Y-%m-%d'", ...).
     Empty or blank cells are missing values, not bad ones, and are not listed. Build with
     `bad_values_table`."""
+    given_parts: np.ndarray | None = None
+    """For data published already split (UniSRec's `.train/.valid/.test.inter`): the part of that split
+    each frame row belongs to, as int8 per row, 0 train, 1 valid, 2 test. None for unsplit data. The
+    experiment split method `given` keeps it (see `lmrec.data.splits.given_split`)."""
 
     def __post_init__(self) -> None:
         missing = [c for c in RAW_COLUMNS if c not in self.frame.columns]
         if missing:
             raise ValueError(f"raw log {self.name!r} lacks columns {missing}")
         self._check_bad_values()
+        if self.given_parts is not None:
+            parts = np.asarray(self.given_parts)
+            if parts.shape != (len(self.frame),) or parts.dtype.kind not in "iu":
+                raise ValueError(f"raw log {self.name!r}: given_parts must be one integer per frame row")
+            if parts.size and (parts.min() < 0 or parts.max() > 2):
+                raise ValueError(
+                    f"raw log {self.name!r}: given_parts must be 0 (train), 1 (valid) or 2 (test)"
+                )
 
     def _check_bad_values(self) -> None:
         """The side table must point at rows the frame holds as missing: a subset of the frame (or a

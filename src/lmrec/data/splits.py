@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.interactions import Interactions
+from lmrec.data.raw import RawLog
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import DataError
 
@@ -257,6 +258,47 @@ def global_temporal(
 
 
 # --- user-supplied parts ----------------------------------------------------------------------------------
+def given_split(data: Interactions, raw: RawLog) -> Split:
+    """The split published with the data (`raw.given_parts`, e.g. UniSRec's .train/.valid/.test.inter), kept
+    exactly: each event of `data` (the cleaned `raw`) gets the part of its raw row, matched by (user,
+    timestamp), which the loaders that record a given split make unique per user (positions).
+
+    Refused when cleaning removed any row (a repeated pair dropped by `duplicates`, a k-core, a rating
+    threshold): the parts would then differ from the published ones, silently.
+    """
+    if raw.given_parts is None:
+        raise DataError(
+            f"{raw.name}: this data comes without a given split (its loader records none); "
+            "choose another split method"
+        )
+    if len(data) != len(raw.frame):
+        raise DataError(
+            f"{raw.name}: cleaning kept {len(data)} of {len(raw.frame)} rows, but the given split can only "
+            "be kept exactly when every row stays: use cleaning duplicates: keep_all (repeated pairs are "
+            "part of the published sequences) and no k-core or min_rating"
+        )
+    if data.timestamps is None:
+        raise DataError(f"{raw.name}: the given split is matched by (user, timestamp), but the log has none")
+    users = data.user_vocab.index(raw.frame["user"].to_numpy(), what="user")
+    times = np.floor(raw.frame["timestamp"].to_numpy(np.float64)).astype(np.int64)
+    order = np.lexsort((times, users))
+    users, times = users[order], times[order]
+    tied = (users[1:] == users[:-1]) & (times[1:] == times[:-1])
+    if tied.any():
+        at = int(order[int(np.flatnonzero(tied)[0]) + 1])
+        raise DataError(
+            f"{raw.name}: two rows of one user share a timestamp (frame row {at}); parts are ambiguous"
+        )
+    if not (np.array_equal(users, data.users) and np.array_equal(times, data.timestamps)):
+        raise DataError(
+            f"{raw.name}: the cleaned events are not the raw rows; cannot carry the given split over"
+        )
+    part = np.asarray(raw.given_parts, dtype=np.int8)[order]
+    return _three_way(
+        data, part, "given", {"source": str(raw.meta.get("source", raw.name)), "temporal": "per_user"}
+    )
+
+
 def split_from_frames(
     train: pd.DataFrame,
     valid: pd.DataFrame | None,

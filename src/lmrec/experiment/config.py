@@ -21,6 +21,7 @@ SPLIT_METHODS = (
     "global_temporal",
     "random_ratio",
     "files",
+    "given",
     "cold_items",
     "rare_items",
 )
@@ -100,7 +101,8 @@ class SplitSpec:
     """How to split; `params` go to the split function (e.g. train: 0.8, valid: 0.1, seed)."""
 
     method: str = "temporal_ratio"
-    """One of leave_one_out, temporal_ratio, global_temporal, random_ratio, files, or the P4 slices
+    """One of leave_one_out, temporal_ratio, global_temporal, random_ratio, files, given (the split the
+    dataset is published with, e.g. UniSRec's .train/.valid/.test.inter, kept exactly), or the P4 slices
     cold_items / rare_items (params: base, base_params, and fraction or max_train_count)."""
     params: dict[str, Any] = field(default_factory=dict)
     train: str | None = None
@@ -115,6 +117,10 @@ class SplitSpec:
             raise ValueError(f"split.method must be one of {SPLIT_METHODS}, not {self.method!r}")
         if self.method == "files" and not (self.test or self.folds):
             raise ValueError("split.method=files needs `train` and `test` paths (or `folds`)")
+        if self.method == "given" and self.params:
+            raise ValueError(
+                f"split.method=given takes no params (the dataset fixes the split), got {self.params}"
+            )
 
 
 @dataclass(frozen=True)

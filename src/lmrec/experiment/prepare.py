@@ -56,11 +56,18 @@ def cleaning_config(options: dict[str, Any]) -> CleaningConfig:
         raise ConfigError(f"cleaning: {exc}") from exc
 
 
-def make_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: str | None) -> splits.Split:
-    """Apply the split method named in the experiment file."""
+def make_split(
+    data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: str | None, raw: RawLog | None = None
+) -> splits.Split:
+    """Apply the split method named in the experiment file (`given` needs `raw`, the log `data` was
+    cleaned from, which carries the published parts)."""
     params = dict(spec.params)
     if spec.method in ("cold_items", "rare_items"):
-        return _slice_split(data, spec, seed, timestamp_kind)
+        return _slice_split(data, spec, seed, timestamp_kind, raw)
+    if spec.method == "given":
+        if raw is None:
+            raise ConfigError("split method 'given' needs the raw log the data was cleaned from")
+        return splits.given_split(data, raw)
     try:
         if spec.method == "leave_one_out":
             return splits.leave_one_out(data, **params)
@@ -76,7 +83,9 @@ def make_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: s
     raise ConfigError(f"split method {spec.method!r} is handled by prepare_files")
 
 
-def _slice_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: str | None) -> splits.Split:
+def _slice_split(
+    data: Interactions, spec: SplitSpec, seed: int, timestamp_kind: str | None, raw: RawLog | None
+) -> splits.Split:
     """P4: a cold- or rare-item slice of a base split (split.params: base, base_params, and fraction for
     cold_items or max_train_count for rare_items)."""
     from lmrec.data.cold import cold_item_split, rare_item_split
@@ -84,9 +93,9 @@ def _slice_split(data: Interactions, spec: SplitSpec, seed: int, timestamp_kind:
     params = dict(spec.params)
     base = params.pop("base", "leave_one_out")
     base_params = params.pop("base_params", {}) or {}
-    if base not in ("leave_one_out", "temporal_ratio", "global_temporal", "random_ratio"):
+    if base not in ("leave_one_out", "temporal_ratio", "global_temporal", "random_ratio", "given"):
         raise ConfigError(f"split.params.base for {spec.method} must be a split method, not {base!r}")
-    split = make_split(data, SplitSpec(method=base, params=base_params), seed, timestamp_kind)
+    split = make_split(data, SplitSpec(method=base, params=base_params), seed, timestamp_kind, raw)
     try:
         if spec.method == "cold_items":
             return cold_item_split(split, seed=seed, **params)
@@ -146,7 +155,7 @@ def prepare(exp: Experiment, *, data_path: str | None = None) -> Prepared:
         timings["clean"] = m_clean
         reports = {"all": report}
         with measure() as m_split:
-            split = make_split(data, exp.split, exp.seed, report.timestamp_kind)
+            split = make_split(data, exp.split, exp.seed, report.timestamp_kind, raw)
         timings["split"] = m_split
         catalog, raw_meta = raw.catalog, dict(raw.meta)
     leak = check_split(split)

@@ -17,6 +17,7 @@ from lmrec.data.loaders.movielens import ML100K_RATING_FILES, load_movielens, lo
 from lmrec.data.loaders.registry import DATASETS, DatasetEntry, find_entry
 from lmrec.data.loaders.sequences import load_sequences
 from lmrec.data.loaders.tabular import ColumnMapping, load_split_files, load_table
+from lmrec.data.loaders.unisrec import load_unisrec
 from lmrec.data.raw import RawLog
 from lmrec.errors import DataError, DatasetNotFoundError
 
@@ -33,10 +34,12 @@ __all__ = [
     "load_sequences",
     "load_split_files",
     "load_table",
+    "load_unisrec",
 ]
 
-FORMATS = ("movielens", "amazon", "sequences", "user-item-lines", "tabular")
-"""Values of `format=`: `user-item-lines` is `sequences` with exactly one item per line."""
+FORMATS = ("movielens", "amazon", "sequences", "user-item-lines", "tabular", "unisrec")
+"""Values of `format=`: `user-item-lines` is `sequences` with exactly one item per line; `unisrec` is a
+folder of UniSRec / RecBole atomic files (`<D>.train/valid/test.inter`, index files, `<D>.text`)."""
 _MOVIELENS_MARKERS = ("u.data", "ratings.dat", "ratings.csv", "u.item", "movies.dat", "movies.csv")
 _TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq")
 
@@ -118,6 +121,8 @@ def _load_path(
         if kind == "user-item-lines":
             options = {**options, "layout": "pairs"}
         return load_sequences(location, file=file, name=name, **options)
+    if kind == "unisrec":
+        return load_unisrec(location, name=name, **options)
     if kind == "tabular":
         return load_table(location, columns, file=file, name=name, **options)
     raise DataError(f"format must be one of {FORMATS}, not {kind!r}")
@@ -140,6 +145,8 @@ def detect_format(path: PathLike) -> str:
             return "tabular"
         raise DataError(f"{path}: cannot tell the format from the name; pass format= (one of {FORMATS})")
     names = source.names()
+    if any(n.endswith(".train.inter") for n in names):
+        return "unisrec"
     if any(source.has(m) for m in _MOVIELENS_MARKERS):
         return "movielens"
     if any(n.lower().endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz")) for n in names):

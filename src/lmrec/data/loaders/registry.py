@@ -45,6 +45,11 @@ SASREC_GAMES_TERMS = (
     "Preprocessed Amazon 2014 Video Games reviews (SASRec 'Games' file): research use only; cite Kang & "
     "McAuley, ICDM 2018 and McAuley et al., SIGIR 2015."
 )
+UNISREC_SCIENTIFIC_TERMS = (
+    "Amazon Review Data 2018 (J. Ni, J. Li, J. McAuley, UCSD) as processed for UniSRec: research use only, "
+    "no redistribution licence; cite Ni, Li & McAuley, EMNLP 2019 and Hou et al., 'Towards Universal "
+    "Sequence Representation Learning for Recommender Systems', KDD 2022. Product text is Amazon content."
+)
 UNKNOWN_TERMS = "unknown: check the terms of whoever published this file"
 
 _GL = "https://files.grouplens.org/datasets/movielens/"
@@ -76,7 +81,7 @@ class DatasetEntry:
     name: str
     """Registry name (lower case), e.g. `ml-100k`."""
     kind: str
-    """Loader family: movielens, amazon, sequences or tabular."""
+    """Loader family: movielens, amazon, sequences, tabular or unisrec."""
     description: str
     """One line for `lmrec data list`."""
     license: str
@@ -95,6 +100,8 @@ class DatasetEntry:
     """Loader keyword options this dataset needs (e.g. layout="pairs")."""
     homepage: str = ""
     """Page describing the dataset and its terms."""
+    obtain: str = ""
+    """Where to get a copy when there is no direct download (e.g. a link on a project page)."""
 
     @property
     def url(self) -> str | None:
@@ -176,6 +183,15 @@ def _s3rec(
         options=options,
     )
 
+
+_UNISREC_SCIENTIFIC = {
+    "Scientific.item2index": "896ab1017508cf20834d3d0537da9f8f624324223a835af272a98ba16f8c087a",
+    "Scientific.user2index": "f0162b1a3a0c6b7e816f86208e7b36f65d6787923126f9558fbc6d368e4c4974",
+    "Scientific.text": "95887e6bda76e54f59b71b566320520d5da74e21d3b6ff8f20bfb6e8e84aa831",
+    "Scientific.train.inter": "7284f6489d956fa20c9b64ffc84569264320edba5c3bc2fcb22db2ea083a1163",
+    "Scientific.valid.inter": "5f37c84d3b54617cdc46638c89dfe8741c7efc4987acd5eb64de2cbd4311f46c",
+    "Scientific.test.inter": "546da7e5f44002b4518d7fd58066684bc09613f76c240914e16976d57cfe7083",
+}
 
 _ENTRIES = (
     _ml(
@@ -290,6 +306,20 @@ _ENTRIES = (
             ),
         ),
         homepage="https://nijianmo.github.io/amazon/index.html",
+    ),
+    DatasetEntry(
+        name="amazon2018-scientific-unisrec",
+        kind="unisrec",
+        description="Amazon 2018 Scientific as processed for UniSRec (KDD 2022): 8,442 users, 4,385 items, "
+        "59,427 events, given leave-one-out split, item text",
+        license=UNISREC_SCIENTIFIC_TERMS,
+        files=tuple(_UNISREC_SCIENTIFIC),
+        file_checksums={k: f"sha256:{v}" for k, v in _UNISREC_SCIENTIFIC.items()},
+        options={"dataset": "Scientific"},
+        homepage="https://github.com/RUCAIBox/UniSRec",
+        obtain="the 'Scientific' downstream dataset behind the Google Drive link in the RUCAIBox/UniSRec "
+        "README (https://github.com/RUCAIBox/UniSRec); the six Scientific.* files above (the BERT "
+        "feature files are not needed)",
     ),
 )
 
