@@ -181,3 +181,16 @@ def test_sequence_int_ids_are_kept_or_reported(ids: list[int], tmp_path: Path) -
             assert value == want
         else:
             assert row in bad  # reported, not wrapped
+
+
+def test_experiment_dataset_options_declare_the_encoding(tmp_path: Path) -> None:
+    """`dataset: {path: ..., options: {encoding: latin-1}}` in an experiment file reaches the loader."""
+    from lmrec.experiment.config import DatasetSpec
+    from lmrec.experiment.prepare import load_raw
+
+    path = tmp_path / "data.csv"
+    path.write_bytes("user,item\n1,caf\xe9\n2,th\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"line 2, column 6: byte 0xe9"):
+        load_raw(DatasetSpec(path=str(path)))
+    log = load_raw(DatasetSpec(path=str(path), options={"encoding": "latin-1"}))
+    assert log.frame["item"].tolist() == ["caf\xe9", "th\xe9"]
