@@ -99,5 +99,7 @@ def main() -> None:
     try:
         app()
     except LmrecError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        # markup off and no wrapping: the message quotes file content and paths, which must print as is
+        console.print("[bold red]error:[/]", end=" ")
+        console.print(str(exc), markup=False, soft_wrap=True, highlight=False)
         raise SystemExit(2) from None

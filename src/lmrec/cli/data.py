@@ -50,6 +50,10 @@ def info(
         list[str] | None, typer.Option("--clean", help="Cleaning option key=value (repeatable).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Encoding of the data files (default UTF-8), e.g. latin-1 or cp1252."),
+    ] = None,
 ) -> None:
     """Load, clean and describe a dataset: data card and cleaning report (every dropped row counted)."""
     from lmrec.data.cleaning import clean
@@ -57,7 +61,8 @@ def info(
     from lmrec.data.loaders import load_dataset
     from lmrec.experiment.prepare import cleaning_config
 
-    raw = load_dataset(dataset, path=data) if data else load_dataset(dataset)
+    options = {} if encoding is None else {"encoding": encoding}
+    raw = load_dataset(dataset, path=data, **options) if data else load_dataset(dataset, **options)
     inter, report = clean(raw, cleaning_config(parse_pairs(clean_opt, "--clean")))
     card = data_card(inter, name=raw.name, timestamp_kind=report.timestamp_kind)
     if as_json:
@@ -70,7 +75,9 @@ def info(
         )
         return
     console.print(card.to_markdown())
-    console.print(report.summary())
+    console.print(report.summary(), markup=False, soft_wrap=True)
+    for warning in raw.meta.get("warnings", []):
+        console.print(f"warning: {warning}", markup=False, soft_wrap=True)
 
 
 @app.command()

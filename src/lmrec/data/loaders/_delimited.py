@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.loaders._source import DataSource, detect_encoding, short
+from lmrec.data.loaders._text import BOM, check_encoding_name, check_text, is_utf8, position
 from lmrec.data.raw import Problem
 from lmrec.errors import DataError
 
@@ -57,6 +58,10 @@ class _Scan:
     problems: list[Problem] | None = None
     multiline: bool = False
     nonblank: int = 0
+    odd_numbers: bool = False
+    content: bool = False
+    """Some line holds more than white space."""
+    """Some field starts like `+5`, `05` or `-05`, which pandas would read as an integer."""
 
 
 def read_delimited(
@@ -70,15 +75,24 @@ def read_delimited(
     quoting: bool = True,
     encoding: str = "utf-8",
     text_columns: Sequence[str] = (),
+    exact_columns: Sequence[str] = (),
 ) -> Delimited:
     """Read `name` from `source`. Without a header, `names` names every field (and fixes their count).
 
     `text_columns` are kept as text even when every value looks like a number (ids such as "0001").
+    `exact_columns` (ids) come back as integers only when pandas read every value as an integer and no
+    value is written as `+5` or `05`; otherwise as the exact text of the file, so that `1e3`, `20.0` or
+    2^64 - 1 are never turned into other numbers (`_source.int_ids` / `auto_ids` decide from the text).
+    This costs a second pandas pass over those columns, only for such files.
+
+    Bytes that are not valid in `encoding`, NUL bytes and carriage returns inside a line are errors
+    naming the line and column (`_text.check_text`); a UTF-8 byte-order mark is skipped.
 
     `encoding="auto"` picks UTF-8 or latin-1 (see `detect_encoding`); it and multi-character separators
     read the whole file into memory, so use them for small files only.
     """
     label = source.label(name)
+    encoding = check_encoding_name(encoding)
     display_sep = sep
     opener: Callable[[], Any]
     if len(sep) > 1 or encoding == "auto":
@@ -86,8 +100,10 @@ def read_delimited(
         if encoding == "auto":
             encoding = detect_encoding(data)
         if len(sep) > 1:
+            check_text(data, label, encoding)  # before the 0x1f check: a binary file is reported as such
             if _SUB in data:
-                raise DataError(f"{label}: contains byte 0x1f, cannot split on {sep!r}")
+                line, column = position(data, data.index(_SUB))
+                raise DataError(f"{label}: line {line}, column {column}: byte 0x1f, cannot split on {sep!r}")
             data = data.replace(sep.encode(encoding), _SUB)
             sep = _SUB.decode()
 
@@ -115,7 +131,9 @@ def read_delimited(
         display_sep=display_sep,
     )
     if header and scan.header is None:
-        raise DataError(f"{label}: the file is empty (expected a header line)")
+        raise DataError(f"{label}: line 1: the file is empty (expected a header line)")
+    if not header and not scan.content:
+        raise DataError(f"{label}: line 1: the file is empty or holds only blank lines")
     columns = list(scan.header or ()) if header else list(names or ())
     if usecols is not None:
         missing = [c for c in usecols if c not in columns]
@@ -131,7 +149,7 @@ def read_delimited(
             usecols=usecols,
             encoding=encoding,
             display_sep=display_sep,
-            text_columns=text_columns,
+            text_columns=[*text_columns, *exact_columns],
         )
     skip = np.sort(np.concatenate(scan.skip)) if scan.skip else np.zeros(0, np.int64)
     first = 1 if header else 0
@@ -139,27 +157,36 @@ def read_delimited(
     if scan.n_lines - first - skip.size == 0:
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in wanted})
         return Delimited(empty, np.zeros(0, np.int64), scan.problems or [], scan.header)
-    with opener() as fh:
-        try:
-            frame = pd.read_csv(
-                fh,
-                sep=sep,
-                header=0 if header else None,
-                names=None if header else list(columns),
-                usecols=list(usecols) if usecols is not None else None,
-                dtype=dict.fromkeys(text_columns, "str") or None,
-                skiprows=set(skip.tolist()) if skip.size else None,
-                skip_blank_lines=False,
-                engine="c",
-                encoding=encoding,
-                quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
-                index_col=False,
-                keep_default_na=False,
-                na_values=[""],
-                on_bad_lines="error",
-            )
-        except pd.errors.ParserError as exc:
-            raise DataError(f"{label}: {exc}") from exc
+
+    def parse(cols: Sequence[str] | None, dtype: Any) -> pd.DataFrame:
+        with opener() as fh:
+            try:
+                return pd.read_csv(
+                    fh,
+                    sep=sep,
+                    header=0 if header else None,
+                    names=None if header else list(columns),
+                    usecols=list(cols) if cols is not None else None,
+                    dtype=dtype,
+                    skiprows=set(skip.tolist()) if skip.size else None,
+                    skip_blank_lines=False,
+                    engine="c",
+                    encoding=encoding,
+                    quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
+                    index_col=False,
+                    keep_default_na=False,
+                    na_values=[""],
+                    on_bad_lines="error",
+                )
+            except pd.errors.ParserError as exc:
+                raise DataError(f"{label}: {exc}") from exc
+
+    frame = parse(usecols, dict.fromkeys(text_columns, "str") or None)
+    inexact = [c for c in exact_columns if c in frame and (frame[c].dtype.kind != "i" or scan.odd_numbers)]
+    if inexact:  # not plain integers: the ids as written, for the caller to judge
+        text = parse(inexact, "str")
+        for c in inexact:
+            frame[c] = text[c].to_numpy(dtype=object)
     expected_rows = scan.n_lines - first - skip.size
     if len(frame) != expected_rows:
         raise DataError(
@@ -233,9 +260,15 @@ def _scan_block(
     encoding: str,
     display_sep: str,
 ) -> None:
+    bom = out.n_lines == 0 and buf.startswith(BOM) and (encoding == "auto" or is_utf8(encoding))
+    if bom:
+        buf = b"   " + buf[len(BOM) :]  # same length and line/field structure; pandas skips the BOM itself
+    check_text(buf, label, encoding, out.n_lines + 1)
     arr = np.frombuffer(buf, dtype=np.uint8)
     if arr.size == 0:
         return
+    out.odd_numbers = out.odd_numbers or _odd_numbers(arr, sep, quote)
+    out.content = out.content or bool(buf.strip())
     ends = np.flatnonzero(arr == 10)
     if final and arr[-1] != 10:
         ends = np.append(ends, arr.size)
@@ -253,9 +286,9 @@ def _scan_block(
             raise DataError(f"{label}: line {line} has a carriage return that does not end the line")
     first_global = out.n_lines
     if header and first_global == 0:
-        text = buf[: cend[0]].decode(encoding, "replace")
+        text = buf[3 if bom else 0 : cend[0]].decode(encoding, "replace")
         if not text.strip():
-            raise DataError(f"{label}: the first line should be the header but is empty")
+            raise DataError(f"{label}: line 1: the first line should be the header but is empty")
         reader = csv.reader([text], delimiter=chr(sep), quoting=csv.QUOTE_MINIMAL)
         if quote is None:
             reader = csv.reader([text], delimiter=chr(sep), quoting=csv.QUOTE_NONE)
@@ -291,6 +324,23 @@ def _scan_block(
     out.n_lines += ends.size
 
 
+def _odd_numbers(arr: np.ndarray, sep: int, quote: int | None) -> bool:
+    """Whether a field starts with `+`, `0<digit>` or `-0<digit>` (pandas reads `+5`, `05` as 5)."""
+    plus, zero, minus = arr == ord("+"), arr == ord("0"), arr == ord("-")
+    if not (plus.any() or zero.any()):
+        return False
+    digit = (arr >= ord("0")) & (arr <= ord("9"))
+    after = np.zeros(arr.size, bool)
+    after[:-1] = digit[1:]
+    boundary = np.ones(arr.size, bool)
+    prev = arr[:-1]
+    boundary[1:] = (prev == sep) | (prev == 10) | ((prev == quote) if quote is not None else False)
+    lead0 = zero & after
+    minus0 = np.zeros(arr.size, bool)
+    minus0[:-1] = minus[:-1] & lead0[1:]
+    return bool((boundary & (plus | lead0 | minus0)).any())
+
+
 def _field_counts(
     arr: np.ndarray, starts: np.ndarray, cend: np.ndarray, sep: int, quote: int | None
 ) -> np.ndarray | None:
@@ -308,6 +358,17 @@ def _field_counts(
     before = np.where(starts > 0, csum[starts - 1], 0)
     upto = np.where(cend > starts, csum[np.maximum(cend - 1, 0)], before)
     return (upto - before).astype(np.int64) + 1
+
+
+def _records(reader: Any, label: str, encoding: str) -> Any:
+    """The csv reader's records; a decoding or csv error names the line it happened on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DataError(f"{label}: line {reader.line_num + 1}: {exc} (encoding {encoding})") from None
 
 
 def _read_python(
@@ -333,7 +394,7 @@ def _read_python(
         text = io.TextIOWrapper(fh, encoding=encoding, newline="")
         reader = csv.reader(text, delimiter=sep)
         previous = 0
-        for record in reader:
+        for record in _records(reader, label, encoding):
             start, previous = previous + 1, reader.line_num
             if not record or (header and start == 1):
                 continue

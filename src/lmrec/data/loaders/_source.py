@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,12 +103,20 @@ class DataSource:
     def open(self, name: str, *, decompress: bool = True) -> Iterator[IO[bytes]]:
         """A binary stream of the file; `.gz` files are decompressed unless `decompress` is False."""
         member = self._member(name)
-        with self._open_raw(member) as raw:
-            if decompress and member.endswith(".gz"):
-                with gzip.GzipFile(fileobj=raw) as gz:
-                    yield cast(IO[bytes], gz)
-            else:
-                yield raw
+        try:
+            with self._open_raw(member) as raw:
+                if decompress and member.endswith(".gz"):
+                    with gzip.GzipFile(fileobj=raw) as gz:
+                        yield cast(IO[bytes], gz)
+                else:
+                    yield raw
+        except (EOFError, gzip.BadGzipFile, zlib.error, zipfile.BadZipFile) as exc:
+            # Raised lazily, by whichever reader pulls the bytes: name the file here, once for all.
+            what = "gzip" if member.endswith(".gz") else "zip member" if self.kind == "zip" else "file"
+            raise DataError(
+                f"{self.label(name)}: the {what} is damaged or truncated (an interrupted download?): "
+                f"{exc or type(exc).__name__}"
+            ) from None
 
     @contextmanager
     def _open_raw(self, member: str) -> Iterator[IO[bytes]]:
@@ -152,30 +161,85 @@ def detect_encoding(data: bytes) -> str:
 # --- the typed frame ------------------------------------------------------------------------------
 
 
+INT64_MAX = int(np.iinfo(np.int64).max)
+_INT_LITERAL = r"-?(?:0|[1-9][0-9]*)"
+"""An id is an integer only when written as one: optional minus, digits, no leading zero or plus sign."""
+
+
 def compact_int(values: np.ndarray) -> np.ndarray:
-    """int32 when every value fits (halves memory on 20M-row logs), else int64."""
+    """int32 when every value fits (halves memory on 20M-row logs), else int64; never wraps around."""
     values = np.asarray(values)
+    if values.dtype.kind == "u" and values.size and values.max() > INT64_MAX:
+        raise ValueError(f"value {values.max()} does not fit int64")
     if values.size and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
         return values.astype(np.int64, copy=False)
     return values.astype(np.int32, copy=False)
 
 
-def int_ids(column: Any) -> pd.Series:
-    """Raw integer ids; values that are not integers become NA (nullable Int32/Int64 only when needed)."""
+def exact_ints(column: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 values, mask) of the values that are exact integer literals fitting int64.
+
+    Surrounding white space is ignored; `1e3`, `20.0`, `020`, `+20`, `nan` and anything beyond
+    +-(2^63 - 1) are not integer literals (reading them as numbers would change the id). Numbers already
+    parsed as integers count as literals when they fit; floats never do. Missing values are not in the mask.
+    """
     s = column if isinstance(column, pd.Series) else pd.Series(column)
-    num = s if s.dtype.kind in "fiu" else pd.to_numeric(s, errors="coerce")
-    if isinstance(num.dtype, np.dtype) and num.dtype.kind in "iu":
-        return pd.Series(compact_int(num.to_numpy()), index=s.index)
-    values = num.to_numpy(dtype=np.float64, na_value=np.nan)
-    # beyond +-2^63 an integer-valued float would wrap around in the int64 cast
-    bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63)
+    n = len(s)
+    if s.dtype.kind in "iu":  # numpy or nullable integers
+        present = s.notna().to_numpy()
+        v = s.to_numpy(dtype=np.uint64 if s.dtype.kind == "u" else np.int64, na_value=0)
+        fits = present & (v <= INT64_MAX) if s.dtype.kind == "u" else present
+        return np.where(fits, v, 0).astype(np.int64), fits
+    values = np.zeros(n, np.int64)
+    ok = np.zeros(n, bool)
+    if s.dtype.kind in "fcbmM":
+        return values, ok
+    present = np.flatnonzero(s.notna().to_numpy())
+    text = pd.Series([_as_text(v) for v in s.iloc[present]], dtype=object).str.strip()
+    literal = np.array(text.str.fullmatch(_INT_LITERAL).to_numpy(dtype=bool))
+    long = literal & (text.str.len().to_numpy() >= 19)
+    for i in np.flatnonzero(long):  # 19+ characters: compare exactly, as Python ints
+        literal[i] = -INT64_MAX - 1 <= int(text.iloc[i]) <= INT64_MAX
+    at = present[literal]
+    values[at] = text[literal].astype(np.int64).to_numpy()
+    ok[at] = True
+    return values, ok
+
+
+def _as_text(value: Any) -> str:
+    """Text of a value in an object column: strings as is, Python/numpy integers as decimals, others ''."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        return str(int(value))
+    return ""
+
+
+def _nullable_ints(values: np.ndarray, bad: np.ndarray, index: pd.Index) -> pd.Series:
     if not bad.any():
-        return pd.Series(compact_int(values.astype(np.int64)), index=s.index)
+        return pd.Series(compact_int(values), index=index)
     good = values[~bad]
     wide = good.size and (good.min() < np.iinfo(np.int32).min or good.max() > np.iinfo(np.int32).max)
     out = pd.array(np.where(bad, 0, values).astype(np.int64), dtype="Int64" if wide else "Int32")
     out[bad] = pd.NA
-    return pd.Series(out, index=s.index)
+    return pd.Series(out, index=index)
+
+
+def int_ids(column: Any) -> pd.Series:
+    """Raw integer ids; values that are not integers become NA (nullable Int32/Int64 only when needed).
+
+    Text must be an exact integer literal that fits int64 (see `exact_ints`): `1e3` or `2^64 - 1` become
+    NA, for `Unparsed` to report, rather than 1000 or a wrapped negative number. Parsed floats (a Parquet
+    column) count when integer-valued and within int64.
+    """
+    s = column if isinstance(column, pd.Series) else pd.Series(column)
+    if s.dtype.kind != "f":
+        values, ok = exact_ints(s)
+        return _nullable_ints(values, ~ok, s.index)
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    # beyond +-2^63 an integer-valued float would wrap around in the int64 cast
+    bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63)
+    return _nullable_ints(np.where(bad, 0, values).astype(np.int64), bad, s.index)
 
 
 def str_ids(column: Any) -> pd.Series:
@@ -188,9 +252,40 @@ def str_ids(column: Any) -> pd.Series:
 
 
 def auto_ids(column: Any) -> pd.Series:
-    """Integer ids when the column is numeric as read, otherwise strings."""
+    """Integer ids when every value present is an integer literal that fits int64, else the exact text.
+
+    One odd value (`abc`, `1e3`, `020`, 2^63) makes the whole column text, never a mix of numbers and
+    strings; `id_warning` says which line caused it. Typed floats (Parquet) go through `int_ids`.
+    """
     s = column if isinstance(column, pd.Series) else pd.Series(column)
-    return int_ids(s) if s.dtype.kind in "iuf" else str_ids(s)
+    if s.dtype.kind == "f":
+        return int_ids(s)
+    if s.dtype.kind == "u" and s.size and s.max() > INT64_MAX:
+        return s.astype("str").mask(
+            s.isna()
+        )  # an unsigned parse is canonical: its decimal text is the file's text
+    values, ok = exact_ints(s)
+    present = s.notna().to_numpy()
+    if s.dtype.kind in "iu" or (s.dtype.kind not in "b" and np.array_equal(ok, present)):
+        return _nullable_ints(values, ~ok, s.index)
+    return str_ids(s)
+
+
+def id_warning(raw: pd.Series, ids: pd.Series, role: str, label: str, lines: np.ndarray) -> str | None:
+    """A sentence naming the first line whose value made an otherwise integer id column text, or None."""
+    if pd.api.types.is_integer_dtype(ids.dtype):
+        return None
+    _, ok = exact_ints(raw)
+    present = raw.notna().to_numpy()
+    odd = np.flatnonzero(present & ~ok)
+    if not ok.any() or odd.size == 0:
+        return None
+    i = int(odd[0])
+    return (
+        f"{label}: line {int(lines[i])}: {role} id {str(raw.iloc[i])[:VALUE_CHARS]!r} is not an integer that "
+        f"fits int64, so all {role} ids are read as text, exactly as written ({int(ok.sum())} of "
+        f"{int(present.sum())} look like integers); pass id_type='str' if text is meant"
+    )
 
 
 def floats(column: Any, dtype: str = "float64") -> np.ndarray:

@@ -34,6 +34,7 @@ from lmrec.data.loaders._source import (
     short,
     str_ids,
 )
+from lmrec.data.loaders._text import BOM, check_encoding_name, check_text, decode_line, is_utf8, strip_bom
 from lmrec.data.loaders.registry import AMAZON_2014_TERMS, AMAZON_2018_TERMS
 from lmrec.data.raw import Problem, RawLog
 from lmrec.errors import DataError
@@ -64,6 +65,7 @@ def load_amazon(
     review_text_field: str = "summary",
     catalog_items: Literal["log", "all"] = "log",
     name: str | None = None,
+    encoding: str = "utf-8",
 ) -> RawLog:
     """Load Amazon reviews from a `.json(.gz)` file, or a folder/zip holding reviews and `meta_*` files.
 
@@ -72,6 +74,10 @@ def load_amazon(
       `review_text_field` values (by time) of each item; for categories without metadata. Review text
       written after a test event is future information: a content model using it can leak.
     * `catalog_items`: "log" keeps metadata only for items that occur in the reviews; "all" keeps all.
+    * `encoding`: of the review file (JSON is UTF-8; a byte invalid in it is an error naming the line).
+
+    Ids (`reviewerID`, `asin`) must be JSON strings or integers (kept as their decimal text); an object,
+    list, boolean or float there is an error naming file, line and field.
     """
     if review_text_k < 1:
         raise ValueError(f"review_text_k must be >= 1, not {review_text_k}")
@@ -81,7 +87,7 @@ def load_amazon(
     fields = dict(_REVIEW_FIELDS)
     if item_text_from_reviews:
         fields[review_text_field] = "str"
-    df, lines, problems = read_json_lines(source, file, fields)
+    df, lines, problems = read_json_lines(source, file, fields, encoding, id_fields=("reviewerID", "asin"))
     item = str_ids(df["asin"])
     unparsed = Unparsed()
     frame = raw_frame(
@@ -126,7 +132,7 @@ def load_amazon_metadata(
     """Item metadata (2014 or 2018 layout) as a catalog indexed by asin; the first record of an asin wins."""
     source = as_source(path)
     file = file or (source.names()[0] if source.kind == "file" else _only_meta(source))
-    df, lines, problems = read_json_lines(source, file, _META_FIELDS)
+    df, lines, problems = read_json_lines(source, file, _META_FIELDS, id_fields=("asin",))
     label = source.label(file)
     asin = str_ids(df["asin"])
     missing = asin.isna().to_numpy()
@@ -161,19 +167,38 @@ def load_amazon_metadata(
 
 
 def read_json_lines(
-    source: DataSource, file: str, fields: dict[str, str]
+    source: DataSource,
+    file: str,
+    fields: dict[str, str],
+    encoding: str = "utf-8",
+    id_fields: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
-    """Columns `fields` of a JSON-lines file (missing keys -> NA), 1-based lines, malformed lines."""
-    nonblank = _nonblank_lines(source, file)
-    fast = _read_arrow(source, file, fields)
-    if fast is not None and len(fast) == nonblank.size:
+    """Columns `fields` of a JSON-lines file (missing keys -> NA), 1-based lines, malformed lines.
+
+    A byte invalid in `encoding`, a NUL byte or a lone carriage return is an error naming line and
+    column, as is an `id_fields` value that is not a string or an integer; an empty file is an error.
+    """
+    encoding = check_encoding_name(encoding)
+    nonblank, bom = _nonblank_lines(source, file, encoding)
+    if nonblank.size == 0:
+        raise DataError(f"{source.label(file)}: line 1: the file is empty or holds only blank lines")
+    fast = None if bom or not is_utf8(encoding) else _read_arrow(source, file, fields)
+    if fast is not None and len(fast) == nonblank.size and _ids_ok(fast, id_fields):
         return fast, nonblank, []
-    return _read_python(source, file, fields)
+    return _read_python(source, file, fields, encoding, id_fields)
 
 
-def _nonblank_lines(source: DataSource, file: str) -> np.ndarray:
-    """1-based numbers of lines that hold anything but whitespace (pyarrow skips the others)."""
+def _ids_ok(frame: pd.DataFrame, id_fields: tuple[str, ...]) -> bool:
+    """pyarrow reads a JSON string into a string column only, so a string column holds only JSON strings."""
+    return all(pd.api.types.is_string_dtype(frame[f].dtype) or frame[f].isna().all() for f in id_fields)
+
+
+def _nonblank_lines(source: DataSource, file: str, encoding: str = "utf-8") -> tuple[np.ndarray, bool]:
+    """1-based numbers of lines that hold anything but whitespace (pyarrow skips the others), and whether
+    the file starts with a UTF-8 byte-order mark; checks every byte (`_text.check_text`) on the way."""
     out, base, carry = [], 0, b""
+    label = source.label(file)
+    bom = False
     with source.open(file) as fh:
         while True:
             block = fh.read(_BLOCK)
@@ -181,6 +206,9 @@ def _nonblank_lines(source: DataSource, file: str) -> np.ndarray:
             if block:
                 cut = buf.rfind(b"\n") + 1
                 buf, carry = buf[:cut], buf[cut:]
+            if base == 0 and buf.startswith(BOM) and is_utf8(encoding):
+                bom, buf = True, b" " * len(BOM) + buf[len(BOM) :]
+            check_text(buf, label, encoding, base + 1)
             arr = np.frombuffer(buf, dtype=np.uint8)
             if arr.size:
                 ends = np.flatnonzero(arr == 10)
@@ -193,7 +221,7 @@ def _nonblank_lines(source: DataSource, file: str) -> np.ndarray:
                 base += ends.size
             if not block:
                 break
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
+    return (np.concatenate(out) if out else np.zeros(0, np.int64)), bom
 
 
 def _read_arrow(source: DataSource, file: str, fields: dict[str, str]) -> pd.DataFrame | None:
@@ -207,13 +235,17 @@ def _read_arrow(source: DataSource, file: str, fields: dict[str, str]) -> pd.Dat
     try:
         with source.open(file) as fh:
             table = pj.read_json(fh, read_options=pj.ReadOptions(block_size=1 << 24), parse_options=options)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # any line it cannot read: the line-by-line reader names it
         return None
     return table.to_pandas()
 
 
 def _read_python(
-    source: DataSource, file: str, fields: dict[str, str]
+    source: DataSource,
+    file: str,
+    fields: dict[str, str],
+    encoding: str = "utf-8",
+    id_fields: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
     label = source.label(file)
     values: dict[str, list[Any]] = {k: [] for k in fields}
@@ -221,7 +253,9 @@ def _read_python(
     problems: list[Problem] = []
     with source.open(file) as fh:
         for number, raw in enumerate(fh, start=1):
-            text = raw.decode("utf-8", errors="replace").strip()
+            if number == 1:
+                raw = strip_bom(raw, encoding)
+            text = decode_line(raw, label, number, encoding).strip()
             if not text:
                 continue
             record = _parse(text)
@@ -229,11 +263,26 @@ def _read_python(
                 reason = record if isinstance(record, str) else "not a JSON object"
                 problems.append(Problem(label, number, "(json)", short(text), reason))
                 continue
+            for k in id_fields:
+                _check_id(record.get(k), label, number, k)
             for k, out in values.items():
                 out.append(record.get(k))
             lines.append(number)
     frame = pd.DataFrame({k: _column(v, fields[k]) for k, v in values.items()})
     return frame, np.asarray(lines, dtype=np.int64), problems
+
+
+def _check_id(value: Any, label: str, line: int, key: str) -> None:
+    """An id is a string or an integer; anything else would become made-up text such as "{'x': 1}"."""
+    if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return
+    kind = {bool: "a boolean", float: "a non-integer number", dict: "an object", list: "a list"}.get(
+        type(value), type(value).__name__
+    )
+    raise DataError(
+        f"{label}: line {line}, field {key!r}: {short(repr(value), 80)} is {kind}, not an id "
+        "(ids are strings or integers)"
+    )
 
 
 def _parse(text: str) -> Any:
@@ -362,7 +411,7 @@ def _only_meta(source: DataSource) -> str:
 def _release(source: DataSource, file: str) -> str:
     """'2014' or '2018', from the keys of the first record (2014 has `helpful`, 2018 `vote`/`verified`)."""
     with source.open(file) as fh:
-        first = fh.readline().decode("utf-8", errors="replace")
+        first = fh.readline().decode("utf-8", errors="replace").removeprefix("\ufeff")
     record = _parse(first.strip()) if first.strip() else None
     if isinstance(record, dict):
         if "helpful" in record:

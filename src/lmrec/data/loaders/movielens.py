@@ -77,25 +77,29 @@ def detect_variant(source: DataSource) -> str:
     )
 
 
-def load_movielens(path: PathLike, *, name: str | None = None, catalog: bool = True) -> RawLog:
+def load_movielens(
+    path: PathLike, *, name: str | None = None, catalog: bool = True, encoding: str = "utf-8"
+) -> RawLog:
     """Load a MovieLens folder or zip (any release); `path` may also be its ratings file.
 
     The frame holds every rating with its file and line; the catalog holds title, genres and, where the
-    release has tags, a `tags` column (distinct tags, most frequent first).
+    release has tags, a `tags` column (distinct tags, most frequent first). `encoding` is the ratings
+    file's (catalog files have their release's own); ids must be integers that fit int64, anything else
+    is NA with its text in `bad_values`.
     """
     path = Path(path)
     if path.is_file() and path.name in (*_RATING_FILES, *ML100K_RATING_FILES):
         if _FOLD_NAME.match(path.name) and path.name != "u.data":
-            return load_movielens_file(path.parent, path.name, catalog=catalog)
+            return load_movielens_file(path.parent, path.name, catalog=catalog, encoding=encoding)
         path = path.parent
     source = DataSource(path)
     variant = detect_variant(source)
     if variant == "100k":
-        log = _read_100k_ratings(source, "u.data")
+        log = _read_100k_ratings(source, "u.data", encoding)
     elif variant == "dat":
-        log = _read_dat_ratings(source)
+        log = _read_dat_ratings(source, encoding)
     else:
-        log = _read_csv_ratings(source)
+        log = _read_csv_ratings(source, encoding)
     frame, bad, problems = log
     cat, cat_problems, cat_meta = _catalog(source, variant) if catalog else (None, [], {})
     meta = _meta(source, variant, "u.data" if variant == "100k" else f"ratings.{variant}")
@@ -104,7 +108,9 @@ def load_movielens(path: PathLike, *, name: str | None = None, catalog: bool = T
     return RawLog(frame, name or _default_name(path), cat, tuple(problems), meta, bad_values=bad)
 
 
-def load_movielens_file(folder_or_zip: PathLike, filename: str, *, catalog: bool = True) -> RawLog:
+def load_movielens_file(
+    folder_or_zip: PathLike, filename: str, *, catalog: bool = True, encoding: str = "utf-8"
+) -> RawLog:
     """One file of MovieLens 100K (u.data, u1.base ... u5.test, ua/ub.base/test) as its own log.
 
     `folder_or_zip` is an ml-100k folder or zip, or a registered dataset name (resolved like
@@ -124,7 +130,7 @@ def load_movielens_file(folder_or_zip: PathLike, filename: str, *, catalog: bool
     if not source.has(filename):
         present = [f for f in ML100K_RATING_FILES if source.has(f)]
         raise DataError(f"{source.path}: no {filename!r}; MovieLens-100K rating files present: {present}")
-    frame, bad, problems = _read_100k_ratings(source, filename)
+    frame, bad, problems = _read_100k_ratings(source, filename, encoding)
     cat, cat_problems, cat_meta = _catalog(source, "100k") if catalog else (None, [], {})
     meta = _meta(source, "100k", filename)
     meta.update(cat_meta)
@@ -136,19 +142,27 @@ def load_movielens_file(folder_or_zip: PathLike, filename: str, *, catalog: bool
 # --- ratings --------------------------------------------------------------------------------------
 
 
-def _read_100k_ratings(source: DataSource, filename: str) -> _Ratings:
-    d = read_delimited(source, filename, sep="\t", header=False, names=_RATINGS_100K, quoting=False)
+def _read_100k_ratings(source: DataSource, filename: str, encoding: str = "utf-8") -> _Ratings:
+    d = read_delimited(
+        source, filename, sep="\t", header=False, names=_RATINGS_100K, quoting=False, encoding=encoding,
+        exact_columns=_RATINGS_100K[:2],
+    )  # fmt: skip
     return (*_frame(source, filename, d.frame, d.lines, _RATINGS_100K), d.problems)
 
 
-def _read_dat_ratings(source: DataSource) -> _Ratings:
-    d = read_delimited(source, "ratings.dat", sep="::", header=False, names=_RATINGS_100K, quoting=False)
+def _read_dat_ratings(source: DataSource, encoding: str = "utf-8") -> _Ratings:
+    d = read_delimited(
+        source, "ratings.dat", sep="::", header=False, names=_RATINGS_100K, quoting=False, encoding=encoding,
+        exact_columns=_RATINGS_100K[:2],
+    )  # fmt: skip
     return (*_frame(source, "ratings.dat", d.frame, d.lines, _RATINGS_100K), d.problems)
 
 
-def _read_csv_ratings(source: DataSource) -> _Ratings:
+def _read_csv_ratings(source: DataSource, encoding: str = "utf-8") -> _Ratings:
     cols = ["userId", "movieId", "rating", "timestamp"]
-    d = read_delimited(source, "ratings.csv", sep=",", header=True, usecols=cols)
+    d = read_delimited(
+        source, "ratings.csv", sep=",", header=True, usecols=cols, encoding=encoding, exact_columns=cols[:2]
+    )
     return (*_frame(source, "ratings.csv", d.frame, d.lines, cols), d.problems)
 
 
@@ -185,13 +199,17 @@ def _catalog(source: DataSource, variant: str) -> tuple[ItemCatalog | None, list
             names=["item", "title", "genres"],
             quoting=False,
             encoding="auto",
+            exact_columns=["item"],
         )
         items, problems = _items(source, "movies.dat", d.frame, d.lines, "item")
         problems = d.problems + problems
     else:
         if not source.has("movies.csv"):
             return None, [], {"catalog": "absent (no movies.csv)"}
-        d = read_delimited(source, "movies.csv", sep=",", header=True, usecols=["movieId", "title", "genres"])
+        d = read_delimited(
+            source, "movies.csv", sep=",", header=True, usecols=["movieId", "title", "genres"],
+            exact_columns=["movieId"],
+        )  # fmt: skip
         items, problems = _items(source, "movies.csv", d.frame, d.lines, "movieId")
         problems = d.problems + problems
     items["genres"] = items["genres"].map(_genre_text, na_action="ignore")
@@ -220,8 +238,9 @@ def _items_100k(source: DataSource) -> tuple[pd.DataFrame, list[Problem], dict[s
         meta["genre_names"] = "official u.genre order (u.genre absent)"
     names = ["item", "title", "release_date", "video_release_date", "imdb_url", *genres]
     d = read_delimited(
-        source, "u.item", sep="|", header=False, names=names, quoting=False, encoding="latin-1"
-    )
+        source, "u.item", sep="|", header=False, names=names, quoting=False, encoding="latin-1",
+        exact_columns=["item"],
+    )  # fmt: skip
     flags = d.frame[genres].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy() == 1
     labels = np.asarray(genres, dtype=object)
     d.frame["genres"] = ["|".join(labels[row]) or np.nan for row in flags]
@@ -270,10 +289,13 @@ def _tags(source: DataSource, filename: str) -> tuple[pd.DataFrame, list[Problem
             names=["user", "item", "tag", "timestamp"],
             quoting=False,
             encoding="auto",
+            exact_columns=["item"],
         )
         item_col = "item"
     else:
-        d = read_delimited(source, filename, sep=",", header=True, usecols=["movieId", "tag"])
+        d = read_delimited(
+            source, filename, sep=",", header=True, usecols=["movieId", "tag"], exact_columns=["movieId"]
+        )
         item_col = "movieId"
     tags = pd.DataFrame(
         {

@@ -35,6 +35,7 @@ from lmrec.data.loaders._source import (
     short,
     str_ids,
 )
+from lmrec.data.loaders._text import check_encoding_name, check_text, strip_bom
 from lmrec.data.loaders.registry import UNKNOWN_TERMS
 from lmrec.data.raw import Problem, RawLog
 from lmrec.errors import DataError
@@ -54,13 +55,18 @@ def load_sequences(
     id_type: Literal["int", "str"] = "int",
     name: str | None = None,
     license: str = UNKNOWN_TERMS,
+    encoding: str = "utf-8",
 ) -> RawLog:
     """Load a sequence or user-item-lines file (or the one `.txt` file of a folder/zip, or `file` in it).
 
     `layout="pairs"` demands exactly two tokens per line; `"sequence"` and `"auto"` accept one or more
     items per line. A line with a user but no item is a Problem. With `id_type="int"` (both published
     layouts use integer ids) a token that is not an integer becomes NA, its text in `bad_values`, for
-    cleaning to report.
+    cleaning to report. An integer id must be written as one and fit int64: `1e3`, `012` or 2^63 are
+    NA too, never 1000, 12 or a wrapped number.
+
+    `encoding` is the file's (default UTF-8, byte-order mark skipped); an invalid byte, a NUL byte or a
+    carriage return inside a line (which would split or join tokens) is an error naming line and column.
     """
     if layout not in ("auto", "sequence", "pairs"):
         raise ValueError(f"layout must be 'auto', 'sequence' or 'pairs', not {layout!r}")
@@ -68,7 +74,11 @@ def load_sequences(
     file = file or _only_text_file(source)
     label = source.label(file)
     data = source.read_bytes(file)
-    tokens, line_of, n_lines = _tokens(data, id_type)
+    check_text(data, label, check_encoding_name(encoding), 1)
+    data = strip_bom(data, encoding)
+    tokens, line_of, n_lines = _tokens(data, id_type, "latin-1" if encoding == "auto" else encoding)
+    if tokens.size == 0:
+        raise DataError(f"{label}: line 1: the file is empty or holds only blank lines (no user, no item)")
     counts = np.bincount(line_of, minlength=n_lines)
     bad = (counts == 1) | ((counts > 2) if layout == "pairs" else np.zeros(n_lines, dtype=bool))
     problems = _problems(data, label, np.flatnonzero(bad), counts, layout)
@@ -118,7 +128,7 @@ def _only_text_file(source: DataSource) -> str:
     return txt[0]
 
 
-def _tokens(data: bytes, id_type: str) -> tuple[pd.Series, np.ndarray, int]:
+def _tokens(data: bytes, id_type: str, encoding: str = "utf-8") -> tuple[pd.Series, np.ndarray, int]:
     """Token values, the 0-based line of each token, and the number of lines."""
     arr = np.frombuffer(data, dtype=np.uint8)
     ws = _WHITESPACE[arr]
@@ -131,7 +141,7 @@ def _tokens(data: bytes, id_type: str) -> tuple[pd.Series, np.ndarray, int]:
     if starts.size == 0:
         return pd.Series([], dtype="str"), line_of, n_lines
     if _UNIT_SEP in data:
-        values = pd.Series(np.char.decode(np.array(data.split()), "utf-8", errors="replace"), dtype="str")
+        values = pd.Series(np.char.decode(np.array(data.split()), encoding), dtype="str")
     else:
         # One token per line, parsed by pandas' C reader: ~10x faster than converting a list of bytes.
         values = pd.read_csv(
@@ -141,12 +151,28 @@ def _tokens(data: bytes, id_type: str) -> tuple[pd.Series, np.ndarray, int]:
             sep=_UNIT_SEP.decode(),
             quoting=csv.QUOTE_NONE,
             keep_default_na=False,
-            dtype="str" if id_type == "str" else None,
+            dtype="str" if id_type == "str" or _odd_numbers(arr, starts) else None,
             engine="c",
+            encoding=encoding,
         )["token"]
+        if id_type == "int" and values.dtype.kind != "i":
+            # floats or unsigned: the tokens' text decides (exactly), not pandas' numbers
+            values = pd.Series(np.char.decode(np.array(data.split()), encoding), dtype="str")
     if len(values) != starts.size:  # both split on the same whitespace set, so this cannot happen
         raise AssertionError(f"token count mismatch: {len(values)} != {starts.size}")
     return values, line_of, n_lines
+
+
+def _odd_numbers(arr: np.ndarray, starts: np.ndarray) -> bool:
+    """Whether a token starts like `+5`, `05` or `-05`, which pandas would read as the integer 5."""
+    nxt = arr[np.minimum(starts + 1, arr.size - 1)]
+    nxt2 = arr[np.minimum(starts + 2, arr.size - 1)]
+    digit1 = (nxt >= 48) & (nxt <= 57) & (starts + 1 < arr.size)
+    digit2 = (nxt2 >= 48) & (nxt2 <= 57) & (starts + 2 < arr.size)
+    first = arr[starts]
+    lead0 = (first == 48) & digit1
+    minus0 = (first == 45) & (nxt == 48) & digit2
+    return bool(((first == 43) | lead0 | minus0).any())
 
 
 def _problems(

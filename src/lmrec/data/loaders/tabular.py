@@ -25,6 +25,7 @@ from lmrec.data.loaders._source import (
     PathLike,
     Unparsed,
     auto_ids,
+    id_warning,
     int_ids,
     positions,
     raw_frame,
@@ -92,7 +93,12 @@ def load_table(
       file without a header line.
     * `timestamp_format`: None reads numbers (epoch, in `timestamp_unit`); otherwise a `strftime` format
       or "ISO8601" for date strings, parsed as UTC when they carry no offset.
-    * `id_type`: "auto" keeps integer ids as integers and anything else as strings.
+    * `id_type`: "auto" reads a column as integers when every value is an integer literal that fits int64
+      (`12`, `-3`; not `1e3`, `012`, `+12` or 2^63) and otherwise as the exact text, the whole column,
+      with a warning in `meta["warnings"]` naming the first line that made it text; "int" makes every
+      other value NA (listed in `bad_values`); "str" keeps the text.
+    * `encoding`: of the file (default UTF-8; a byte-order mark is skipped); a byte invalid in it is an
+      error naming line and column.
     * `explicit`: whether ratings are explicit stars (default: a rating column is mapped).
 
     A mapped column that the file lacks raises `DataError` naming the file and its columns. Without a
@@ -127,16 +133,21 @@ def load_table(
             encoding=encoding,
             # id_type="str" promises the file's text: "0001" and "1" are two ids, not the integer 1
             text_columns=[mapping.user, mapping.item] if id_type == "str" else (),
+            exact_columns=[mapping.user, mapping.item] if id_type != "str" else (),
         )
         df, lines, problems, fmt = d.frame, d.lines, d.problems, "csv" if sep == "," else f"delimited {sep!r}"
     label = source.label(file)
     convert = {"auto": auto_ids, "int": int_ids, "str": str_ids}[id_type]
     unparsed = Unparsed()  # raw text of values that do not parse, for the cleaning report
     ids = []
+    warnings = []
     for role, column in (("user", mapping.user), ("item", mapping.item)):
         raw = df[column]  # a Parquet column is read on each access: once here
         ids.append(convert(raw))
         unparsed.check(role, raw, ids[-1], NOT_AN_INTEGER_ID)
+        if id_type == "auto":
+            warning = id_warning(raw, ids[-1], role, label, lines)
+            warnings += [warning] if warning else []
         del raw
     user, item = ids
     rating = df[mapping.rating] if mapping.rating else None
@@ -158,6 +169,8 @@ def load_table(
         "explicit": mapping.rating is not None if explicit is None else explicit,
         "columns": {k: v for k, v in vars(mapping).items() if v is not None},
     }
+    if warnings:
+        meta["warnings"] = warnings
     if kind == "position":
         meta["note"] = "no timestamp column: timestamp = position of the event within its user, in file order"
     name = name or Path(file).name.split(".")[0]
@@ -191,7 +204,9 @@ def _column_names(
             pq.read_schema(str(local) if local is not None else io.BytesIO(source.read_bytes(file))).names
         )
     with source.open(file) as fh:
-        first = fh.readline().decode(encoding, errors="replace")
+        first = fh.readline().decode(encoding, errors="replace").removeprefix("\ufeff")
+    # a file with bare carriage returns is one "line" here; read_delimited reports it with its line
+    first = (first.splitlines() or [""])[0]
     delimiter = sep or next((_SEPARATORS[s] for s in Path(file).suffixes if s in _SEPARATORS), ",")
     return next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
 
