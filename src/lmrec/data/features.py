@@ -22,6 +22,10 @@ class ItemFeatures:
     """(n_items,) bool: True where the item had text (a zero row is "unknown", not "similar to nothing")."""
     source: str = ""
     """What produced the vectors (encoder name, template), recorded with the model."""
+    texts: tuple[str, ...] | None = None
+    """The rendered text of each item ("" where none), for models that fine-tune the encoder."""
+    encoder: str | None = None
+    """The encoder spec the vectors came from (`lmrec.text.make_encoder`), for the same reason."""
 
     def __post_init__(self) -> None:
         vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
@@ -33,6 +37,8 @@ class ItemFeatures:
         if not np.isfinite(vectors).all():
             bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))[:5].tolist()
             raise ValueError(f"item feature vectors contain NaN/inf (item indices {bad})")
+        if self.texts is not None and len(self.texts) != vectors.shape[0]:
+            raise ValueError(f"texts has {len(self.texts)} entries, expected {vectors.shape[0]}")
         object.__setattr__(self, "vectors", vectors)
         object.__setattr__(self, "has_content", has)
 

@@ -17,7 +17,7 @@ from lmrec.data.features import ItemFeatures
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import DataError
 from lmrec.text.cache import EmbeddingCache, checked_vectors
-from lmrec.text.encoders import TextEncoder, make_encoder
+from lmrec.text.encoders import SentenceTransformerEncoder, TextEncoder, make_encoder
 from lmrec.text.template import ItemTextTemplate, item_texts
 
 
@@ -64,4 +64,6 @@ def item_features(
         vectors=vectors,
         has_content=texts.has_text,
         source=f"{enc.name} | template={texts.template.template!r}",
+        texts=tuple(texts.texts[i] if texts.has_text[i] else "" for i in range(len(item_vocab))),
+        encoder=enc.model if isinstance(enc, SentenceTransformerEncoder) else None,
     )

@@ -25,7 +25,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lmrec.data.features import ItemFeatures
+from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
+from lmrec.models.base import Validation
+from lmrec.models.sequential.recommender import torch_session
 from lmrec.models.sequential.sasrec import SASRec, SASRecConfig
 from lmrec.models.sequential.text_adaptor import WHITENING
 
@@ -52,6 +55,15 @@ class TextSeqConfig(SASRecConfig):
     positions: str = "end"
     """SASRec's position layout; "end" (counted back from the newest item) is the better one on Beauty and
     Toys (benchmarks/README.md), and this new model starts with it."""
+    finetune_layers: int = 0
+    """Top Transformer blocks of the sentence encoder trained jointly with the recommender after the
+    frozen-encoder training has converged (`lmrec.text.finetune`); 0: the encoder stays frozen."""
+    finetune_epochs: int = 10
+    """Most epochs of the fine-tuning stage (early-stopped on validation like the first stage)."""
+    finetune_learning_rate: float = 1e-4
+    """Learning rate of every weight during the fine-tuning stage."""
+    finetune_max_tokens: int = 64
+    """Word pieces of each item text the fine-tuned encoder reads (longer texts are cut)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,6 +78,14 @@ class TextSeqConfig(SASRecConfig):
         for name in ("adaptor_dropout", "id_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        tuning = (int(self.finetune_layers), int(self.finetune_epochs), int(self.finetune_max_tokens))
+        if tuning[0] < 0 or tuning[1] < 1 or tuning[2] < 2:
+            raise ConfigError(
+                "finetune_layers must be >= 0, finetune_epochs >= 1 and finetune_max_tokens >= 2, got "
+                f"{self.finetune_layers}, {self.finetune_epochs}, {self.finetune_max_tokens}"
+            )
+        if not float(self.finetune_learning_rate) > 0:
+            raise ConfigError(f"finetune_learning_rate must be positive, got {self.finetune_learning_rate}")
         if self.id_dropout > 0 and self.mode == "inductive":
             raise ConfigError("id_dropout needs mode: transductive (inductive items have no ID part)")
 
@@ -131,3 +151,116 @@ class TextSeq(SASRec):
         import torch.nn.functional as F
 
         return F.normalize(super()._hidden(net, sequences, width), dim=-1)
+
+    # --- encoder fine-tuning (second stage) ------------------------------------------------------------
+    def _fit_with(
+        self,
+        data: Interactions,
+        rng: np.random.Generator,
+        *,
+        item_features: ItemFeatures | None,
+        validation: Validation | None,
+    ) -> None:
+        self.encoder_state_: dict[str, np.ndarray] = {}
+        super()._fit_with(data, rng, item_features=item_features, validation=validation)
+        if self.config.finetune_layers > 0:
+            assert item_features is not None  # required by the class
+            self._finetune(data, rng, item_features, validation)
+
+    def _finetune(
+        self,
+        data: Interactions,
+        rng: np.random.Generator,
+        features: ItemFeatures,
+        validation: Validation | None,
+    ) -> None:
+        """Train the encoder's top blocks, the adaptor and the sequence encoder together, starting from the
+        frozen-encoder model; keep the result only if validation improves on the frozen one."""
+        import time
+
+        import torch
+
+        from lmrec.models.sequential import trainer
+        from lmrec.text.encoders import SentenceTransformerEncoder, make_encoder
+        from lmrec.text.finetune import TopLayerTower
+
+        cfg = self.config
+        encoder = make_encoder(features.encoder) if features.encoder is not None else None
+        if features.texts is None or not isinstance(encoder, SentenceTransformerEncoder):
+            raise ConfigError(
+                "finetune_layers needs item features made by lmrec.text.item_features with a "
+                "sentence-transformers encoder (they carry the texts and the encoder); got "
+                f"{features.source or 'vectors without texts'}"
+            )
+        net = self.net_
+        frozen_state = {k: v.clone() for k, v in net.state_dict().items()}
+        frozen_best = self.training_.get("best_valid")
+        seed = trainer.seed_from(rng)
+        started = time.perf_counter()
+        with torch_session(cfg.num_threads, seed):
+            tower = TopLayerTower(encoder, features.texts, cfg.finetune_layers, cfg.finetune_max_tokens)
+            cache_seconds = time.perf_counter() - started
+            net.items.text_tower = tower
+            generator = torch.Generator().manual_seed(seed)
+            batches = self._batches(data.sequences(), np.random.default_rng(seed))
+            validate = None
+            if validation is not None:
+                check = self._validator(validation)
+
+                def validate() -> float:
+                    tower.refresh()
+                    return check()
+
+            def step(batch: Any) -> Any:
+                tokens = torch.cat([batch.tokens.reshape(-1), batch.targets.reshape(-1)])
+                tower.active = torch.unique(tokens[tokens > 0]) - 1
+                return self._step_loss(net, batch, generator)
+
+            log = trainer.train(
+                net, batches, step, epochs=cfg.finetune_epochs, learning_rate=cfg.finetune_learning_rate,
+                weight_decay=cfg.weight_decay, validate=validate,
+                metric=None if validation is None else validation.metric, patience=cfg.patience,
+                eval_every=1, name=f"{self.name} fine-tune",
+            )  # fmt: skip
+            tower.active = None
+            if validation is None:
+                tower.refresh()
+            kept = frozen_best is None or (log.best_valid is not None and log.best_valid > frozen_best)
+            with torch.no_grad():
+                if kept:
+                    net.items.text.copy_(tower.cache)
+                    self.encoder_state_ = {
+                        f"blocks.{k}": v.detach().numpy().copy() for k, v in tower.state_dict().items()
+                        if k.startswith("blocks.")
+                    }  # fmt: skip
+            net.items.text_tower = None
+            if not kept:
+                net.load_state_dict(frozen_state)
+            net.eval()
+        self.training_["finetune"] = {
+            **{k: v for k, v in log.to_dict().items() if k != "resumed_after_epoch"},
+            "kept": bool(kept),
+            "frozen_best_valid": frozen_best,
+            "encoder": features.encoder,
+            "cache_seconds": round(cache_seconds, 3),
+        }
+
+    def finetuned_encoder(self) -> Any:
+        """A `lmrec.text.finetune.FinetunedEncoder` that encodes new texts as this model's items were
+        encoded, or None when the encoder was not fine-tuned (the frozen encoder is then the right one)."""
+        from lmrec.text.finetune import FinetunedEncoder
+
+        info = self.training_.get("finetune", {})
+        if not self.encoder_state_ or not info.get("kept"):
+            return None
+        c = self.config
+        return FinetunedEncoder(
+            info["encoder"], c.finetune_layers, c.finetune_max_tokens, self.encoder_state_
+        )
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), **{f"encoder.{k}": v for k, v in self.encoder_state_.items()}}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        super()._set_state(arrays)
+        self.encoder_state_ = {k[len("encoder.") :]: v for k, v in arrays.items() if k.startswith("encoder.")}

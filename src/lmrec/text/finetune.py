@@ -1,0 +1,172 @@
+"""Fine-tuning the top layers of a sentence encoder jointly with a recommender, on 2 CPU cores.
+
+Re-encoding every item's text through all layers at every training step is out of reach on a CPU (MiniLM
+on 4,385 Scientific items: about a teraflop per step). Two things make it affordable:
+- The frozen lower layers are run once: their output for every item (token states, attention mask) is
+  cached, and only the top `layers` Transformer blocks, then mean pooling and L2 normalisation, run
+  while training.
+- Only the items of the current batch (its inputs and targets) are re-encoded with gradients at a step;
+  the rest of the scoring table reads a cache of every item's vector, refreshed before each validation
+  and at the end (`refresh`). The softmax still spans the whole catalog.
+
+`TopLayerTower` is an nn.Module whose output is the (n_items + 1, dim) text table a `textseq` adaptor reads
+(row 0 padding). After training, the model keeps the refreshed vectors as its text (so scoring needs no
+encoder), and the fine-tuned blocks' weights as arrays (`state_arrays`), with which `FinetunedEncoder`
+encodes new item texts the same way (base model's lower layers + fine-tuned top blocks).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmrec.errors import ConfigError
+from lmrec.text.encoders import SentenceTransformerEncoder, make_encoder
+
+ENCODE_BATCH = 128
+"""Items per forward pass when caching lower layers or refreshing the table."""
+
+
+def _parts(encoder: SentenceTransformerEncoder) -> tuple[Any, Any, bool]:
+    """(tokenizer, BERT-style model, normalise) of a mean-pooling sentence-transformers model."""
+    st = encoder._load()
+    modules = list(st)
+    names = [type(m).__name__ for m in modules]
+    pooling = [m for m in modules if type(m).__name__ == "Pooling"]
+    if not names or names[0] != "Transformer" or len(pooling) != 1:
+        raise ConfigError(
+            f"encoder fine-tuning needs a Transformer + Pooling model; {encoder.model} has {names}"
+        )
+    mode = getattr(pooling[0], "pooling_mode", "mean")
+    if mode != "mean":
+        raise ConfigError(
+            f"encoder fine-tuning supports mean pooling only; {encoder.model} pools by {mode!r}"
+        )
+    model = modules[0].auto_model
+    if not hasattr(model, "encoder") or not hasattr(model.encoder, "layer"):
+        raise ConfigError(f"encoder fine-tuning needs a BERT-style encoder; {encoder.model} is {type(model)}")
+    return modules[0].tokenizer, model, "Normalize" in names
+
+
+def _additive(mask: torch.Tensor) -> torch.Tensor:
+    """(B, L) 0/1 mask -> (B, 1, 1, L) additive attention mask, as BERT layers take it."""
+    return (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+
+class TopLayerTower(nn.Module):
+    """Trainable top blocks of a sentence encoder over cached lower-layer states of every item."""
+
+    def __init__(
+        self, encoder: SentenceTransformerEncoder, texts: Sequence[str], layers: int, max_tokens: int
+    ) -> None:
+        super().__init__()
+        tokenizer, model, self.normalize = _parts(encoder)
+        blocks = model.encoder.layer
+        if not 1 <= layers <= len(blocks):
+            raise ConfigError(
+                f"finetune_layers must be in [1, {len(blocks)}] for {encoder.model}, got {layers}"
+            )
+        self.blocks = nn.ModuleList(copy.deepcopy(blocks[len(blocks) - layers :]))
+        self.n_lower = len(blocks) - layers
+        lower, mask = _lower_states(tokenizer, model, list(texts), self.n_lower, max_tokens)
+        # not in state_dict: large (items x tokens x width) and rebuilt from the texts when needed
+        self.register_buffer("lower", lower, persistent=False)
+        self.register_buffer("mask", mask, persistent=False)
+        self.register_buffer("cache", torch.zeros(len(texts) + 1, lower.shape[2]))
+        self.active: torch.Tensor | None = None
+        """Item rows (0-based) re-encoded with gradients in the next forward pass; None: cache only."""
+        self.refresh()
+
+    def encode_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """(len(rows), width) pooled, normalised vectors of items `rows` through the top blocks."""
+        mask = self.mask[rows]
+        width = int(mask.sum(dim=1).max())  # trim padding the longest text in this batch does not need
+        mask = mask[:, :width]
+        h = self.lower[rows, :width]
+        extended = _additive(mask)
+        for block in self.blocks:
+            out = block(h, attention_mask=extended)
+            h = out[0] if isinstance(out, tuple) else out
+        pooled = (h * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        return F.normalize(pooled, dim=-1) if self.normalize else pooled
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """Re-encode every item into the cache (eval mode: no dropout)."""
+        was = self.training
+        self.eval()
+        n = self.lower.shape[0]
+        for s in range(0, n, ENCODE_BATCH):
+            rows = torch.arange(s, min(s + ENCODE_BATCH, n))
+            self.cache[rows + 1] = self.encode_rows(rows)
+        self.train(was)
+
+    def forward(self) -> torch.Tensor:
+        if self.active is None or not self.training:
+            return self.cache  # type: ignore[return-value]
+        fresh = self.encode_rows(self.active)
+        return self.cache.index_put((self.active + 1,), fresh)
+
+
+@torch.no_grad()
+def _lower_states(
+    tokenizer: Any, model: Any, texts: list[str], n_lower: int, max_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token states after the embeddings and the first `n_lower` blocks for every text, padded to the
+    longest (at most `max_tokens`), and the attention mask."""
+    from tqdm.auto import tqdm
+
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    types = enc.get("token_type_ids")
+    states = torch.empty(ids.shape[0], ids.shape[1], model.config.hidden_size)
+    model.eval()
+    for s in tqdm(range(0, ids.shape[0], ENCODE_BATCH), desc="caching lower encoder layers", leave=False):
+        part = slice(s, s + ENCODE_BATCH)
+        h = model.embeddings(input_ids=ids[part], token_type_ids=None if types is None else types[part])
+        extended = _additive(mask[part])
+        for block in model.encoder.layer[:n_lower]:
+            out = block(h, attention_mask=extended)
+            h = out[0] if isinstance(out, tuple) else out
+        states[part] = h
+    return states, mask
+
+
+class FinetunedEncoder:
+    """Encodes new texts as the fine-tuned model would: the base model's lower blocks, then the saved
+    fine-tuned top blocks (`TopLayerTower.state_dict()` arrays), mean pooling, normalisation."""
+
+    corpus_dependent = False
+
+    def __init__(self, base: str, layers: int, max_tokens: int, arrays: dict[str, np.ndarray]) -> None:
+        self.base, self.layers, self.max_tokens, self.arrays = base, layers, max_tokens, arrays
+
+    @property
+    def name(self) -> str:
+        return f"finetuned:{self.base}:top{self.layers}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        encoder = make_encoder(self.base)
+        if not isinstance(encoder, SentenceTransformerEncoder):
+            raise ConfigError(f"fine-tuned encoder base {self.base!r} is not a sentence-transformers model")
+        tokenizer, model, normalize = _parts(encoder)
+        n_lower = len(model.encoder.layer) - self.layers
+        blocks = nn.ModuleList(copy.deepcopy(model.encoder.layer[n_lower:]))
+        weights = {k[7:]: torch.from_numpy(v.copy()) for k, v in self.arrays.items() if k[:7] == "blocks."}
+        blocks.load_state_dict(weights)
+        blocks.eval()
+        lower, mask = _lower_states(tokenizer, model, list(texts), n_lower, self.max_tokens)
+        with torch.no_grad():
+            h, extended = lower, _additive(mask)
+            for block in blocks:
+                out = block(h, attention_mask=extended)
+                h = out[0] if isinstance(out, tuple) else out
+            pooled = (h * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
+            out_v = F.normalize(pooled, dim=-1) if normalize else pooled
+        return out_v.numpy().astype(np.float32)

