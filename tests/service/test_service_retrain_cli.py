@@ -31,15 +31,22 @@ def test_retrain_replaces_the_model_and_a_restart_serves_it(knn: ItemKNN, tmp_pa
     assert "users: 30 -> 31 (+1)" in result.output
     assert "items: 25 -> 25 (+0)" in result.output
     assert "stored events in the model: 0 -> 3 (+3)" in result.output
-    assert "events learned from: 3 (0 skipped" in result.output and "new users: 1" in result.output
-    assert sorted(p.name for p in model_dir.iterdir()) == ["arrays.npz", "events.sqlite", "model.json"]
+    assert "events learned from: 3, new users: 1" in result.output and "not learned" not in result.output
+    assert "(version 2)" in result.output
+    names = ["arrays.npz", "events.sqlite", "model.json", "versions"]
+    assert sorted(p.name for p in model_dir.iterdir()) == names
+    (version,) = (model_dir / "versions").iterdir()
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["stored_in"] == f"versions/{version.name}" and version.name.startswith("000002-")
     model = Recommender.load(model_dir)
     assert len(model.user_vocab_) == 31 and model.training_["service_events_upto"] == 3
+    assert model.training_["service_model_version"] == 2
     u = int(model.user_vocab_.index(["u004"])[0])
     assert {18, 20} <= set(model.history_[u].indices.tolist())
     restarted = RecommenderService.open(model_dir)
     info = restarted.model_info()
     assert info["events_in_model"] == 3 and info["online_events"] == 0, "nothing replayed twice"
+    assert info["version"] == 2
     assert restarted.recommend_user("newbie").fallback is None
     restarted.add_events([Event("u004", "103")])
     assert restarted.model_info()["online_events"] == 1
