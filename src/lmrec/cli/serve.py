@@ -194,4 +194,3 @@ def retrain(
     if out is not None:
         where = store or core.sqlite_url(str(model_dir / core.STORE_FILE))
         typer.echo(f"serve it on the same store: lmrec serve {out} --store {where}")
-

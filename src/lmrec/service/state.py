@@ -75,7 +75,8 @@ class RecList:
     history_length: int = 0
     """Items in the history the list was computed from (training + online events)."""
     model_version: int = 0
-    """Version of the model that ranked (1 at start, +1 per hot swap)."""
+    """Version of the model that ranked (1 for a model `lmrec train` wrote, +1 per retrain; saved with the
+    model, so kept across restarts)."""
     retrieval: str = "exact"
     """How the list was ranked: "ann" by an ANN index, "exact" by a full scoring (or the fallback)."""
 
