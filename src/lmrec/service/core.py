@@ -221,11 +221,11 @@ class RecommenderService:
             unused = info.pop("unused_events")
             marks = {EVENTS_UPTO: upto, EVENTS_UNUSED: unused, MODEL_VERSION: version}
             fresh.training_ = {**fresh.training_, **marks}
+            retriever = live.prepare(fresh)  # the ANN index build must not hold up event posts
             saved = None
             if save and self.model_dir is not None:
-                # before the swap: what serves is on disk, and a restart serves it again
+                # last step before the swap (which cannot fail): what serves is what a restart loads
                 saved = save_version(fresh, self.model_dir, version).relative_to(self.model_dir)
-            retriever = live.prepare(fresh)  # the ANN index build must not hold up event posts
             with self._write_lock:
                 swapped = live.swap(
                     fresh,
