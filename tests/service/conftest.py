@@ -33,10 +33,10 @@ def knn(data: Interactions) -> ItemKNN:
     return ItemKNN(k=10).fit(data, seed=0)
 
 
-@pytest.fixture(scope="session")
-def knn_dir(knn: ItemKNN, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A saved ItemKNN; tests give their apps their own store, so this folder stays read-only."""
-    return knn.save(tmp_path_factory.mktemp("knn") / "model")
+@pytest.fixture()
+def knn_dir(knn: ItemKNN, tmp_path: Path) -> Path:
+    """A saved ItemKNN, one per test: a retrain saves its new version into the served folder."""
+    return knn.save(tmp_path / "model")
 
 
 @pytest.fixture()

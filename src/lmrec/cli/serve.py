@@ -3,7 +3,8 @@
 Thin adapters: everything the service does is `lmrec.service.create_app`; `serve` only picks the address,
 the event store, the token and the retrieval mode, and runs one uvicorn worker (the online histories live
 in the process, so one process serves one store). `retrain` runs `RecommenderService.retrain` (the code
-behind POST /admin/retrain) offline and saves the result, so a restarted service serves it.
+behind POST /admin/retrain) offline; it saves the result as the next version of the model folder (written,
+then switched atomically: `lmrec.service.versions`), so a restarted service serves it.
 """
 
 from __future__ import annotations
@@ -151,8 +152,9 @@ def retrain(
     """Refit a served model on its training data plus the stored feedback events and save it.
 
     The new model records the newest event it learned from, so a service restarted on it (with the same
-    store) replays only the later events. Replacing MODEL_DIR swaps arrays.npz, then model.json, each
-    atomically; a running service keeps its model until it restarts (or use POST /admin/retrain).
+    store) replays only the later events. The new version is written to MODEL_DIR/versions/ (or --out),
+    then model.json is switched to it in one atomic rename; a running service keeps its model until it
+    restarts (or use POST /admin/retrain).
     """
     _check_model_dir(model_dir)
     core = _service_module()
@@ -165,13 +167,16 @@ def retrain(
             "events": service.live.events_upto,
         }
         old_interactions = int(old.history_.nnz)
-        info = service.retrain(seed=seed)
+        info = service.retrain(seed=seed, save=out is None)  # saves into MODEL_DIR itself
         new = service.live.model
     finally:
         service.close()
     target = out if out is not None else model_dir
-    _save_replacing(new, target)
-    typer.echo(f"retrained {new.name} in {info['seconds']:.1f} s -> {target}")
+    if out is not None:
+        from lmrec.service.versions import save_version
+
+        save_version(new, out, info["version"])
+    typer.echo(f"retrained {new.name} in {info['seconds']:.1f} s -> {target} (version {info['version']})")
     rows = [
         ("users", before["users"], len(new.user_vocab_)),
         ("items", before["items"], len(new.item_vocab_)),
@@ -180,26 +185,12 @@ def retrain(
     ]
     for name, was, now in rows:
         typer.echo(f"  {name}: {was} -> {now} ({now - was:+d})")
-    typer.echo(
-        f"  events learned from: {info['events_used']} ({info['events_skipped']} skipped: item not in the "
-        f"catalog), new users: {info['new_users']}"
-    )
+    typer.echo(f"  events learned from: {info['events_used']}, new users: {info['new_users']}")
+    if info["events_skipped"]:
+        typer.echo(
+            f"  events not learned from: {info['events_skipped']} (item not in the catalog; kept as unused, "
+            f"retried by the next retrain), e.g. event ids {info['unused_event_ids'][:5]}"
+        )
     if out is not None:
         where = store or core.sqlite_url(str(model_dir / core.STORE_FILE))
         typer.echo(f"serve it on the same store: lmrec serve {out} --store {where}")
-
-
-def _save_replacing(model: Any, target: Path) -> None:
-    """Save `model` into `target`, replacing a saved model there one file at a time (each atomically)."""
-    import os
-    import shutil
-    import tempfile
-
-    target.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".retrain-", dir=target))
-    try:
-        model.save(staging)
-        for name in ("arrays.npz", "model.json"):  # model.json last: it names what arrays.npz holds
-            os.replace(staging / name, target / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

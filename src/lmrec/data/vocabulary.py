@@ -1,7 +1,19 @@
-"""Mapping between raw ids (as found in files) and dense integer indices used inside models."""
+"""Mapping between raw ids (as found in files) and dense integer indices used inside models.
+
+Three kinds of vocabulary, by the ids they hold:
+
+- integer: every id is an integer (int64). Lookups read integer text as the integer: 196, "196",
+  " 196" and "0196" are one id.
+- text: ids are strings, compared exactly ("0001234567" is not "1234567": ASINs keep leading zeros).
+- integer text (`integer_text=True`): an integer vocabulary widened by ids that are not integers (a new
+  user "newbie" of a model trained on integer user ids, `Vocabulary.merge`). Every id is text; integer
+  ids are kept in their canonical decimal form ("196") and lookups still read 196, "196" and "0196" as
+  that one id, so widening never splits an old user in two. Other ids are compared exactly.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,9 +23,33 @@ import pandas as pd
 
 from lmrec.errors import UnknownIdError
 
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def as_int64(value: Any) -> int | None:
+    """`value` as an int64 when it is an integer or integer text (ASCII digits, optional sign and
+    surrounding spaces), else None."""
+    if _is_int(value):
+        v = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        v = int(value)
+    else:
+        return None
+    return v if INT64_MIN <= v <= INT64_MAX else None
+
+
+def as_integer_text(values: Iterable[Any]) -> np.ndarray:
+    """Ids as text with integers in canonical decimal form (196, "196" and "0196" all give "196")."""
+    out = []
+    for v in values:
+        n = as_int64(v)
+        out.append(str(v) if n is None else str(n))
+    return np.array(out, dtype=str)
 
 
 def _canonical_ids(ids: Any) -> np.ndarray:
@@ -39,10 +75,13 @@ class Vocabulary:
 
     ids: np.ndarray
     """Raw ids in index order: int64 when all ids are integers, otherwise unicode strings."""
+    integer_text: bool = False
+    """Text ids widened from integer ones: integer ids are canonical decimal text, and lookups read
+    integer text as those ids (see the module docstring). Saved models record it in `model.json`."""
     _index: pd.Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ids = _canonical_ids(self.ids)
+        ids = as_integer_text(self.ids) if self.integer_text else _canonical_ids(self.ids)
         if ids.ndim != 1:
             raise ValueError("Vocabulary ids must be one-dimensional")
         # Index order is the protocols' tie-break ("lower item index wins"), so it must be sorted order.
@@ -60,10 +99,25 @@ class Vocabulary:
         object.__setattr__(self, "_index", index)
 
     @classmethod
-    def from_ids(cls, ids: Iterable[Any] | np.ndarray) -> Vocabulary:
+    def from_ids(cls, ids: Iterable[Any] | np.ndarray, *, integer_text: bool = False) -> Vocabulary:
         """Build a vocabulary from raw ids in any order, with repeats."""
-        arr = _canonical_ids(np.asarray(list(ids) if not isinstance(ids, np.ndarray | pd.Series) else ids))
-        return cls(np.unique(arr))
+        raw = ids if isinstance(ids, np.ndarray | pd.Series) else list(ids)
+        if integer_text:
+            return cls(np.unique(as_integer_text(raw)), integer_text=True)
+        return cls(np.unique(_canonical_ids(np.asarray(raw))))
+
+    def merge(self, raw: Iterable[Any]) -> Vocabulary:
+        """This vocabulary plus the ids in `raw` (ids already here stay as they are, read by `index`'s
+        rules). An integer vocabulary meeting an id that is not an integer widens to integer text."""
+        new = list(raw)
+        if self.is_integer:
+            ints = [as_int64(v) for v in new]
+            if all(v is not None for v in ints):
+                return Vocabulary.from_ids(np.concatenate([self.ids, np.array(ints, dtype=np.int64)]))
+            return Vocabulary.from_ids([*self.ids.tolist(), *new], integer_text=True)
+        if self.integer_text:
+            return Vocabulary.from_ids([*self.ids.tolist(), *new], integer_text=True)
+        return Vocabulary.from_ids(np.concatenate([self.ids, np.array([str(v) for v in new], dtype=str)]))
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -71,6 +125,18 @@ class Vocabulary:
     @property
     def is_integer(self) -> bool:
         return self.ids.dtype.kind == "i"
+
+    @property
+    def reads_integers(self) -> bool:
+        """Whether integer text is read as an integer id ("0196" is 196): integer and integer-text
+        vocabularies."""
+        return self.is_integer or self.integer_text
+
+    def canonical(self, raw: Iterable[Any]) -> list[str]:
+        """The text each raw id is known by here (the form the service stores ids in)."""
+        if self.reads_integers:
+            return as_integer_text(raw).tolist()
+        return [str(v) for v in raw]
 
     def index(self, raw: Any, *, missing: str = "error", what: str = "id") -> np.ndarray:
         """Indices of raw ids. `missing="error"` raises `UnknownIdError`; `"negative"` returns -1.
@@ -81,11 +147,21 @@ class Vocabulary:
         if self.is_integer and raw_arr.dtype.kind not in "iu":
             try:
                 raw_arr = raw_arr.astype(np.int64)
-            except (ValueError, TypeError):
-                raw_arr = np.full(raw_arr.shape, np.iinfo(np.int64).min)
+            except (ValueError, TypeError, OverflowError):
+                # id by id: one id that is no integer must not make the others unknown
+                ints = [as_int64(v) for v in raw_arr.tolist()]
+                ok = np.array([v is not None for v in ints], dtype=bool)
+                idx = np.full(raw_arr.shape, -1, dtype=np.int64)
+                idx[ok] = self._index.get_indexer(np.array([v for v in ints if v is not None], np.int64))
+                return self._checked(idx, raw_arr, missing, what)
+        elif self.integer_text:
+            raw_arr = as_integer_text(raw_arr.tolist()) if raw_arr.size else raw_arr.astype(str)
         elif not self.is_integer:
             raw_arr = raw_arr.astype(str)
-        idx = self._index.get_indexer(raw_arr)
+        return self._checked(self._index.get_indexer(raw_arr), raw_arr, missing, what)
+
+    @staticmethod
+    def _checked(idx: np.ndarray, raw_arr: np.ndarray, missing: str, what: str) -> np.ndarray:
         if missing == "error" and (idx < 0).any():
             bad = raw_arr[idx < 0][:5].tolist()
             noun = what if what.endswith("id") else f"{what} id"

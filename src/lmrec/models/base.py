@@ -323,6 +323,9 @@ class Recommender(ABC):
             "n_items": len(self.item_vocab_),
             "training": getattr(self, "training_", {}),
         }
+        widened = [k for k, v in (("user", self.user_vocab_), ("item", self.item_vocab_)) if v.integer_text]
+        if widened:  # vocabularies widened from integer ids (`Vocabulary.integer_text`)
+            meta["integer_text_ids"] = widened
         (path / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         self._save_extra(path)
         return path
@@ -335,7 +338,11 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
-        """Load any saved lmrec model (the class is looked up in the registry, never unpickled)."""
+        """Load any saved lmrec model (the class is looked up in the registry, never unpickled).
+
+        A `model.json` with `"stored_in": "versions/..."` names the sub-folder holding the arrays (a model
+        replaced by a retrain: `lmrec.service.versions`), so switching models is one atomic file rename.
+        """
         from lmrec.models.registry import get_model_class
 
         path = Path(path)
@@ -349,10 +356,12 @@ class Recommender(ABC):
         if cls is not Recommender and not issubclass(klass, cls):
             raise TypeError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
         model = klass(klass.config_class(**meta["config"]))
-        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+        folder = _stored_in(path, meta.get("stored_in"))
+        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        model.user_vocab_ = Vocabulary(arrays["user_ids"])
-        model.item_vocab_ = Vocabulary(arrays["item_ids"])
+        widened = meta.get("integer_text_ids", [])
+        model.user_vocab_ = Vocabulary(arrays["user_ids"], integer_text="user" in widened)
+        model.item_vocab_ = Vocabulary(arrays["item_ids"], integer_text="item" in widened)
         indices = arrays["history_indices"]
         model.history_ = sp.csr_matrix(
             (np.ones(indices.shape[0], dtype=np.float32), indices, arrays["history_indptr"]),
@@ -360,8 +369,18 @@ class Recommender(ABC):
         )
         model.training_ = meta.get("training", {})
         model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
-        model._load_extra(path)
+        model._load_extra(folder)
         return model
+
+
+def _stored_in(path: Path, where: Any) -> Path:
+    """The folder holding a saved model's arrays: `path` itself, or the sub-folder `model.json` names."""
+    if where is None:
+        return path
+    folder = (path / str(where)).resolve()
+    if not isinstance(where, str) or not folder.is_relative_to(path.resolve()) or not folder.is_dir():
+        raise ValueError(f"{path / 'model.json'}: stored_in {where!r} is not a folder inside {path}")
+    return folder
 
 
 def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:

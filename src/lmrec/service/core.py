@@ -6,9 +6,11 @@ It ties the live model (`LiveModel`) to the durable event log (`EventStore`):
   acknowledged is on disk, and the user's next recommendations see it;
 - on start, every stored event newer than the model's training data is replayed into the online
   histories, so a restart (even after kill -9) loses nothing acknowledged;
-- `retrain` refits the model on its training data plus the stored events, outside every lock, then hot
-  swaps it; requests keep being answered by the old model until the swap. `create_app(retrain_every=...)`
-  also runs it on a schedule (`lmrec.service.schedule`).
+- `retrain` refits the model on its training data plus the stored events, outside every lock, saves it
+  as the next version of the model folder (`lmrec.service.versions`: written, then switched atomically)
+  and hot swaps it; requests keep being answered by the old model until the swap. A restart therefore
+  serves the newest retrained model, with its version number. `create_app(retrain_every=...)` also runs
+  it on a schedule (`lmrec.service.schedule`).
 
 One service process per store: a second process writing to the same store is safe for the store, but
 this process sees those events only after a restart or a retrain.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,11 @@ STORE_FILE = "events.sqlite"
 """Default event store of `RecommenderService.open(model_dir)`: an SQLite file inside the model folder."""
 EVENTS_UPTO = "service_events_upto"
 """Key in a model's `training_` info: newest stored event id its training data includes."""
+EVENTS_UNUSED = "service_events_unused"
+"""Key in a model's `training_` info: ids of stored events up to `EVENTS_UPTO` it could not learn from
+(item not in its catalog). They are not consumed: every later retrain tries them again."""
+MODEL_VERSION = "service_model_version"
+"""Key in a model's `training_` info: its version (1 for a model `lmrec train` wrote, +1 per retrain)."""
 
 
 class RetrainBusy(LmrecError, RuntimeError):
@@ -72,10 +79,17 @@ class RecommenderService:
         self.schedule: RetrainSchedule | None = None  # set by create_app(retrain_every=...)
         self._write_lock = threading.Lock()  # store.add + apply, and the swap, happen one at a time
         self._retrain_lock = threading.Lock()
-        upto = int(model.training_.get(EVENTS_UPTO, 0)) if isinstance(model.training_, dict) else 0
-        self.live = LiveModel(model, events_upto=upto, retrieval=retrieval, ann_config=ann_config)
+        info = model.training_ if isinstance(model.training_, dict) else {}
+        self.live = LiveModel(
+            model,
+            version=int(info.get(MODEL_VERSION, 1)),
+            events_upto=int(info.get(EVENTS_UPTO, 0)),
+            events_unused=[int(i) for i in info.get(EVENTS_UNUSED, [])],
+            retrieval=retrieval,
+            ann_config=ann_config,
+        )
         with self._write_lock:
-            self.live.apply(store.iter_events(after_id=upto))
+            self.live.apply(self._not_in_model(self.live.events_upto, self.live.events_unused))
 
     @classmethod
     def open(
@@ -181,27 +195,50 @@ class RecommenderService:
             self.live.apply(e for e in stored if not e.duplicate)
         return stored
 
-    def retrain(self, *, seed: int | None = 0) -> dict[str, Any]:
-        """Refit on the training data plus every stored event, then hot swap; returns a summary."""
+    def _not_in_model(
+        self, upto: int, unused: Iterable[int], *, until: int | None = None
+    ) -> Iterator[StoredEvent]:
+        """Stored events the model has not learned from: the unused ones, then those after `upto`."""
+        yield from self.store.events_by_id(sorted(unused))
+        yield from self.store.iter_events(after_id=upto, upto_id=until)
+
+    def retrain(self, *, seed: int | None = 0, save: bool = True) -> dict[str, Any]:
+        """Refit on the training data plus every stored event the model has not learned from, save it as
+        the next version of the model folder (when serving one and `save`), then hot swap; returns a
+        summary. A failure anywhere before the swap leaves the current model serving, and on disk."""
         from lmrec.service.retrain import refit
+        from lmrec.service.versions import save_version
 
         if not self._retrain_lock.acquire(blocking=False):
             raise RetrainBusy("a retrain is already running; try again when it has finished")
         try:
             start = time.perf_counter()
-            base = self.live.model
+            live = self.live
+            base, version = live.model, live.version + 1
             upto = self.store.max_id()
-            previous = self.live.events_upto
-            events = self.store.iter_events(after_id=previous, upto_id=upto)
+            events = self._not_in_model(live.events_upto, live.events_unused, until=upto)
             fresh, info = refit(base, events, seed=seed)
-            fresh.training_ = {**fresh.training_, EVENTS_UPTO: upto}
-            retriever = self.live.prepare(fresh)  # the ANN index build must not hold up event posts
+            unused = info.pop("unused_events")
+            marks = {EVENTS_UPTO: upto, EVENTS_UNUSED: unused, MODEL_VERSION: version}
+            fresh.training_ = {**fresh.training_, **marks}
+            retriever = live.prepare(fresh)  # the ANN index build must not hold up event posts
+            saved = None
+            if save and self.model_dir is not None:
+                # last step before the swap (which cannot fail): what serves is what a restart loads
+                saved = save_version(fresh, self.model_dir, version).relative_to(self.model_dir)
             with self._write_lock:
-                version = self.live.swap(
-                    fresh, events_upto=upto, replay=self.store.iter_events(after_id=upto), retriever=retriever
+                swapped = live.swap(
+                    fresh,
+                    events_upto=upto,
+                    events_unused=unused,
+                    replay=self._not_in_model(upto, unused),
+                    retriever=retriever,
                 )
+            assert swapped == version, "only one retrain runs at a time"
             self.last_retrain = {
                 **info,
+                "unused_event_ids": unused[:20],
+                "saved_as": None if saved is None else saved.as_posix(),
                 "version": version,
                 "events_in_model": upto,
                 "seconds": round(time.perf_counter() - start, 3),

@@ -2,10 +2,15 @@
 
 The saved model keeps its training history (and, for sequence models, the training sequences in time
 order), so the original log is rebuilt from the model itself; stored events are appended to each user's
-history in time order (event timestamp, then event id). Users first seen in the events join the user
-vocabulary; events for items outside the model's catalog cannot be learned from and are skipped (the
-service refuses such events anyway). Timestamps of the rebuilt log are positions, which is all the
-models read from them: the order within each user.
+history in time order (event timestamp, then event id). Timestamps of the rebuilt log are positions,
+which is all the models read from them: the order within each user.
+
+Users first seen in the events join the user vocabulary whatever their id type: a model trained on
+integer user ids that meets "newbie" widens its user vocabulary to integer text (`Vocabulary.merge`), in
+which old user 196 is still 196, "196" and "0196", as before. An event can be left out only when its item
+is not in the model's catalog (the service refuses such events, so this happens only with a store written
+for another model); such events are reported with their ids (`RetrainLog.unused`) and the caller keeps
+them as not learned from, never as consumed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lmrec.data.interactions import Interactions
-from lmrec.data.vocabulary import Vocabulary
 from lmrec.models.base import Recommender
 from lmrec.service.state import UnsupportedError, lookup
 
@@ -34,6 +38,8 @@ class RetrainLog:
     events_used: int
     events_skipped: int
     new_users: int
+    unused: tuple[int, ...] = ()
+    """Ids of the skipped events (item not in the catalog), in id order."""
 
 
 def _training_sequences(model: Recommender) -> list[np.ndarray]:
@@ -44,33 +50,19 @@ def _training_sequences(model: Recommender) -> list[np.ndarray]:
     return [np.asarray(items[indptr[u] : indptr[u + 1]], dtype=np.int64) for u in range(len(indptr) - 1)]
 
 
-def _user_ids(vocab: Vocabulary, raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Raw event user ids in the vocabulary's id type, and a mask of the ones that fit that type."""
-    if not vocab.is_integer:
-        return np.array(raw, dtype=str), np.ones(len(raw), dtype=bool)
-    out = np.zeros(len(raw), dtype=np.int64)
-    ok = np.zeros(len(raw), dtype=bool)
-    for i, r in enumerate(raw):
-        try:
-            out[i], ok[i] = int(r), True
-        except ValueError:
-            pass
-    return out, ok
-
-
 def training_log(model: Recommender, events: Iterable[StoredEvent]) -> RetrainLog:
     """The model's training log followed by `events` (per user, in time order)."""
     model.check_is_fitted()
     events = sorted(events, key=lambda e: (e.timestamp, e.id))
     old_users = model.user_vocab_
     items = lookup(model.item_vocab_, [e.item for e in events], what="item")
-    raw_users, typed = _user_ids(old_users, [e.user for e in events])
-    keep = (items >= 0) & typed
-    vocab = Vocabulary.from_ids(np.concatenate([old_users.ids, raw_users[keep]]))
-    remap = vocab.index(old_users.ids)
+    keep = items >= 0
+    raw_users = [e.user for e, k in zip(events, keep, strict=True) if k]
+    vocab = old_users.merge(raw_users)
+    remap = vocab.index(old_users.ids, what="user")  # every old user keeps their raw id
     sequences = _training_sequences(model)
     users = [np.full(len(s), remap[u], dtype=np.int64) for u, s in enumerate(sequences)]
-    new_users = vocab.index(raw_users[keep]) if keep.any() else np.empty(0, dtype=np.int64)
+    new_users = vocab.index(np.array(vocab.canonical(raw_users), dtype=str), what="user")
     all_users = np.concatenate([*users, new_users])
     all_items = np.concatenate([*sequences, items[keep]])
     # positions as timestamps: training events keep their order and every event comes after them
@@ -90,6 +82,7 @@ def training_log(model: Recommender, events: Iterable[StoredEvent]) -> RetrainLo
         events_used=int(keep.sum()),
         events_skipped=int((~keep).sum()),
         new_users=len(vocab) - len(old_users),
+        unused=tuple(sorted(e.id for e, k in zip(events, keep, strict=True) if not k)),
     )
 
 
@@ -122,5 +115,6 @@ def refit(
         "events_skipped": log.events_skipped,
         "new_users": log.new_users,
         "interactions": len(log.data),
+        "unused_events": list(log.unused),
     }
     return fresh, info

@@ -146,10 +146,15 @@ class ErrorOut(BaseModel):
 
 
 class RetrainOut(BaseModel):
-    version: int
-    events_in_model: int
+    version: int = Field(description="Version of the new model (kept across restarts).")
+    events_in_model: int = Field(description="Newest stored event id the new model's training data covers.")
     events_used: int
-    events_skipped: int
+    events_skipped: int = Field(
+        description="Events not learned from (item not in the catalog); kept as unused, never consumed."
+    )
     new_users: int
     interactions: int
     seconds: float
+    saved_as: str | None = Field(
+        None, description="Folder of the new version inside the model folder (None: not served from one)."
+    )

@@ -33,12 +33,12 @@ import itertools
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.data.vocabulary import Vocabulary
+from lmrec.data.vocabulary import Vocabulary, as_int64
 from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.models.base import Recommender
 from lmrec.models.topk import topk
@@ -75,48 +75,23 @@ class RecList:
     history_length: int = 0
     """Items in the history the list was computed from (training + online events)."""
     model_version: int = 0
-    """Version of the model that ranked (1 at start, +1 per hot swap)."""
+    """Version of the model that ranked (1 for a model `lmrec train` wrote, +1 per retrain; saved with the
+    model, so kept across restarts)."""
     retrieval: str = "exact"
     """How the list was ranked: "ann" by an ANN index, "exact" by a full scoring (or the fallback)."""
 
 
-def _int64(value: Any) -> int | None:
-    """`value` as an int64 when it is an integer or an integer string, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | np.integer):
-        v = int(value)
-    elif isinstance(value, str):
-        try:
-            v = int(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return v if -(2**63) <= v < 2**63 else None
-
-
 def canonical_id(vocab: Vocabulary, raw: RawId) -> str:
-    """The text form an id is stored under: integer vocabularies read "007", "7" and 7 as one id."""
-    if vocab.is_integer:
-        v = _int64(raw)
-        if v is not None:
-            return str(v)
-    return str(raw)
+    """The text form an id is stored under: vocabularies that read integers (integer ones, and integer
+    ones widened to text) read "007", "7" and 7 as one id (`Vocabulary.canonical`)."""
+    return vocab.canonical([raw])[0]
 
 
 def lookup(vocab: Vocabulary, raw: Sequence[RawId], *, what: str) -> np.ndarray:
     """Indices of raw ids, -1 for ids not in `vocab` (int and numeric-string ids both work)."""
     if not len(raw):
         return np.empty(0, dtype=np.int64)
-    if vocab.is_integer:
-        vals = [_int64(r) for r in raw]
-        ok = np.array([v is not None for v in vals])
-        arr = np.array([v if v is not None else 0 for v in vals], dtype=np.int64)
-        idx = vocab.index(arr, missing="negative", what=what)
-        idx[~ok] = -1
-        return idx
-    return vocab.index(np.array([str(r) for r in raw]), missing="negative", what=what)
+    return vocab.index(np.array(vocab.canonical(raw)), missing="negative", what=what)
 
 
 def item_indices(vocab: Vocabulary, raw: Sequence[RawId]) -> np.ndarray:
@@ -133,6 +108,8 @@ class LiveModel:
 
     events_upto: id of the newest stored event already inside the model's training data (0 for a model
     trained without the store); only later events are applied as online history.
+    events_unused: ids of stored events up to `events_upto` that the model could *not* learn from (their
+    item is not in its catalog): they are not in the model, so they count as online events too.
     retrieval, ann_config: how lists are ranked (`Retriever`: "exact", "ann" or "auto"); a hot swap
     builds the new model's index with the same settings.
     """
@@ -143,6 +120,7 @@ class LiveModel:
         *,
         version: int = 1,
         events_upto: int = 0,
+        events_unused: Iterable[int] = (),
         retrieval: str = "exact",
         ann_config: AnnConfig | None = None,
         retriever: Retriever | None = None,
@@ -151,14 +129,19 @@ class LiveModel:
         self._lock = threading.Lock()
         self.retrieval = retrieval
         self.ann_config = ann_config
-        self._install(model, version, events_upto, retriever)
+        self._install(model, version, events_upto, frozenset(events_unused), retriever)
 
     def prepare(self, model: Recommender) -> Retriever:
         """The retriever `model` will be served with (builds its ANN index: call it outside any lock)."""
         return Retriever(model, self.retrieval, self.ann_config)
 
     def _install(
-        self, model: Recommender, version: int, events_upto: int, retriever: Retriever | None
+        self,
+        model: Recommender,
+        version: int,
+        events_upto: int,
+        events_unused: frozenset[int],
+        retriever: Retriever | None,
     ) -> None:
         if retriever is not None and retriever.model is not model:
             raise ValueError("the retriever was prepared for another model")
@@ -166,6 +149,7 @@ class LiveModel:
         self.model = model
         self.version = version
         self.events_upto = events_upto
+        self.events_unused = events_unused
         # users per item, as Popularity(count="users") counts them
         self._popularity = np.diff(sp.csc_matrix(model.history_).indptr).astype(np.float32)[None, :]
         self._online: dict[str, list[tuple[float, int, int]]] = {}
@@ -184,19 +168,19 @@ class LiveModel:
         while chunk := list(itertools.islice(it, APPLY_CHUNK)):  # a replay of millions stays lean
             while True:
                 with self._lock:
-                    model, upto = self.model, self.events_upto
+                    model = self.model
                 items = lookup(model.item_vocab_, [e.item for e in chunk], what="item")
                 with self._lock:
                     if model is self.model:  # else swapped meanwhile: look the items up again
-                        added += self._insert(model, upto, chunk, items)
+                        added += self._insert(model, chunk, items)
                         break
         return added
 
-    def _insert(self, model: Recommender, upto: int, events: list[StoredEvent], items: np.ndarray) -> int:
+    def _insert(self, model: Recommender, events: list[StoredEvent], items: np.ndarray) -> int:
         """Caller holds the lock."""
         added = 0
         for e, item in zip(events, items, strict=True):
-            if e.id <= upto:
+            if e.id <= self.events_upto and e.id not in self.events_unused:
                 continue
             if item < 0:
                 self.skipped += 1
@@ -216,17 +200,20 @@ class LiveModel:
         model: Recommender,
         *,
         events_upto: int,
+        events_unused: Iterable[int] = (),
         replay: Iterable[StoredEvent] = (),
         retriever: Retriever | None = None,
     ) -> int:
-        """Serve `model` from now on (version + 1); `replay` re-applies the stored events after
-        `events_upto`. Requests already scoring finish with the model they started with. `retriever`:
-        from `prepare(model)`, so that a caller holding a lock need not wait for an index build."""
+        """Serve `model` from now on (version + 1); `replay` re-applies the stored events the model does
+        not hold (after `events_upto`, and `events_unused`). Requests already scoring finish with the
+        model they started with. `retriever`: from `prepare(model)`, so that a caller holding a lock need
+        not wait for an index build."""
         model.check_is_fitted()
         fresh = LiveModel(
             model,
             version=self.version + 1,
             events_upto=events_upto,
+            events_unused=events_unused,
             retrieval=self.retrieval,
             ann_config=self.ann_config,
             retriever=retriever,
@@ -234,6 +221,7 @@ class LiveModel:
         fresh.apply(replay)
         with self._lock:
             self.model, self.version, self.events_upto = fresh.model, fresh.version, fresh.events_upto
+            self.events_unused = fresh.events_unused
             self.retriever = fresh.retriever
             self._popularity, self._online, self.skipped = fresh._popularity, fresh._online, fresh.skipped
             return self.version
@@ -267,7 +255,7 @@ class LiveModel:
         users = lookup(model.user_vocab_, list(user_ids), what="user")
         # answer with the id in the vocabulary's type: user 42 of an integer vocabulary, not "42"
         shown = [
-            int(k) if model.user_vocab_.is_integer and _int64(k) is not None else u
+            int(k) if model.user_vocab_.reads_integers and as_int64(k) is not None else u
             for k, u in zip(keys, user_ids, strict=True)
         ]
         out: list[RecList | None] = [None] * len(user_ids)
