@@ -178,7 +178,48 @@ def test_batch_cost_is_configurable(knn_dir: Path, store_url: str) -> None:
         assert client.post("/recommendations/batch", json={"users": users, "n": 5}).status_code == 422
 
 
-@pytest.mark.parametrize("field", ["max_body_bytes", "max_event_body_bytes", "max_batch_cost"])
+@pytest.mark.parametrize("slots", [1, 4])
+def test_concurrent_batches_wait_for_a_slot(
+    knn_dir: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, slots: int
+) -> None:
+    import threading
+    import time
+
+    import httpx
+
+    app = create_app(knn_dir, store_url=store_url, limits=ServiceLimits(max_concurrent_batches=slots))
+    live = app.state.service.live
+    original, lock = live.recommend_users, threading.Lock()
+    active, peak = [0], [0]
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(live, "recommend_users", slow)
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = {"users": ["u001", "ghost"], "n": 3}
+            calls = [client.post("/recommendations/batch", json=body) for _ in range(4)]
+            return [r.status_code for r in await asyncio.gather(*calls)]
+
+    try:
+        assert asyncio.run(burst()) == [200] * 4
+    finally:
+        app.state.service.close()
+    assert peak[0] == min(slots, 4)
+
+
+@pytest.mark.parametrize(
+    "field", ["max_body_bytes", "max_event_body_bytes", "max_batch_cost", "max_concurrent_batches"]
+)
 @pytest.mark.parametrize("value", [0, -1, 1.5, True])
 def test_limits_must_be_positive_integers(field: str, value: Any) -> None:
     with pytest.raises(ValueError, match=field):

@@ -109,6 +109,14 @@ def serve(
             "answered 422 before anything is scored.",
         ),
     ] = 100_000,
+    max_concurrent_batches: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Batch recommendations computed at once; later ones wait their turn (bounds the memory "
+            "and cores they take, so /health and single users stay fast).",
+        ),
+    ] = 2,
 ) -> None:
     """Serve a saved model over HTTP with online learning (OpenAPI docs at /docs).
 
@@ -145,6 +153,7 @@ def serve(
             max_body_bytes=max_body_bytes,
             max_event_body_bytes=max_event_body_bytes,
             max_batch_cost=max_batch_cost,
+            max_concurrent_batches=max_concurrent_batches,
         ),
         auth_reads=auth_reads,
     )

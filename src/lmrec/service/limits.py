@@ -15,11 +15,13 @@ reads a byte of its body) and answers, in this order:
 
 Only then does the app see the request: the gate buffers the body (at most the limit, which FastAPI would
 buffer anyway) and hands it on chunk by chunk. The cost of a batch recommendation (users x n) is checked
-by the endpoint after parsing the bounded body and before any scoring (`check_batch_cost`).
+by the endpoint after parsing the bounded body and before any scoring (`check_batch_cost`), and at most
+`max_concurrent_batches` of them are computed at once (`BatchSlots`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections import deque
@@ -43,9 +45,13 @@ class ServiceLimits:
     max_batch_cost: int = 100_000
     """Largest users x n of one POST /recommendations/batch: the items it returns (and the JSON it
     costs: about 35 bytes each)."""
+    max_concurrent_batches: int = 2
+    """Batch recommendations computed at once; later ones wait their turn on the event loop (holding no
+    thread). Each one keeps a core busy and its answer in memory, so this bounds both, and leaves the
+    interpreter free enough to answer /health and single-user requests meanwhile."""
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_event_body_bytes", "max_batch_cost"):
+        for name in ("max_body_bytes", "max_event_body_bytes", "max_batch_cost", "max_concurrent_batches"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ServiceLimits.{name} must be a positive integer, not {value!r}")
@@ -65,6 +71,31 @@ def check_batch_cost(users: int, n: int, limits: ServiceLimits) -> None:
             "smaller n, or raise the limit with `lmrec serve --max-batch-cost` "
             "(create_app(limits=ServiceLimits(max_batch_cost=...)))"
         )
+
+
+class BatchSlots:
+    """At most `n` holders at once (`async with slots:`), the others wait in arrival order.
+
+    An asyncio semaphore made for the running event loop on first use (and again if the app is later
+    served by another loop, as successive test clients do), so the limit can be built with the app.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def _current(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.n)
+        return self._semaphore
+
+    async def __aenter__(self) -> None:
+        await self._current().acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._current().release()
 
 
 def bearer_problem(authorization: str | None, token: str) -> str | None:
