@@ -17,6 +17,8 @@ $L run benchmarks/configs/p2_beauty_all_items.yaml --out benchmarks/results/p2_b
 # issue 5: ANN recall/latency and the service load test (run these on an otherwise idle machine)
 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ann.py --out benchmarks/results/ann
 .venv/bin/python benchmarks/load.py --out benchmarks/results/load
+# issue 17: peak RSS and /health latency under a burst of costly and hostile requests; batch serialiser
+.venv/bin/python benchmarks/service_limits.py --out benchmarks/results/service_limits
 # issue 3: sequence and text-aware models (P2 with SASRec/BERT4Rec/GRU4Rec next to EASE/ItemKNN; P4 slices)
 for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_rare p4_ml_latest_small_cold \
   p4_ml_latest_small_rare p2_beauty_seq p2_beauty_bert4rec p2_beauty_seq_all_items p2_toys_seq p2_toys_bert4rec \

@@ -1,10 +1,11 @@
 """`lmrec serve MODEL_DIR` (the HTTP service) and `lmrec retrain MODEL_DIR` (refit from the event store).
 
 Thin adapters: everything the service does is `lmrec.service.create_app`; `serve` only picks the address,
-the event store, the token and the retrieval mode, and runs one uvicorn worker (the online histories live
-in the process, so one process serves one store). `retrain` runs `RecommenderService.retrain` (the code
-behind POST /admin/retrain) offline; it saves the result as the next version of the model folder (written,
-then switched atomically: `lmrec.service.versions`), so a restarted service serves it.
+the event store, the token (and whether reads need it), the request limits and the retrieval mode, and
+runs one uvicorn worker (the online histories live in the process, so one process serves one store).
+`retrain` runs `RecommenderService.retrain` (the code behind POST /admin/retrain) offline; it saves the
+result as the next version of the model folder (written, then switched atomically:
+`lmrec.service.versions`), so a restarted service serves it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from lmrec.errors import LmrecError
 TOKEN_ENV = "LMREC_SERVICE_TOKEN"
 
 
+AUTH_READS_HELP = (
+    "Require the token for reads too: the recommendation and similar-items endpoints, and /model and "
+    "/metrics, which show the model's config, training log, data card and traffic. Without it only writes "
+    "(events, retrain) need the token and everything else is public. /health and /docs stay open."
+)
 RETRIEVAL_HELP = (
     "Ranking: exact (score the whole catalog), ann (FAISS index over the item vectors of ALS, BPR and "
     "sequence models), auto (ann for such models with a catalog of 50k+ items)."
@@ -84,17 +90,54 @@ def serve(
     retrain_min_events: Annotated[
         int, typer.Option(min=1, help="A scheduled retrain runs only with at least this many new events.")
     ] = 1,
+    auth_reads: Annotated[bool, typer.Option("--auth-reads", help=AUTH_READS_HELP)] = False,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Largest request body (bytes) of the recommendation endpoints; a larger one is answered "
+            "413 without being read.",
+        ),
+    ] = 1 << 20,
+    max_event_body_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest request body (bytes) of POST /events and /events/batch.")
+    ] = 16 << 20,
+    max_batch_cost: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Largest users x n of one POST /recommendations/batch (the items it returns); more is "
+            "answered 422 before anything is scored.",
+        ),
+    ] = 100_000,
+    max_concurrent_batches: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Batch recommendations computed at once; later ones wait their turn (bounds the memory "
+            "and cores they take, so /health and single users stay fast).",
+        ),
+    ] = 2,
 ) -> None:
-    """Serve a saved model over HTTP with online learning (OpenAPI docs at /docs)."""
+    """Serve a saved model over HTTP with online learning (OpenAPI docs at /docs).
+
+    Writes need the token (when one is given); reads are public unless --auth-reads. Request bodies and
+    batch sizes are capped (the --max-* options), so that no request can exhaust the process.
+    """
     from lmrec.retrieval import RETRIEVAL_MODES
 
     _check_model_dir(model_dir)
     if retrieval not in RETRIEVAL_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(RETRIEVAL_MODES)}", param_hint="--retrieval")
+    if auth_reads and token is None:
+        raise typer.BadParameter(
+            f"--auth-reads needs a token (--token or ${TOKEN_ENV})", param_hint="--auth-reads"
+        )
     try:
         import uvicorn
 
         from lmrec.service.app import create_app
+        from lmrec.service.limits import ServiceLimits
     except ImportError as exc:
         raise LmrecError(
             f"lmrec serve needs the 'serve' extra ({exc.name} is missing): pip install 'lmrec[serve]'"
@@ -107,15 +150,44 @@ def serve(
         retrieval=retrieval,
         retrain_every=retrain_every,
         retrain_min_events=retrain_min_events,
+        limits=ServiceLimits(
+            max_body_bytes=max_body_bytes,
+            max_event_body_bytes=max_event_body_bytes,
+            max_batch_cost=max_batch_cost,
+            max_concurrent_batches=max_concurrent_batches,
+        ),
+        auth_reads=auth_reads,
     )
+    warning = exposure_warning(host, token)
+    if warning is not None:
+        typer.echo(f"warning: {warning}", err=True)
     live = app.state.service.live
     schedule = "on request" if retrain_every is None else f"every {retrain_every:g} s"
     typer.echo(
         f"serving {live.model.name} from {model_dir} on http://{host}:{port} (docs: /docs; "
-        f"retrieval: {live.retriever.mode}; retrain: {schedule})"
+        f"retrieval: {live.retriever.mode}; retrain: {schedule}; token needed by: "
+        f"{'nothing' if token is None else 'reads and writes' if auth_reads else 'writes'})"
     )
     _tune_interpreter()
     uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+
+
+def exposure_warning(host: str, token: str | None) -> str | None:
+    """What to tell the operator when the service listens beyond this machine without a token."""
+    import ipaddress
+
+    if token is not None or host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:  # a host name: it may resolve to anything
+        pass
+    return (
+        f"serving on {host} without a token: anyone who can reach the port can post events, retrain the "
+        f"model and read /model and /metrics; set --token (or ${TOKEN_ENV}), and --auth-reads to protect "
+        "reads too"
+    )
 
 
 def _tune_interpreter() -> None:

@@ -2,7 +2,8 @@
 
 Modules: `core` (RecommenderService, the Python API every adapter uses), `state` (the live model and
 online histories), `store` (the durable event log), `retrain` (refit + hot swap), `schemas` (HTTP
-bodies and limits), `routes` + `app` (the HTTP adapter), `metrics` (Prometheus text). Ranking through an
+bodies and limits), `limits` (what one request may cost, enforced before its body is read), `routes` +
+`app` (the HTTP adapter), `metrics` (Prometheus text). Ranking through an
 ANN index (`retrieval="ann"|"auto"`) lives in `lmrec.retrieval`, which has nothing HTTP-specific.
 
 Needs the `serve` extra (fastapi, uvicorn, sqlalchemy); names are imported on first use so that
@@ -21,6 +22,7 @@ _EXPORTS = {
     "Event": "lmrec.service.store",
     "StoredEvent": "lmrec.service.store",
     "LiveModel": "lmrec.service.state",
+    "ServiceLimits": "lmrec.service.limits",
 }
 
 __all__ = sorted(_EXPORTS)

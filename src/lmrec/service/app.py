@@ -9,13 +9,13 @@ in one process (tests, a canary) never share state. The endpoints are thin adapt
 
 Errors: every 4xx/5xx answer has the JSON body `{"error": code, "message": sentence, "details": ...}`.
 Bad input is never a 500: unknown item ids are 422 (404 when the item is the path's resource), limits
-and malformed bodies 422, a missing/wrong token 401, a reused idempotency key 409, a capability the model
-lacks (similar items, retraining a content model) 400.
+and malformed bodies 422, a body over its size limit 413 (before it is read; `lmrec.service.limits`), a
+missing/wrong token 401 (also before the body is read), a reused idempotency key 409, a capability the
+model lacks (similar items, retraining a content model) 400.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -34,6 +35,7 @@ from lmrec.errors import UnknownIdError
 from lmrec.models.base import Recommender
 from lmrec.retrieval.ann import AnnConfig
 from lmrec.service.core import RecommenderService, RetrainBusy
+from lmrec.service.limits import CostLimitError, GateRule, RequestGate, ServiceLimits, bearer_problem
 from lmrec.service.metrics import Metrics
 from lmrec.service.state import UnsupportedError
 from lmrec.service.store import DEFAULT_TABLE, IdempotencyConflict
@@ -100,6 +102,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: IdempotencyConflict) -> JSONResponse:
         return _body(409, "idempotency_conflict", str(exc))
 
+    @app.exception_handler(CostLimitError)
+    async def too_costly(_: Request, exc: CostLimitError) -> JSONResponse:
+        return _body(422, "limit_exceeded", str(exc))
+
     @app.exception_handler(RetrainBusy)
     async def busy(_: Request, exc: RetrainBusy) -> JSONResponse:
         return _body(409, "retrain_running", str(exc))
@@ -146,25 +152,20 @@ class _BearerToken(HTTPBearer):
         super().__init__(
             auto_error=False,
             scheme_name="bearer",
-            description="Write endpoints need `Authorization: Bearer <token>` when the service has a token.",
+            description="Write endpoints need `Authorization: Bearer <token>` when the service has a token; "
+            "with `auth_reads` (`lmrec serve --auth-reads`) so do the recommendation endpoints, /model and "
+            "/metrics (/health and the docs stay open).",
         )
         self._token = token
 
     async def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:  # type: ignore[override]
-        credentials = await super().__call__(request)
-        if self._token is None:
-            return credentials
-        given = credentials.credentials if credentials is not None else None
-        if given is None or not hmac.compare_digest(given.encode(), self._token.encode()):
-            raise ApiError(
-                401,
-                "unauthorized",
-                "this endpoint needs the header 'Authorization: Bearer <token>' with the service's token"
-                if given is None
-                else "wrong bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return credentials
+        # `RequestGate` has already turned strangers away before their body was read; this check repeats
+        # it for an app used without the gate (it is the same function)
+        if self._token is not None:
+            problem = bearer_problem(request.headers.get("Authorization"), self._token)
+            if problem is not None:
+                raise ApiError(401, "unauthorized", problem, headers={"WWW-Authenticate": "Bearer"})
+        return await super().__call__(request)
 
 
 def _register_metrics(metrics: Metrics, service: RecommenderService) -> None:
@@ -212,6 +213,8 @@ def create_app(
     ann_config: AnnConfig | None = None,
     retrain_every: float | None = None,
     retrain_min_events: int = 1,
+    limits: ServiceLimits | None = None,
+    auth_reads: bool = False,
 ) -> FastAPI:
     """The HTTP app serving `model`: a saved model folder, a fitted model, or a ready service.
 
@@ -224,10 +227,19 @@ def create_app(
     least `retrain_min_events` new events are stored (see `lmrec.service.schedule`); None: retrain only
     on request. The schedule runs while the app runs (its lifespan); the app closes the store when it
     shuts down.
+
+    limits: request body sizes and the users x n of a batch recommendation (`ServiceLimits`; its
+    defaults when None), enforced before a body is read or a list is scored. auth_reads: the token is
+    needed by every endpoint but /health and the docs: recommendations, similar items, and /model and
+    /metrics, which show the model's config, data card and traffic (without it these are public).
     """
     from lmrec.service.batching import RecommendBatcher
     from lmrec.service.routes import add_routes
     from lmrec.service.schedule import RetrainSchedule
+
+    if auth_reads and token is None:
+        raise ValueError("auth_reads=True needs a token: without one there is nothing to check reads against")
+    limits = limits or ServiceLimits()
 
     if isinstance(model, RecommenderService):
         service = model
@@ -266,6 +278,24 @@ def create_app(
     app.state.metrics = metrics
     _register_metrics(metrics, service)
     _install_error_handlers(app)
-    app.add_middleware(_MetricsMiddleware, metrics=metrics)
-    add_routes(app, service, metrics, _BearerToken(token), batcher)
+    bearer = _BearerToken(token)
+    add_routes(app, service, metrics, bearer, batcher, limits=limits, auth_reads=auth_reads)
+    default = GateRule(None, False, limits.max_body_bytes, "max_body_bytes")
+    app.add_middleware(RequestGate, rules=_gate_rules(app, bearer, limits), default=default, token=token)
+    app.add_middleware(_MetricsMiddleware, metrics=metrics)  # outermost: it also counts the gate's 401/413
     return app
+
+
+def _gate_rules(app: FastAPI, bearer: _BearerToken, limits: ServiceLimits) -> list[GateRule]:
+    """One rule per route: the token when the route declares the bearer dependency (so /docs and the
+    gate agree on which routes are protected), the event limit for the event posts."""
+    from lmrec.service.routes import EVENT_PATHS
+
+    rules = []
+    for route in app.router.routes:
+        if not isinstance(route, APIRoute):  # /docs, /openapi.json: open, default limit
+            continue
+        needs_token = any(d.dependency is bearer for d in route.dependencies)
+        name = "max_event_body_bytes" if route.path in EVENT_PATHS else "max_body_bytes"
+        rules.append(GateRule(route, needs_token, getattr(limits, name), name))
+    return rules

@@ -3,21 +3,30 @@
 Most endpoints are plain `def`s: FastAPI runs them in its thread pool, which suits the blocking database
 driver. Single-user recommendations, the hot path, go through `RecommendBatcher` instead (one worker
 thread, requests answered in arrival order and in batches under load; see `lmrec.service.batching`).
+/health is `async`: it answers on the event loop even when every pool thread is busy.
+
+Recommendation lists are answered as JSON built from plain dicts and lists (`rec_json`), in the shape of
+`schemas.RecommendationOut`, which stays the documented response model: one pydantic object per
+recommended item made a 1,000 x 1,000 batch spend 10 s building objects. A batch is encoded one list
+at a time (`batch_body`), so that encoding never holds the GIL for long.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from lmrec.errors import UnknownIdError
 from lmrec.service import schemas as S
 from lmrec.service.batching import RecommendBatcher
 from lmrec.service.core import RecommenderService
+from lmrec.service.limits import BatchSlots, ServiceLimits, check_batch_cost
 from lmrec.service.metrics import CONTENT_TYPE, Metrics
 from lmrec.service.state import RecList
 from lmrec.service.store import Event
@@ -26,30 +35,56 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": S.ErrorOut, "description": "The model lacks what the request needs"},
     422: {"model": S.ErrorOut, "description": "Invalid input: unknown id, limit exceeded, malformed body"},
 }
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": S.ErrorOut, "description": "Missing or wrong bearer token"},
+}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
-    401: {"model": S.ErrorOut, "description": "Missing or wrong bearer token"},
+    **AUTH_ERRORS,
     409: {"model": S.ErrorOut, "description": "Idempotency key reused for another event, or busy"},
+    413: {"model": S.ErrorOut, "description": "Body larger than max_event_body_bytes (not read)"},
 }
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    413: {"model": S.ErrorOut, "description": "Body larger than max_body_bytes (not read)"},
+}
+EVENT_PATHS = frozenset({"/events", "/events/batch"})
+"""Routes whose body may be as large as `ServiceLimits.max_event_body_bytes` (others: max_body_bytes)."""
 
 NQuery = Annotated[int, Query(ge=1, le=S.MAX_N, description=f"List length, 1 to {S.MAX_N}.")]
 ExcludeQuery = Annotated[bool, Query(description="Leave the user's history items out of the list.")]
 IdPath = Annotated[str, Path(min_length=1, max_length=S.MAX_ID_LENGTH)]
 
 
-def _scored(rec: RecList) -> list[S.ScoredItem]:
-    return [S.ScoredItem(item=i, score=s) for i, s in zip(rec.items, rec.scores, strict=True)]
+def _scored(rec: RecList) -> list[dict[str, Any]]:
+    return [{"item": i, "score": s} for i, s in zip(rec.items, rec.scores, strict=True)]
 
 
-def _out(rec: RecList) -> S.RecommendationOut:
-    return S.RecommendationOut(
-        user=rec.user,
-        items=_scored(rec),
-        fallback=rec.fallback,
-        history_length=rec.history_length,
-        model_version=rec.model_version,
-        retrieval=rec.retrieval,  # type: ignore[arg-type]
-    )
+def rec_json(rec: RecList) -> dict[str, Any]:
+    """A list as the JSON object `schemas.RecommendationOut` describes (scores are finite: `RecList`
+    drops the rest), without building a pydantic object per item."""
+    return {
+        "user": rec.user,
+        "items": _scored(rec),
+        "fallback": rec.fallback,
+        "history_length": rec.history_length,
+        "model_version": rec.model_version,
+        "retrieval": rec.retrieval,
+    }
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def batch_body(recs: list[RecList], version: int) -> bytes:
+    """The JSON body of POST /recommendations/batch (`schemas.BatchRecommendationOut`).
+
+    Encoded one list at a time: `json.dumps` is C code that holds the GIL for the whole call, so one
+    call over a 100,000-item answer would stall the event loop (and /health) for the best part of a
+    second; one list is a millisecond or so, after which the other threads get their turn.
+    """
+    results = ",".join([_encode(rec_json(r)) for r in recs])
+    return f'{{"results":[{results}],"model_version":{int(version)}}}'.encode()
 
 
 def add_routes(
@@ -58,12 +93,23 @@ def add_routes(
     metrics: Metrics,
     require_token: Callable[..., Any],
     batcher: RecommendBatcher,
+    *,
+    limits: ServiceLimits,
+    auth_reads: bool = False,
 ) -> None:
-    """Attach every endpoint to `app`, closed over `service` (no module state)."""
+    """Attach every endpoint to `app`, closed over `service` (no module state).
+
+    Writes always declare `require_token`; reads (every endpoint but /health) declare it too with
+    `auth_reads`. `RequestGate` enforces it from these declarations before reading a body.
+    """
     write = [Depends(require_token)]
+    read = write if auth_reads else []
+    slots = BatchSlots(limits.max_concurrent_batches)
+    read_errors = {**ERRORS, **AUTH_ERRORS} if auth_reads else ERRORS
+    body_errors = {**BODY_ERRORS, **AUTH_ERRORS} if auth_reads else BODY_ERRORS
 
     @app.get("/health", response_model=S.HealthOut, tags=["ops"])
-    def health() -> S.HealthOut:
+    async def health() -> S.HealthOut:
         """Liveness and the served model (no database round trip)."""
         return S.HealthOut(
             status="ok",
@@ -72,12 +118,12 @@ def add_routes(
             uptime_seconds=round(time.time() - service.started_at, 3),
         )
 
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
+    @app.get("/metrics", response_class=PlainTextResponse, dependencies=read, tags=["ops"])
     def prometheus() -> PlainTextResponse:
         """Prometheus text format: requests and latency by endpoint, events stored, model version."""
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.get("/model", tags=["ops"])
+    @app.get("/model", dependencies=read, tags=["ops"])
     def model_info() -> dict[str, Any]:
         """The served model: name, config, versions, catalog size, training info, online state, and
         `retrieval` (mode "exact" or "ann", the index kind, its parameters and build time)."""
@@ -86,43 +132,57 @@ def add_routes(
     @app.get(
         "/users/{user_id}/recommendations",
         response_model=S.RecommendationOut,
-        responses=ERRORS,
+        responses=read_errors,
+        dependencies=read,
         tags=["recommendations"],
     )
-    async def user_recommendations(
-        user_id: IdPath, n: NQuery = 10, exclude_seen: ExcludeQuery = True
-    ) -> S.RecommendationOut:
+    async def user_recommendations(user_id: IdPath, n: NQuery = 10, exclude_seen: ExcludeQuery = True) -> Any:
         """Top-n for a user by raw id. Their events posted so far count at once. A user with neither
         training data nor events gets the most popular training items, flagged `fallback: popularity`."""
-        return _out(await batcher.recommend(user_id, n, exclude_seen=exclude_seen))
+        return JSONResponse(rec_json(await batcher.recommend(user_id, n, exclude_seen=exclude_seen)))
 
     @app.post(
-        "/recommendations", response_model=S.RecommendationOut, responses=ERRORS, tags=["recommendations"]
+        "/recommendations",
+        response_model=S.RecommendationOut,
+        responses=body_errors,
+        dependencies=read,
+        tags=["recommendations"],
     )
-    def history_recommendations(body: S.HistoryRecommendationIn) -> S.RecommendationOut:
+    def history_recommendations(body: S.HistoryRecommendationIn) -> Any:
         """Top-n for an anonymous or session user given their history (raw item ids, oldest first);
         sequence models read the order. An empty history gets the popularity fallback."""
-        return _out(service.recommend_history(body.items, body.n, exclude_seen=body.exclude_seen))
+        rec = service.recommend_history(body.items, body.n, exclude_seen=body.exclude_seen)
+        return JSONResponse(rec_json(rec))
 
     @app.post(
         "/recommendations/batch",
         response_model=S.BatchRecommendationOut,
-        responses=ERRORS,
+        responses=body_errors,
+        dependencies=read,
         tags=["recommendations"],
+        description=f"Top-n for up to {S.MAX_BATCH_USERS} users at once (same rules as the single-user "
+        f"endpoint). Users x n may be at most `max_batch_cost` ({limits.max_batch_cost:,} here; 422 "
+        f"otherwise, before anything is scored); {limits.max_concurrent_batches} are computed at once, "
+        "later ones wait their turn.",
     )
-    def batch_recommendations(body: S.BatchRecommendationIn) -> S.BatchRecommendationOut:
-        """Top-n for up to 1000 users at once (same rules as the single-user endpoint)."""
+    async def batch_recommendations(body: S.BatchRecommendationIn) -> Any:
+        check_batch_cost(len(body.users), body.n, limits)
+        async with slots:
+            content = await run_in_threadpool(batch, body)
+        return Response(content, media_type="application/json")
+
+    def batch(body: S.BatchRecommendationIn) -> bytes:
         recs = service.recommend_users(body.users, body.n, exclude_seen=body.exclude_seen)
-        version = recs[0].model_version if recs else service.live.version
-        return S.BatchRecommendationOut(results=[_out(r) for r in recs], model_version=version)
+        return batch_body(recs, recs[0].model_version if recs else service.live.version)
 
     @app.get(
         "/items/{item_id}/similar",
         response_model=S.SimilarItemsOut,
-        responses={**ERRORS, 404: {"model": S.ErrorOut, "description": "Unknown item"}},
+        responses={**read_errors, 404: {"model": S.ErrorOut, "description": "Unknown item"}},
+        dependencies=read,
         tags=["recommendations"],
     )
-    def similar_items(item_id: IdPath, n: NQuery = 10) -> S.SimilarItemsOut:
+    def similar_items(item_id: IdPath, n: NQuery = 10) -> Any:
         """The n items most similar to an item (models with a similar-items capability; 400 otherwise)."""
         from lmrec.service.app import ApiError
 
@@ -131,11 +191,13 @@ def add_routes(
         except UnknownIdError as exc:
             raise ApiError(404, "unknown_id", str(exc)) from None
         item: int | str = int(item_id) if service.live.model.item_vocab_.is_integer else item_id
-        return S.SimilarItemsOut(
-            item=item,
-            similar=_scored(rec),
-            model_version=rec.model_version,
-            retrieval=rec.retrieval,  # type: ignore[arg-type]
+        return JSONResponse(
+            {
+                "item": item,
+                "similar": _scored(rec),
+                "model_version": rec.model_version,
+                "retrieval": rec.retrieval,
+            }
         )
 
     @app.post(
