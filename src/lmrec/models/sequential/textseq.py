@@ -230,7 +230,7 @@ class TextSeq(SASRec):
                 if kept:
                     net.items.text.copy_(tower.cache)
                     self.encoder_state_ = {
-                        f"blocks.{k}": v.detach().numpy().copy() for k, v in tower.state_dict().items()
+                        k: v.detach().numpy().copy() for k, v in tower.state_dict().items()
                         if k.startswith("blocks.")
                     }  # fmt: skip
             net.items.text_tower = None
