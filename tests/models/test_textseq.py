@@ -79,7 +79,7 @@ def test_transductive_cold_items_have_no_id_part() -> None:
     # a cold item's vector is its text through the adaptor, nothing else
     with torch.no_grad():
         table = items.table().numpy()
-        text_only = torch.nn.functional.normalize(items.adapt(items.text), dim=-1).numpy()
+        text_only = torch.nn.functional.normalize(items.adapt(items.whitened()), dim=-1).numpy()
     np.testing.assert_allclose(table[N_WARM + 1 :], text_only[N_WARM + 1 :], atol=1e-6)
     assert not np.allclose(table[1 : N_WARM + 1], text_only[1 : N_WARM + 1], atol=1e-3)
 

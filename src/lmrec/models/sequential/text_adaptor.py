@@ -90,6 +90,8 @@ class TextAdaptorItems(nn.Module):
         nn.init.zeros_(self.gate.weight)  # experts start equally weighted
         self.drop = nn.Dropout(adaptor_dropout)
         self.text_tower: nn.Module | None = None
+        self._white: torch.Tensor = torch.empty(0)
+        self._white_key: tuple[int, ...] | None = None
         if transductive:
             self.ids = nn.Embedding(n_tokens, dim, padding_idx=0)
             nn.init.normal_(self.ids.weight, std=dim**-0.5)
@@ -102,12 +104,27 @@ class TextAdaptorItems(nn.Module):
             return self.text  # type: ignore[return-value]
         return self.text_tower()
 
-    def adapt(self, text: torch.Tensor) -> torch.Tensor:
-        """(N, d_text) text vectors -> (N, dim) adaptor outputs (not normalised)."""
-        x = text
-        if self.whitening == "zca":
-            x = (x - self.white_mean) @ self.white_w
-        x = self.drop(x)
+    def whitened(self) -> torch.Tensor:
+        """(n_tokens, d_text) text vectors after the fixed whitening (if any).
+
+        The frozen text is whitened once and the result reused until the buffers change (a load, a
+        fine-tuned tower); at 4k items x 384 dims that is a 0.6 GFLOP product saved per training step."""
+        text = self.text_vectors()
+        if self.whitening != "zca":
+            return text
+        if self.text_tower is not None:
+            return (text - self.white_mean) @ self.white_w
+        key = tuple(b._version for b in (self.text, self.white_mean, self.white_w))  # type: ignore[union-attr]
+        if self._white_key != key:
+            with torch.no_grad():
+                self._white = (text - self.white_mean) @ self.white_w
+            self._white_key = key
+        return self._white
+
+    def adapt(self, white: torch.Tensor) -> torch.Tensor:
+        """(N, d_text) whitened text vectors (`whitened()` rows) -> (N, dim) adaptor outputs (not
+        normalised)."""
+        x = self.drop(white)
         gates = torch.softmax(self.gate(x), dim=-1)  # (N, K)
         if self.bias is not None:  # UniSRec: (x - b_k) W_k = x W_k - b_k W_k
             per_expert = torch.einsum("nd,kde->nke", x, self.experts) - torch.einsum(
@@ -119,7 +136,7 @@ class TextAdaptorItems(nn.Module):
 
     def rows(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, dim) L2-normalised representations of the tokens `tokens` (1-D; padding 0 gives zeros)."""
-        out = self.adapt(self.text_vectors()[tokens])
+        out = self.adapt(self.whitened()[tokens])
         if self.transductive:
             known: torch.Tensor = self.known[tokens]  # type: ignore[index]
             if self.training and self.id_dropout > 0:
