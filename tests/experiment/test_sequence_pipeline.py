@@ -159,6 +159,20 @@ def test_cold_slice_removes_every_cold_interaction_from_training() -> None:
     assert not np.array_equal(np.unique(other.test.items), cold)
 
 
+def test_warm_targets_of_the_cold_slice_share_its_training_data() -> None:
+    from lmrec.data.cold import cold_item_split
+
+    base = leave_one_out(successor_sequences(n_users=100, n_items=50, seed=2).data)
+    cold = cold_item_split(base, fraction=0.2, seed=5)
+    warm = cold_item_split(base, fraction=0.2, seed=5, targets="warm")
+    np.testing.assert_array_equal(warm.train.items, cold.train.items)
+    np.testing.assert_array_equal(warm.valid.items, cold.valid.items)
+    assert len(warm.test) + len(cold.test) == len(base.test)
+    assert not np.isin(warm.test.items, np.unique(cold.test.items)).any()
+    with pytest.raises(ValueError, match="targets"):
+        cold_item_split(base, targets="both")
+
+
 def test_rare_slice_keeps_training_and_counts_targets() -> None:
     from lmrec.data.cold import rare_item_split
 

@@ -37,26 +37,33 @@ def _keep_items(log: Interactions, items: np.ndarray, keep: bool) -> Interaction
     return log.subset(mask[log.items] if keep else ~mask[log.items])
 
 
-def cold_item_split(split: Split, *, fraction: float = 0.1, seed: int = 42) -> Split:
-    """The "cold" slice of `split` (see the module docstring)."""
+def cold_item_split(split: Split, *, fraction: float = 0.1, seed: int = 42, targets: str = "cold") -> Split:
+    """The "cold" slice of `split` (see the module docstring).
+
+    targets: "cold" keeps the test targets that are cold items (P4); "warm" keeps every other test target
+    with the same training data, so that a model's warm-item accuracy is measured on the very model
+    that is scored on the cold slice (same data, same seed).
+    """
+    if targets not in ("cold", "warm"):
+        raise ValueError(f"cold_items targets must be 'cold' or 'warm', not {targets!r}")
     cold = choose_cold_items(split.train.n_items, fraction, seed)
     params: dict[str, Any] = {
         **split.params,
         "base": split.name,
-        "slice": "cold",
+        "slice": "cold" if targets == "cold" else "warm (cold items removed from training)",
         "fraction": fraction,
         "seed": seed,
         "n_cold_items": int(cold.shape[0]),
         "removed_train_rows": int(len(split.train) - len(_keep_items(split.train, cold, keep=False))),
         "removed_valid_rows": int(len(split.valid) - len(_keep_items(split.valid, cold, keep=False))),
     }
-    test = _keep_items(split.test, cold, keep=True)
+    test = _keep_items(split.test, cold, keep=targets == "cold")
     params["test_targets"] = len(test)
     return Split(
         train=_keep_items(split.train, cold, keep=False),
         valid=_keep_items(split.valid, cold, keep=False),
         test=test,
-        name=f"{split.name}+cold_items",
+        name=f"{split.name}+cold_items" + ("" if targets == "cold" else "(warm targets)"),
         params=params,
     )
 
