@@ -13,8 +13,13 @@ from lmrec.experiment.prepare import Prepared
 DEFAULT_ENCODER = "minilm"
 
 
-def item_features_for(spec: ModelSpec, prep: Prepared, memo: dict[Any, ItemFeatures]) -> ItemFeatures:
-    """The `ItemFeatures` model `spec` asks for (`item_text` in the experiment file)."""
+def item_features_for(
+    spec: ModelSpec, prep: Prepared, memo: dict[Any, ItemFeatures], stats: dict[str, Any] | None = None
+) -> ItemFeatures:
+    """The `ItemFeatures` model `spec` asks for (`item_text` in the experiment file).
+
+    stats: filled with the encoding cost (`lmrec.text.item_features`); {"memo": True} when an earlier
+    model of the run had the same (encoder, template)."""
     from lmrec.text import item_features
     from lmrec.text.encoders import make_encoder
 
@@ -27,9 +32,12 @@ def item_features_for(spec: ModelSpec, prep: Prepared, memo: dict[Any, ItemFeatu
     encoder_spec = opts.get("encoder", DEFAULT_ENCODER)
     template = opts.get("template")
     key = (str(encoder_spec), template)
-    if key not in memo:
-        encoder = make_encoder(encoder_spec)
-        memo[key] = item_features(
-            prep.catalog, prep.split.train.item_vocab, encoder, template=template, progress=True
-        )
+    if key in memo:
+        if stats is not None:
+            stats["memo"] = True
+        return memo[key]
+    encoder = make_encoder(encoder_spec)
+    memo[key] = item_features(
+        prep.catalog, prep.split.train.item_vocab, encoder, template=template, progress=True, stats=stats
+    )
     return memo[key]

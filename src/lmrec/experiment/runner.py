@@ -196,10 +196,11 @@ def run_model(
     train_pop = user_popularity(split.train)
     refit = spec.refit or exp.evaluation.refit
     fit_kwargs: dict[str, Any] = {}
+    text_stats: dict[str, Any] = {}
     # hybrids use item features only when a component needs them, which their `item_text` says
     if klass.uses_item_features and (klass.requires_item_features or spec.item_text is not None):
         fit_kwargs["item_features"] = item_features_for(
-            spec, prep, {} if features_memo is None else features_memo
+            spec, prep, {} if features_memo is None else features_memo, text_stats
         )
     validation = None
     if has_valid:
@@ -312,6 +313,7 @@ def run_model(
             },
             "search_fit_seconds_total": {"seconds": round(sum(t.fit_seconds for t in trials), 3)},
             "training": _training_summary(model),
+            **({"item_text": text_stats} if text_stats else {}),
         },
         model=model,
         config=dataclasses.asdict(model.config),

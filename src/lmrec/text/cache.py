@@ -63,6 +63,9 @@ def cache_key(encoder: TextEncoder, hashes: np.ndarray) -> str:
 class EmbeddingCache:
     """Embeddings on disk, keyed by encoder name and text hash."""
 
+    encoded: int = 0
+    """Texts the last `encode` call had to run through the encoder (0: all from the cache)."""
+
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
 
@@ -88,13 +91,16 @@ class EmbeddingCache:
         if encoder.corpus_dependent:
             # the key holds the corpus hash, so a valid file holds exactly this corpus, in this order
             if len(texts) and np.array_equal(stored_hashes, hashes):
+                self.encoded = 0
                 return stored
+            self.encoded = len(texts)
             vectors = checked_vectors(encoder, texts, encoder.encode(texts, progress=progress))
             self._write(path, key, hashes, vectors)
             return vectors
         unique, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
         found = _lookup(stored_hashes, unique)
         missing = np.flatnonzero(found < 0)
+        self.encoded = int(missing.size)
         if missing.size:
             order = missing[np.argsort(first[missing])]  # encode in the order texts were given
             batch = [texts[first[i]] for i in order]

@@ -6,6 +6,7 @@ texts through the on-disk cache (`cache.py`, `encoders.py`), and lay the vectors
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ def item_features(
     cache_dir: str | Path | None = None,
     cache: bool = True,
     progress: bool = False,
+    stats: dict[str, Any] | None = None,
 ) -> ItemFeatures:
     """Text embeddings of the catalog's items, one row per index of `item_vocab`.
 
@@ -38,11 +40,14 @@ def item_features(
     cache_dir: embedding cache folder (default `$LMREC_CACHE/embeddings` or ~/.cache/lmrec/embeddings);
     cache=False encodes without reading or writing it.
     progress: show a progress bar while encoding (sentence encoders).
+    stats: if given, filled with `texts` (items with text), `encoded` (texts run through the encoder; the
+    rest came from the cache) and `seconds` (wall time of this call).
 
     Items without a catalog row or whose text renders empty get a zero vector and `has_content` False.
     Only items with text are encoded, so a corpus-dependent encoder (TF-IDF) is fitted on exactly those
     texts, in item-index order. `source` records the encoder name and the template.
     """
+    started = time.perf_counter()
     texts = item_texts(catalog, item_vocab, template)
     rows = np.flatnonzero(texts.has_text)
     if rows.size == 0:
@@ -55,9 +60,14 @@ def item_features(
     enc = make_encoder(encoder)
     corpus = [texts.texts[i] for i in rows]
     if cache:
-        encoded = EmbeddingCache(cache_dir).encode(enc, corpus, progress=progress)
+        store = EmbeddingCache(cache_dir)
+        encoded = store.encode(enc, corpus, progress=progress)
+        n_encoded = store.encoded
     else:
         encoded = checked_vectors(enc, corpus, enc.encode(corpus, progress=progress))
+        n_encoded = len(corpus)
+    if stats is not None:
+        stats.update(texts=len(corpus), encoded=n_encoded, seconds=round(time.perf_counter() - started, 3))
     vectors = np.zeros((len(item_vocab), encoded.shape[1]), dtype=np.float32)
     vectors[rows] = encoded
     return ItemFeatures(
