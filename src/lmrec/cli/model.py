@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 console = Console()
 
 
-def load_prepared(folder: Path):  # type: ignore[no-untyped-def]
+def load_prepared(folder: Path) -> Split:
     """The split written by `lmrec data prepare` (vocabularies rebuilt from the union of the parts)."""
     from lmrec.data.splits import split_from_frames
     from lmrec.errors import DataError

@@ -180,7 +180,7 @@ class HybridRecommender(Recommender):
         """
         self.check_is_fitted()
         # the configuration now states what validation chose (weights, epochs), as a fresh refit would
-        self.config = dataclasses.replace(self.config, **self.selected_params())  # type: ignore[type-var]
+        self.config = dataclasses.replace(self.config, **self.selected_params())
         self._component_rng = copy.deepcopy(as_rng(seed))
         threads = getattr(self.config, "num_threads", None)
         for i, (spec, comp) in enumerate(zip(self.component_specs_, self.components_, strict=True)):

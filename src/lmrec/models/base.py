@@ -25,7 +25,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +36,9 @@ from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError, NotFittedError
 from lmrec.models.topk import topk
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 FORMAT_VERSION = 1
 
@@ -92,8 +95,10 @@ class Recommender(ABC):
 
     name: ClassVar[str]
     """Registry name used in experiment files and saved artifacts."""
-    config_class: ClassVar[type]
+    config_class: ClassVar[type[DataclassInstance]]
     """The frozen dataclass holding this model's hyper-parameters."""
+    config: DataclassInstance
+    """This model's hyper-parameters, an instance of `config_class` (subclasses narrow the type)."""
     uses_sequences: ClassVar[bool] = False
     """True for models that read histories in time order (`sequences` argument of `score`)."""
     uses_item_features: ClassVar[bool] = False
