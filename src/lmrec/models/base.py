@@ -35,6 +35,7 @@ from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError, NotFittedError
+from lmrec.models.params import build_config, check_params
 from lmrec.models.topk import topk
 
 if TYPE_CHECKING:
@@ -109,12 +110,11 @@ class Recommender(ABC):
     """True for models that accept `validation` in `fit` (early stopping / best checkpoint)."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
+        who = type(self).__name__
         if config is None:
-            try:
-                config = self.config_class(**params)
-            except TypeError as exc:
-                raise ConfigError(f"{type(self).__name__}: {exc}") from exc
+            config = build_config(self.config_class, params, who)
         elif params:
+            check_params(self.config_class, params, who)
             config = dataclasses.replace(config, **params)
         if not isinstance(config, self.config_class):
             raise ConfigError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {config!r}")
