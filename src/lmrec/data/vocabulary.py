@@ -16,6 +16,23 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def _as_int64(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`values` as int64 and a mask of those that are integers at all ("abc" is not: it gets False)."""
+    try:
+        return values.astype(np.int64), np.ones(values.shape, dtype=bool)
+    except (ValueError, TypeError, OverflowError):
+        pass
+    out = np.zeros(values.shape, dtype=np.int64)
+    ok = np.zeros(values.shape, dtype=bool)
+    for i, value in enumerate(values.ravel()):  # only input with a non-integer in it gets here
+        try:
+            out.flat[i] = int(value)
+            ok.flat[i] = True
+        except (ValueError, TypeError, OverflowError):
+            pass
+    return out, ok
+
+
 def _canonical_ids(ids: Any) -> np.ndarray:
     """Return ids as an int64 array when every id is an integer value, else as a unicode string array."""
     arr = np.asarray(ids)
@@ -77,17 +94,17 @@ class Vocabulary:
 
         `what` names the kind of id in that error ("user" -> "2 unknown user id(s), e.g. [9999]").
         """
-        raw_arr = np.atleast_1d(np.asarray(raw))
-        if self.is_integer and raw_arr.dtype.kind not in "iu":
-            try:
-                raw_arr = raw_arr.astype(np.int64)
-            except (ValueError, TypeError):
-                raw_arr = np.full(raw_arr.shape, np.iinfo(np.int64).min)
+        given = np.atleast_1d(np.asarray(raw))
+        raw_arr = given
+        parsed = np.ones(given.shape, dtype=bool)  # False: a value an integer vocabulary cannot hold
+        if self.is_integer and given.dtype.kind not in "iu":
+            raw_arr, parsed = _as_int64(given)
         elif not self.is_integer:
-            raw_arr = raw_arr.astype(str)
-        idx = self._index.get_indexer(raw_arr)
+            raw_arr = given.astype(str)
+        idx = np.where(parsed, self._index.get_indexer(raw_arr), -1)
         if missing == "error" and (idx < 0).any():
-            bad = raw_arr[idx < 0][:5].tolist()
+            shown = raw_arr if parsed.all() else given  # name "abc" as given, not as a placeholder
+            bad = shown[idx < 0][:5].tolist()
             noun = what if what.endswith("id") else f"{what} id"
             raise UnknownIdError(f"{int((idx < 0).sum())} unknown {noun}(s), e.g. {bad}")
         if missing not in ("error", "negative"):

@@ -34,7 +34,7 @@ from lmrec import __version__
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
-from lmrec.errors import ConfigError, NotFittedError
+from lmrec.errors import ConfigError, DataError, NotFittedError
 from lmrec.models.params import build_config, check_params
 from lmrec.models.topk import topk
 
@@ -347,15 +347,17 @@ class Recommender(ABC):
         meta_file = path / "model.json"
         if not meta_file.is_file():
             raise FileNotFoundError(f"{path} is not a saved lmrec model (no model.json)")
-        meta = json.loads(meta_file.read_text())
+        try:
+            meta = json.loads(meta_file.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{meta_file} is not valid JSON ({exc}); save the model again") from None
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{meta_file}: unsupported format_version {meta.get('format_version')}")
         klass = get_model_class(meta["model"])
         if cls is not Recommender and not issubclass(klass, cls):
             raise TypeError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
         model = klass(klass.config_class(**meta["config"]))
-        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = _read_arrays(path / "arrays.npz")
         model.user_vocab_ = Vocabulary(arrays["user_ids"])
         model.item_vocab_ = Vocabulary(arrays["item_ids"])
         indices = arrays["history_indices"]
@@ -367,6 +369,26 @@ class Recommender(ABC):
         model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
         model._load_extra(path)
         return model
+
+
+def _read_arrays(file: Path) -> dict[str, np.ndarray]:
+    """Every array of a saved model's `arrays.npz`; a truncated, empty or foreign file is a `DataError`
+    naming it (numpy would say BadZipFile or EOFError without the path)."""
+    import zipfile
+
+    if not file.is_file():
+        raise DataError(f"{file} is missing: the model folder is incomplete; save the model again")
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise DataError(
+            f"{file} is damaged or truncated ({type(exc).__name__}: {exc}); save the model again"
+        ) from None
+    missing = [k for k in ("user_ids", "item_ids", "history_indptr", "history_indices") if k not in arrays]
+    if missing:
+        raise DataError(f"{file} lacks the arrays {missing}: it is not an lmrec model's arrays file")
+    return arrays
 
 
 def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
