@@ -378,8 +378,8 @@ def _read_arrays(file: Path) -> dict[str, np.ndarray]:
 
     if not file.is_file():
         raise DataError(f"{file} is missing: the model folder is incomplete; save the model again")
-    try:
-        with np.load(file, allow_pickle=False) as npz:
+    try:  # the file is opened here so that it is closed when numpy fails to read it
+        with file.open("rb") as handle, np.load(handle, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise DataError(
