@@ -25,6 +25,10 @@ class ConfigError(LmrecError, ValueError):
     """An experiment file or model config is invalid (unknown key, wrong type, impossible value)."""
 
 
+class OptionError(LmrecError, ValueError):
+    """A command-line option or argument has an impossible value; the message names the option."""
+
+
 class UnknownIdError(LmrecError, KeyError):
     """A raw user or item id is not in the vocabulary and the caller asked for a strict lookup."""
 

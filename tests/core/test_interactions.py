@@ -39,6 +39,14 @@ def test_vocabulary_strings_and_unknown():
         v.index(["zz"])
 
 
+def test_integer_vocabulary_names_a_non_integer_id_as_given():
+    v = Vocabulary.from_ids([1, 2, 3])
+    with pytest.raises(UnknownIdError) as info:
+        v.index(["abc", "2"], what="user")
+    assert str(info.value) == "1 unknown user id(s), e.g. ['abc']"  # not a placeholder integer
+    assert v.index(["abc", "3"], missing="negative").tolist() == [-1, 2]
+
+
 def test_canonical_order_user_time_item():
     x = make()
     f = x.to_frame()

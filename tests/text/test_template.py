@@ -10,6 +10,7 @@ import pytest
 
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import ConfigError
 from lmrec.text import ItemTextTemplate, item_texts
 
 NAN = float("nan")
@@ -77,7 +78,7 @@ def test_pipe_lists_are_split_only_in_list_fields() -> None:
     ],
 )
 def test_bad_templates_are_refused(template: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         ItemTextTemplate(template)
 
 
@@ -100,14 +101,14 @@ def catalog() -> ItemCatalog:
 
 
 def test_unknown_field_lists_the_catalog_columns() -> None:
-    with pytest.raises(ValueError, match=r"\['plot'\].*\['title', 'genres', 'url'\]"):
+    with pytest.raises(ConfigError, match=r"\['plot'\].*\['title', 'genres', 'url'\]"):
         item_texts(catalog(), Vocabulary(np.array([1, 2])), "{title}. {plot}")
 
 
 def test_default_template_joins_the_text_fields() -> None:
     t = ItemTextTemplate.default(catalog())
     assert t.template == "{title}. {genres}"
-    with pytest.raises(ValueError, match=r"no text_fields.*'title', 'genres', 'url'"):
+    with pytest.raises(ConfigError, match=r"no text_fields.*'title', 'genres', 'url'"):
         ItemTextTemplate.default(ItemCatalog(catalog().frame))
 
 

@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from lmrec import __version__
 from lmrec.cli import data as data_cmd
 from lmrec.cli import model as model_cmd
 from lmrec.cli import serve as serve_cmd
-from lmrec.errors import LmrecError
+from lmrec.cli.output import LmrecGroup, progress_console, training_log
 
 app = typer.Typer(
     name="lmrec",
+    cls=LmrecGroup,  # user errors: one or two lines and exit code 2 (see cli/output.py)
     help="Recommenders with pretrained models, measured honestly.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -23,8 +23,6 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 model_cmd.register(app)
 serve_cmd.register(app)
-
-console = Console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -74,32 +72,19 @@ def run(
     exp = load_experiment(experiment)
     if threads is not None:
         exp = dataclasses.replace(exp, threads=threads)
-    out_console = Console(stderr=True, quiet=quiet, log_path=False)
-    if not quiet:  # per-epoch lines of the models that train in epochs
-        import logging
-
-        from rich.logging import RichHandler
-
-        train_log = logging.getLogger("lmrec.train")
-        train_log.setLevel(logging.INFO)
-        train_log.addHandler(RichHandler(console=out_console, show_path=False))
-    run_experiment(
-        exp,
-        out=out,
-        data_path=data,
-        console=out_console,
-        progress=not quiet,
-        show_table=True,
-        resume=resume,
-    )
+    out_console = progress_console(quiet=quiet)
+    with training_log(out_console):  # per-epoch lines, in the format of the run's own lines
+        run_experiment(
+            exp,
+            out=out,
+            data_path=data,
+            console=out_console,
+            progress=not quiet,
+            show_table=True,
+            resume=resume,
+        )
 
 
 def main() -> None:
-    """Entry point: LmrecErrors become one clear line and exit code 2, not a traceback."""
-    try:
-        app()
-    except LmrecError as exc:
-        # markup off and no wrapping: the message quotes file content and paths, which must print as is
-        console.print("[bold red]error:[/]", end=" ")
-        console.print(str(exc), markup=False, soft_wrap=True, highlight=False)
-        raise SystemExit(2) from None
+    """Entry point of the `lmrec` script (user errors are handled by `LmrecGroup`, inside the app)."""
+    app()

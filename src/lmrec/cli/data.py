@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+from lmrec.errors import OptionError
 
 if TYPE_CHECKING:
     from lmrec.data.catalog import ItemCatalog
@@ -19,17 +21,22 @@ CATALOG_FILE = "catalog.parquet"
 """Item catalog of a prepared folder: column `item` (raw item id) plus the catalog's columns."""
 
 
+def split_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
+    """`key=value` options as text, key -> value."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise OptionError(f"{what} must look like key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
 def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, object]:
     """`key=value` options; values are parsed as YAML scalars (numbers, booleans, null, strings)."""
     import yaml
 
-    out: dict[str, object] = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise typer.BadParameter(f"{what} must look like key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    return {key: yaml.safe_load(value) for key, value in split_pairs(pairs, what).items()}
 
 
 @app.command("list")
@@ -61,7 +68,7 @@ def info(
     from lmrec.data.loaders import load_dataset
     from lmrec.experiment.prepare import cleaning_config
 
-    options = {} if encoding is None else {"encoding": encoding}
+    options: dict[str, Any] = {} if encoding is None else {"encoding": encoding}
     raw = load_dataset(dataset, path=data, **options) if data else load_dataset(dataset, **options)
     inter, report = clean(raw, cleaning_config(parse_pairs(clean_opt, "--clean")))
     card = data_card(inter, name=raw.name, timestamp_kind=report.timestamp_kind)

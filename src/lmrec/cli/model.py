@@ -11,7 +11,9 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from lmrec.cli.data import CATALOG_FILE, parse_pairs, read_catalog
+from lmrec.cli.data import CATALOG_FILE, read_catalog, split_pairs
+from lmrec.cli.output import check_positive, progress_console, training_log
+from lmrec.errors import ConfigError, OptionError
 from lmrec.models.registry import MODELS
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 console = Console()
 
 
-def load_prepared(folder: Path):  # type: ignore[no-untyped-def]
+def load_prepared(folder: Path) -> Split:
     """The split written by `lmrec data prepare` (vocabularies rebuilt from the union of the parts)."""
     from lmrec.data.splits import split_from_frames
     from lmrec.errors import DataError
@@ -52,18 +54,25 @@ def load_model(path: Path) -> Recommender:
 
 
 def raw_ids(vocab: Vocabulary, values: list[str], what: str) -> np.ndarray:
-    """Indices of raw ids typed on the command line (integer vocabularies take digit strings).
+    """Indices of raw ids typed on the command line (integer vocabularies read them as integers).
 
-    An id that is not in the vocabulary is an `UnknownIdError` naming it, as typed.
+    An id that is not in the vocabulary, or not an integer for an integer vocabulary, is an
+    `UnknownIdError` naming it as typed.
     """
-    from lmrec.errors import UnknownIdError
-
-    if vocab.is_integer:
-        bad = [v for v in values if not v.strip().lstrip("-").isdigit()]
-        if bad:
-            raise UnknownIdError(f"{len(bad)} unknown {what} id(s), e.g. {bad[:5]}")
-        return vocab.index(np.array([int(v) for v in values], dtype=np.int64), what=what)
     return vocab.index(np.array(values, dtype=str), what=what)
+
+
+def model_params(klass: type[Recommender], pairs: list[str] | None) -> dict[str, Any]:
+    """`--param key=value` options read by the types of the model's config dataclass."""
+    from lmrec.models.params import parse_param
+
+    out: dict[str, Any] = {}
+    for key, text in split_pairs(pairs, "--param").items():
+        try:
+            out[key] = parse_param(klass.config_class, key, text, klass.__name__)
+        except ConfigError as exc:
+            raise ConfigError(f"--param {key}={text}: {exc}") from None
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -77,18 +86,16 @@ def _check_item_text(klass: type[Recommender], item_text: str | None, template: 
     """Whether this model gets item text features; refuses options that do not fit the model."""
     if not klass.uses_item_features:
         if item_text is not None or template is not None:
-            raise typer.BadParameter(
-                f"model {klass.name} does not use item text; drop --item-text and --template"
-            )
+            raise OptionError(f"model {klass.name} does not use item text; drop --item-text and --template")
         return False
     if item_text is None:
         if klass.requires_item_features:
-            raise typer.BadParameter(
+            raise OptionError(
                 f"model {klass.name} needs item text: pass --item-text ENCODER (minilm, tfidf, tfidf:256, "
                 "or a sentence-transformers name or folder)"
             )
         if template is not None:
-            raise typer.BadParameter("--template needs --item-text ENCODER")
+            raise OptionError("--template needs --item-text ENCODER")
         return False
     return True
 
@@ -160,15 +167,15 @@ def train(
     from lmrec.service.files import DATA_CARD_FILE
 
     if fit_on not in ("train", "train+valid"):
-        raise typer.BadParameter("--fit-on must be train or train+valid")
+        raise OptionError("--fit-on must be train or train+valid")
     if model.lower() not in MODELS:
-        raise typer.BadParameter(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
+        raise OptionError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
     try:
         metric = parse_metric(select_by).label
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise OptionError(f"--select-by: {exc}") from None
     klass = get_model_class(model)
-    recommender = klass(**parse_pairs(param, "--param"))
+    recommender = klass(**model_params(klass, param))
     wants_text = _check_item_text(klass, item_text, template)
     split = load_prepared(data)
     fit_data = split.train if fit_on == "train" else split.train_valid()
@@ -182,8 +189,10 @@ def train(
         kwargs["item_features"] = features
     if validation is not None:
         kwargs["validation"] = validation
-    with console.status(f"fitting {model} on {len(fit_data)} interactions"), measure() as m:
-        recommender.fit(fit_data, seed=seed, **kwargs)
+    progress = progress_console()  # per-epoch lines of the models that train in epochs, as in `lmrec run`
+    with training_log(progress), progress.status(f"fitting {model} on {len(fit_data)} interactions"):
+        with measure() as m:
+            recommender.fit(fit_data, seed=seed, **kwargs)
     recommender.save(out)
     card = data_card(fit_data, name=f"{data.name} ({fit_on})").to_dict()
     (out / DATA_CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
@@ -211,12 +220,13 @@ def evaluate(
     from lmrec.experiment.runner import user_popularity
     from lmrec.service.files import record_metrics
 
+    check_positive(n, "-n")
+    if split not in ("valid", "test"):
+        raise OptionError("--split must be valid or test")
     rec = load_model(model)
     parts = load_prepared(data)
     if not np.array_equal(rec.item_vocab_.ids, parts.train.item_vocab.ids):
         raise DataError(f"model {model} was trained on a different item catalog than {data}")
-    if split not in ("valid", "test"):
-        raise typer.BadParameter("--split must be valid or test")
     targets = parts.valid if split == "valid" else parts.test
     history = parts.train if split == "valid" else parts.train_valid()
     res = evaluate_ranking(
@@ -263,18 +273,19 @@ def recommend(
     from lmrec.models.base import sequences_to_csr
 
     if bool(user) == bool(history):
-        raise typer.BadParameter("give known users with --user, or one ad-hoc history with --history")
+        raise OptionError("give known users with --user, or one ad-hoc history with --history")
+    check_positive(n, "-n")
     rec = load_model(model)
     if user:
-        ids = [int(u) if rec.user_vocab_.is_integer and u.lstrip("-").isdigit() else u for u in user]
+        idx = raw_ids(rec.user_vocab_, user, "user")
         if explain:
             from lmrec.hybrid.explain import explain as explain_recs
 
-            idx = rec.user_vocab_.index(np.asarray(ids), what="user")
             for row in explain_recs(rec, idx, n, exclude_history=not include_seen):
                 typer.echo(json.dumps(row))
             return
-        for row in rec.recommend_ids(ids, n=n, exclude_history=not include_seen):
+        recs = rec.recommend(idx, n=n, exclude_history=not include_seen)
+        for row in recs.to_records(rec.item_vocab_, rec.user_vocab_):
             typer.echo(json.dumps(row))
         return
     assert history is not None
@@ -304,10 +315,11 @@ def similar(
     n: Annotated[int, typer.Option("-n", help="How many similar items.")] = 10,
 ) -> None:
     """Items most similar to each given item (models with `similar_items`, e.g. content), as JSON lines."""
+    check_positive(n, "-n")
     rec = load_model(model)
     finder = getattr(rec, "similar_items", None)
     if finder is None:
-        raise typer.BadParameter(
+        raise OptionError(
             f"model {rec.name} has no item-to-item similarity; use a model with similar_items (content)"
         )
     idx = raw_ids(rec.item_vocab_, item, "item")

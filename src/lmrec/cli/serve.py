@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lmrec.errors import LmrecError
+from lmrec.errors import LmrecError, OptionError
 
 TOKEN_ENV = "LMREC_SERVICE_TOKEN"
 
@@ -38,9 +38,7 @@ def register(app: typer.Typer) -> None:
 
 def _check_model_dir(model_dir: Path) -> None:
     if not (model_dir / "model.json").is_file():
-        raise typer.BadParameter(
-            f"{model_dir} is not a saved lmrec model (no model.json)", param_hint="MODEL_DIR"
-        )
+        raise OptionError(f"MODEL_DIR {model_dir} is not a saved lmrec model (no model.json)")
 
 
 def _service_module() -> Any:
@@ -128,11 +126,9 @@ def serve(
 
     _check_model_dir(model_dir)
     if retrieval not in RETRIEVAL_MODES:
-        raise typer.BadParameter(f"must be one of {', '.join(RETRIEVAL_MODES)}", param_hint="--retrieval")
+        raise OptionError(f"--retrieval must be one of {', '.join(RETRIEVAL_MODES)}, got {retrieval!r}")
     if auth_reads and token is None:
-        raise typer.BadParameter(
-            f"--auth-reads needs a token (--token or ${TOKEN_ENV})", param_hint="--auth-reads"
-        )
+        raise OptionError(f"--auth-reads needs a token (--token or ${TOKEN_ENV})")
     try:
         import uvicorn
 

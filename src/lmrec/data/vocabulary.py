@@ -163,7 +163,7 @@ class Vocabulary:
     @staticmethod
     def _checked(idx: np.ndarray, raw_arr: np.ndarray, missing: str, what: str) -> np.ndarray:
         if missing == "error" and (idx < 0).any():
-            bad = raw_arr[idx < 0][:5].tolist()
+            bad = raw_arr[idx < 0][:5].tolist()  # as given: "abc" is named, not a placeholder
             noun = what if what.endswith("id") else f"{what} id"
             raise UnknownIdError(f"{int((idx < 0).sum())} unknown {noun}(s), e.g. {bad}")
         if missing not in ("error", "negative"):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def model_signature(model: Recommender) -> str:
     """Model name and configuration (the epoch count aside, which a validated fit chooses): what a hybrid's
     component and a single model of the run share when they are the same model."""
-    config = dataclasses.asdict(model.config)  # type: ignore[call-overload]
+    config = dataclasses.asdict(model.config)
     config.pop("epochs", None)
     return repr((model.name, sorted(config.items())))
 

@@ -85,7 +85,7 @@ def load_fold(exp: Experiment, train_ref: str, test_ref: str, data_path: str | N
 def run_fold(exp: Experiment, spec: ModelSpec, fold: Fold, log: Callable[[str], None]) -> dict[str, Any]:
     """Select on the validation carve-out, refit on the whole train part, score the test part once."""
     klass = get_model_class(spec.name)
-    trials = []
+    trials: list[dict[str, Any]] = []  # JSON records: params, valid_rmse
     valid_truth = _require_ratings(fold.valid_part, "validation")
     for params in candidates(spec, np.random.default_rng(exp.seed)):
         model = klass(**params).fit(fold.fit_part, seed=exp.seed)
@@ -114,11 +114,16 @@ def run_rating(
 ) -> dict[str, Any]:
     """All models over all folds; returns a JSON-able dict with per-fold and mean RMSE/MAE."""
     log: Callable[[str], None] = console.log if console is not None else (lambda _m: None)
-    refs = list(exp.split.folds) or [{"train": exp.split.train, "test": exp.split.test}]
-    for f in refs:
-        if not f.get("train") or not f.get("test"):
+    given: list[dict[str, str | None]] = [dict(f) for f in exp.split.folds] or [
+        {"train": exp.split.train, "test": exp.split.test}
+    ]
+    refs: list[tuple[str, str]] = []
+    for f in given:
+        train_ref, test_ref = f.get("train"), f.get("test")
+        if not train_ref or not test_ref:
             raise ConfigError(f"split.folds entries need train and test, got {f}")
-    folds = [load_fold(exp, f["train"], f["test"], data_path) for f in refs]
+        refs.append((train_ref, test_ref))
+    folds = [load_fold(exp, train_ref, test_ref, data_path) for train_ref, test_ref in refs]
     models = []
     for spec in exp.models:
         results = [run_fold(exp, spec, fold, log) for fold in folds]

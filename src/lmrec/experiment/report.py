@@ -68,11 +68,12 @@ def _numeric(col: pd.Series) -> bool:
 
 def _cell(v: Any, floatfmt: str) -> str:
     if isinstance(v, float | np.floating):
-        if not math.isfinite(v):
+        x = float(v)
+        if not math.isfinite(x):
             return "–"
-        if v != 0 and abs(v) < 1e-4:
-            return format(v, ".1e")  # p-values: 0.0000 would hide the order of magnitude
-        return format(v, floatfmt)
+        if x != 0 and abs(x) < 1e-4:
+            return format(x, ".1e")  # p-values: 0.0000 would hide the order of magnitude
+        return format(x, floatfmt)
     return str(v)
 
 

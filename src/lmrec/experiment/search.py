@@ -66,6 +66,7 @@ def candidates(spec: ModelSpec, rng: np.random.Generator) -> list[dict[str, Any]
 
 def validate_models(exp: Experiment) -> None:
     """Build the config of every candidate of every model now, so a typo fails before any data is loaded."""
+    from lmrec.models.params import build_config
     from lmrec.models.registry import get_model_class
 
     rng = np.random.default_rng(exp.seed)
@@ -76,6 +77,6 @@ def validate_models(exp: Experiment) -> None:
             raise ConfigError(f"model {spec.display}: {exc.args[0]}") from None
         for cand in candidates(spec, rng):
             try:
-                klass.config_class(**cand)
-            except (TypeError, ValueError) as exc:
+                build_config(klass.config_class, cand, klass.__name__)
+            except ConfigError as exc:
                 raise ConfigError(f"model {spec.display}: parameters {cand}: {exc}") from exc

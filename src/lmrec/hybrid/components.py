@@ -31,6 +31,7 @@ COMPONENT_KEYS = ("name", "params", "label")
 
 def component_specs(raw: Any, where: str) -> tuple[dict[str, Any], ...]:
     """Validated, normalised component declarations (a tuple of plain dicts, JSON round-trippable)."""
+    from lmrec.models.params import build_config
     from lmrec.models.registry import get_model_class
 
     if isinstance(raw, Mapping) or not isinstance(raw, Sequence) or isinstance(raw, str):
@@ -50,8 +51,8 @@ def component_specs(raw: Any, where: str) -> tuple[dict[str, Any], ...]:
             raise ConfigError(f"{where}[{i}]: {exc.args[0]}") from None
         params = dict(item.get("params") or {})
         try:
-            klass.config_class(**params)
-        except (TypeError, ValueError) as exc:
+            build_config(klass.config_class, params, klass.__name__)
+        except ConfigError as exc:
             raise ConfigError(f"{where}[{i}] ({item['name']}): parameters {params}: {exc}") from exc
         spec = {"name": str(item["name"]), "params": params}
         if item.get("label"):
@@ -180,7 +181,7 @@ class HybridRecommender(Recommender):
         """
         self.check_is_fitted()
         # the configuration now states what validation chose (weights, epochs), as a fresh refit would
-        self.config = dataclasses.replace(self.config, **self.selected_params())  # type: ignore[type-var]
+        self.config = dataclasses.replace(self.config, **self.selected_params())
         self._component_rng = copy.deepcopy(as_rng(seed))
         threads = getattr(self.config, "num_threads", None)
         for i, (spec, comp) in enumerate(zip(self.component_specs_, self.components_, strict=True)):

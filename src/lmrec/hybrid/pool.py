@@ -27,7 +27,7 @@ class ComponentPool:
 
     @staticmethod
     def _key(model: Recommender) -> str:
-        config = dataclasses.asdict(model.config)  # type: ignore[call-overload]
+        config = dataclasses.asdict(model.config)
         return json.dumps([model.name, config], sort_keys=True, default=str)
 
     @staticmethod

@@ -25,7 +25,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,8 +34,12 @@ from lmrec import __version__
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
-from lmrec.errors import ConfigError, NotFittedError
+from lmrec.errors import ConfigError, DataError, NotFittedError
+from lmrec.models.params import build_config, check_params
 from lmrec.models.topk import topk
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 FORMAT_VERSION = 1
 
@@ -92,8 +96,10 @@ class Recommender(ABC):
 
     name: ClassVar[str]
     """Registry name used in experiment files and saved artifacts."""
-    config_class: ClassVar[type]
+    config_class: ClassVar[type[DataclassInstance]]
     """The frozen dataclass holding this model's hyper-parameters."""
+    config: DataclassInstance
+    """This model's hyper-parameters, an instance of `config_class` (subclasses narrow the type)."""
     uses_sequences: ClassVar[bool] = False
     """True for models that read histories in time order (`sequences` argument of `score`)."""
     uses_item_features: ClassVar[bool] = False
@@ -104,12 +110,11 @@ class Recommender(ABC):
     """True for models that accept `validation` in `fit` (early stopping / best checkpoint)."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
+        who = type(self).__name__
         if config is None:
-            try:
-                config = self.config_class(**params)
-            except TypeError as exc:
-                raise ConfigError(f"{type(self).__name__}: {exc}") from exc
+            config = build_config(self.config_class, params, who)
         elif params:
+            check_params(self.config_class, params, who)
             config = dataclasses.replace(config, **params)
         if not isinstance(config, self.config_class):
             raise ConfigError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {config!r}")
@@ -349,7 +354,10 @@ class Recommender(ABC):
         meta_file = path / "model.json"
         if not meta_file.is_file():
             raise FileNotFoundError(f"{path} is not a saved lmrec model (no model.json)")
-        meta = json.loads(meta_file.read_text())
+        try:
+            meta = json.loads(meta_file.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{meta_file} is not valid JSON ({exc}); save the model again") from None
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{meta_file}: unsupported format_version {meta.get('format_version')}")
         klass = get_model_class(meta["model"])
@@ -357,8 +365,7 @@ class Recommender(ABC):
             raise TypeError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
         model = klass(klass.config_class(**meta["config"]))
         folder = _stored_in(path, meta.get("stored_in"))
-        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = _read_arrays(folder / "arrays.npz")
         widened = meta.get("integer_text_ids", [])
         model.user_vocab_ = Vocabulary(arrays["user_ids"], integer_text="user" in widened)
         model.item_vocab_ = Vocabulary(arrays["item_ids"], integer_text="item" in widened)
@@ -381,6 +388,26 @@ def _stored_in(path: Path, where: Any) -> Path:
     if not isinstance(where, str) or not folder.is_relative_to(path.resolve()) or not folder.is_dir():
         raise ValueError(f"{path / 'model.json'}: stored_in {where!r} is not a folder inside {path}")
     return folder
+
+
+def _read_arrays(file: Path) -> dict[str, np.ndarray]:
+    """Every array of a saved model's `arrays.npz`; a truncated, empty or foreign file is a `DataError`
+    naming it (numpy would say BadZipFile or EOFError without the path)."""
+    import zipfile
+
+    if not file.is_file():
+        raise DataError(f"{file} is missing: the model folder is incomplete; save the model again")
+    try:  # the file is opened here so that it is closed when numpy fails to read it
+        with file.open("rb") as handle, np.load(handle, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise DataError(
+            f"{file} is damaged or truncated ({type(exc).__name__}: {exc}); save the model again"
+        ) from None
+    missing = [k for k in ("user_ids", "item_ids", "history_indptr", "history_indices") if k not in arrays]
+    if missing:
+        raise DataError(f"{file} lacks the arrays {missing}: it is not an lmrec model's arrays file")
+    return arrays
 
 
 def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:

@@ -28,6 +28,7 @@ class Popularity(Recommender):
 
     name = "pop"
     config_class = PopularityConfig
+    config: PopularityConfig
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
         if self.config.count == "events":

@@ -185,7 +185,7 @@ class RecommenderConformance(ABC):
     def test_config_round_trip(self) -> None:
         model = self.make_model()
         config = model.config
-        as_dict = dataclasses.asdict(config)  # type: ignore[call-overload]
+        as_dict = dataclasses.asdict(config)
         assert type(config)(**as_dict) == config
         assert type(config)(**json.loads(json.dumps(as_dict))) == config
         data = self.random_data()

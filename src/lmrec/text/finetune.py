@@ -62,6 +62,10 @@ def _additive(mask: torch.Tensor) -> torch.Tensor:
 class TopLayerTower(nn.Module):
     """Trainable top blocks of a sentence encoder over cached lower-layer states of every item."""
 
+    lower: torch.Tensor
+    mask: torch.Tensor
+    cache: torch.Tensor
+
     def __init__(
         self, encoder: SentenceTransformerEncoder, texts: Sequence[str], layers: int, max_tokens: int
     ) -> None:
@@ -109,7 +113,7 @@ class TopLayerTower(nn.Module):
 
     def forward(self) -> torch.Tensor:
         if self.active is None or not self.training:
-            return self.cache  # type: ignore[return-value]
+            return self.cache
         fresh = self.encode_rows(self.active)
         return self.cache.index_put((self.active + 1,), fresh)
 

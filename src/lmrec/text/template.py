@@ -27,6 +27,7 @@ import pandas as pd
 
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.vocabulary import Vocabulary
+from lmrec.errors import ConfigError
 
 LIST_JOIN = ", "
 """How the elements of a list-like value are joined."""
@@ -86,7 +87,7 @@ class ItemTextTemplate:
     def default(cls, catalog: ItemCatalog) -> ItemTextTemplate:
         """The catalog's `text_fields` joined with ". " (MovieLens: "{title}. {genres}")."""
         if not catalog.text_fields:
-            raise ValueError(
+            raise ConfigError(
                 "the catalog declares no text_fields, so there is no default text template; pass a "
                 f"template over its columns {list(catalog.frame.columns)}, e.g. '{{title}}. {{genres}}'"
             )
@@ -98,11 +99,11 @@ class ItemTextTemplate:
         return tuple(p.field for p in self._pieces)
 
     def check_columns(self, columns: Any) -> None:
-        """Raise a ValueError naming the catalog columns if the template uses a field that is not one."""
+        """Raise a ConfigError naming the catalog columns if the template uses a field that is not one."""
         present = [str(c) for c in columns]
         unknown = [f for f in dict.fromkeys(self.fields) if f not in present]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"text template {self.template!r} uses field(s) {unknown} that are not catalog columns; "
                 f"the catalog has {present}"
             )
@@ -162,24 +163,24 @@ def _parse(template: str) -> tuple[list[str], list[str]]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise ValueError(f"text template {template!r} is not a valid format string: {exc}") from None
+        raise ConfigError(f"text template {template!r} is not a valid format string: {exc}") from None
     for literal, name, spec, conversion in parsed:
         literals[-1] += literal
         if name is None:
             continue
         if not name or not _is_column_name(name):
-            raise ValueError(
+            raise ConfigError(
                 f"text template {template!r}: field {{{name}}} must name a catalog column, like {{title}}"
             )
         if spec or conversion:
-            raise ValueError(
+            raise ConfigError(
                 f"text template {template!r}: field {{{name}}} has a conversion or format spec; "
                 "fields are plain column names"
             )
         names.append(name)
         literals.append("")
     if not names:
-        raise ValueError(f"text template {template!r} uses no field; write fields as {{column}}")
+        raise ConfigError(f"text template {template!r} uses no field; write fields as {{column}}")
     return literals, names
 
 

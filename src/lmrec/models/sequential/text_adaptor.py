@@ -53,6 +53,10 @@ class TextAdaptorItems(nn.Module):
     """
 
     has_text = True
+    text: torch.Tensor
+    known: torch.Tensor
+    white_mean: torch.Tensor
+    white_w: torch.Tensor
 
     def __init__(
         self,
@@ -101,7 +105,7 @@ class TextAdaptorItems(nn.Module):
     def text_vectors(self) -> torch.Tensor:
         """(n_tokens, d_text): the frozen buffer, or the fine-tuned tower's output."""
         if self.text_tower is None:
-            return self.text  # type: ignore[return-value]
+            return self.text
         return self.text_tower()
 
     def whitened(self) -> torch.Tensor:
@@ -114,7 +118,7 @@ class TextAdaptorItems(nn.Module):
             return text
         if self.text_tower is not None:
             return (text - self.white_mean) @ self.white_w
-        key = tuple(b._version for b in (self.text, self.white_mean, self.white_w))  # type: ignore[union-attr]
+        key = tuple(b._version for b in (self.text, self.white_mean, self.white_w))
         if self._white_key != key:
             with torch.no_grad():
                 self._white = (text - self.white_mean) @ self.white_w
@@ -138,7 +142,7 @@ class TextAdaptorItems(nn.Module):
         """(N, dim) L2-normalised representations of the tokens `tokens` (1-D; padding 0 gives zeros)."""
         out = self.adapt(self.whitened()[tokens])
         if self.transductive:
-            known: torch.Tensor = self.known[tokens]  # type: ignore[index]
+            known = self.known[tokens]
             if self.training and self.id_dropout > 0:
                 known = known * (torch.rand(known.shape[0]) >= self.id_dropout)
             out = out + self.ids(tokens) * known[:, None]
@@ -146,7 +150,7 @@ class TextAdaptorItems(nn.Module):
 
     def table(self) -> torch.Tensor:
         """(n_tokens, dim) L2-normalised item representations (padding row zero)."""
-        return self.rows(torch.arange(self.text.shape[0]))  # type: ignore[union-attr]
+        return self.rows(torch.arange(self.text.shape[0]))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Representations of a batch of token ids; the adaptor runs once per distinct token."""
