@@ -7,7 +7,9 @@ they need in their saved arrays, so a saved model scores without the catalog or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +24,10 @@ class ItemFeatures:
     """(n_items,) bool: True where the item had text (a zero row is "unknown", not "similar to nothing")."""
     source: str = ""
     """What produced the vectors (encoder name, template), recorded with the model."""
+    recipe: Mapping[str, Any] | None = None
+    """How to make the vector of a new item's text the same way, recorded with models that add items
+    after training: {"encoder": make_encoder spec, "encoder_name", "corpus_dependent", "template",
+    "list_fields", "list_separator"}; None when unknown (vectors made outside `lmrec.text`)."""
 
     def __post_init__(self) -> None:
         vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)

@@ -16,6 +16,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def _as_int(value: Any) -> int | None:
+    """An integer id from an int or a string of digits ("007" -> 7), else None."""
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return None
+
+
 def _canonical_ids(ids: Any) -> np.ndarray:
     """Return ids as an int64 array when every id is an integer value, else as a unicode string array."""
     arr = np.asarray(ids)
@@ -35,18 +46,33 @@ class Vocabulary:
 
     Sorting by raw id (numeric when every id is an integer) makes indices reproducible across runs and
     gives the tie-break order the benchmark protocols demand ("lower item index wins").
+
+    A fitted model that takes new items after training (`Recommender.add_items`) appends them with
+    `extended`: the first `len - appended` ids stay sorted, the `appended` ones follow in the order they
+    were added, so every index the model already holds keeps its meaning.
     """
 
     ids: np.ndarray
     """Raw ids in index order: int64 when all ids are integers, otherwise unicode strings."""
+    appended: int = 0
+    """Ids at the end added after the sorted ones (`extended`), in the order they were added."""
     _index: pd.Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ids = _canonical_ids(self.ids)
         if ids.ndim != 1:
             raise ValueError("Vocabulary ids must be one-dimensional")
+        appended = int(self.appended)
+        if not 0 <= appended <= ids.shape[0]:
+            raise ValueError(f"Vocabulary.appended must be in [0, {ids.shape[0]}], got {self.appended}")
+        if appended:
+            index = pd.Index(ids)
+            if not index.is_unique:
+                dup = index[index.duplicated()][:5].tolist()
+                raise ValueError(f"Vocabulary ids must be unique, but {dup} occur more than once")
         # Index order is the protocols' tie-break ("lower item index wins"), so it must be sorted order.
-        ascending = ids[1:] > ids[:-1]
+        head = ids[: ids.shape[0] - appended]
+        ascending = head[1:] > head[:-1]
         if not ascending.all():
             at = int(np.flatnonzero(~ascending)[0])
             what = "sorted in ascending order" if pd.Index(ids).is_unique else "unique"
@@ -57,7 +83,33 @@ class Vocabulary:
             )
         index = pd.Index(ids)
         object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "appended", appended)
         object.__setattr__(self, "_index", index)
+
+    def extended(self, new_ids: Any) -> Vocabulary:
+        """This vocabulary with `new_ids` appended after its last index (in the given order).
+
+        New ids take the vocabulary's id type (an integer vocabulary refuses ids that are not integers);
+        an id already present, or given twice, is a ValueError naming it.
+        """
+        raw = list(np.atleast_1d(np.asarray(new_ids, dtype=object)))
+        if self.is_integer:
+            bad = [r for r in raw if _as_int(r) is None]
+            if bad:
+                raise ValueError(f"the vocabulary's ids are integers; {bad[:5]} are not integer ids")
+            arr = np.array([_as_int(r) for r in raw], dtype=np.int64)
+        elif len(self):
+            arr = np.array([str(r) for r in raw], dtype=str)
+        else:
+            arr = _canonical_ids(np.array(raw, dtype=object))
+        known = arr[self._index.get_indexer(arr) >= 0] if len(arr) else arr
+        if known.size:
+            raise ValueError(f"{known.size} id(s) already in the vocabulary, e.g. {known[:5].tolist()}")
+        fresh = pd.Index(arr)
+        if not fresh.is_unique:
+            raise ValueError(f"ids given more than once: {fresh[fresh.duplicated()][:5].tolist()}")
+        ids = np.concatenate([self.ids, arr]) if len(self) else arr
+        return Vocabulary(ids, appended=self.appended + len(arr))
 
     @classmethod
     def from_ids(cls, ids: Iterable[Any] | np.ndarray) -> Vocabulary:

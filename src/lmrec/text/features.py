@@ -17,7 +17,7 @@ from lmrec.data.features import ItemFeatures
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import DataError
 from lmrec.text.cache import EmbeddingCache, checked_vectors
-from lmrec.text.encoders import TextEncoder, make_encoder
+from lmrec.text.encoders import TextEncoder, encoder_spec, make_encoder
 from lmrec.text.template import ItemTextTemplate, item_texts
 
 
@@ -41,7 +41,8 @@ def item_features(
 
     Items without a catalog row or whose text renders empty get a zero vector and `has_content` False.
     Only items with text are encoded, so a corpus-dependent encoder (TF-IDF) is fitted on exactly those
-    texts, in item-index order. `source` records the encoder name and the template.
+    texts, in item-index order. `source` records the encoder name and the template; `recipe` the encoder
+    spec and template, so that a model can later encode a new item's text the same way.
     """
     texts = item_texts(catalog, item_vocab, template)
     rows = np.flatnonzero(texts.has_text)
@@ -64,4 +65,12 @@ def item_features(
         vectors=vectors,
         has_content=texts.has_text,
         source=f"{enc.name} | template={texts.template.template!r}",
+        recipe={
+            "encoder": encoder_spec(enc),
+            "encoder_name": enc.name,
+            "corpus_dependent": bool(enc.corpus_dependent),
+            "template": texts.template.template,
+            "list_fields": list(texts.template.list_fields),
+            "list_separator": texts.template.list_separator,
+        },
     )
