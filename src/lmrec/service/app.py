@@ -226,6 +226,7 @@ def create_app(
     shuts down.
     """
     from lmrec.service.batching import RecommendBatcher
+    from lmrec.service.items_route import add_item_routes
     from lmrec.service.routes import add_routes
     from lmrec.service.schedule import RetrainSchedule
 
@@ -267,5 +268,7 @@ def create_app(
     _register_metrics(metrics, service)
     _install_error_handlers(app)
     app.add_middleware(_MetricsMiddleware, metrics=metrics)
-    add_routes(app, service, metrics, _BearerToken(token), batcher)
+    require_token = _BearerToken(token)
+    add_routes(app, service, metrics, require_token, batcher)
+    add_item_routes(app, service, require_token)  # POST /items: models that add items from text
     return app
