@@ -301,12 +301,7 @@ class Recommender(ABC):
     def add_items(self, raw_ids: Any, vectors: np.ndarray) -> np.ndarray:
         """Append new items (raw ids not in the catalog) given by their text vectors; returns their
         indices. Models without `adds_items_from_text` refuse (the default here)."""
-        raise CapabilityError(
-            f"{type(self).__name__} ({self.name}) cannot add items after training: it lacks the "
-            "capability adds_items_from_text. Use the text-based sequential model textseq (alone, or as "
-            "the cold-item component of a switching hybrid with rule item_count), which scores a new item "
-            "from its text"
-        )
+        raise lacks_adds_items(self)
 
     def item_text_recipe(self) -> dict[str, Any] | None:
         """How the text vectors of `add_items` are made (models with `adds_items_from_text`; None for the
@@ -386,6 +381,16 @@ class Recommender(ABC):
         model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
         model._load_extra(path)
         return model
+
+
+def lacks_adds_items(model: Recommender) -> CapabilityError:
+    """The error for a model without `adds_items_from_text` asked to add items (names the model to use)."""
+    return CapabilityError(
+        f"the model {model.name} ({type(model).__name__}) cannot add items after training: it lacks the "
+        "capability adds_items_from_text. Use the text-based sequential model textseq (alone, or as the "
+        "cold-item component of a switching hybrid with rule item_count), which scores a new item from "
+        "its text"
+    )
 
 
 def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:

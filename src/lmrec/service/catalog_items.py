@@ -32,7 +32,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from lmrec.errors import CapabilityError, LmrecError
-from lmrec.models.base import Recommender
+from lmrec.models.base import Recommender, lacks_adds_items
 from lmrec.service.state import canonical_id, lookup
 from lmrec.service.store import ID_LENGTH, EventStore
 from lmrec.text.new_items import NewItem, NewItemEncoder, NewItemError
@@ -125,11 +125,7 @@ class CatalogItems:
     def prepare(self, model: Recommender, items: Sequence[NewItem]) -> tuple[list[str], np.ndarray]:
         """Canonical raw ids and text vectors of `items` for `model`; raises before anything changes."""
         if not model.adds_items_from_text:
-            raise CapabilityError(
-                f"the served model {model.name} cannot add items after training: it lacks the capability "
-                "adds_items_from_text. Serve textseq (alone, or as the cold-item component of a switching "
-                "hybrid with rule item_count), which scores a new item from its text"
-            )
+            raise lacks_adds_items(model)
         recipe = model.item_text_recipe()
         if recipe is None:
             raise CapabilityError(f"{model.name} cannot add items: it records no item text recipe")

@@ -95,7 +95,8 @@ class NewItemEncoder:
 
     def _vector(self, item: NewItem) -> np.ndarray:
         try:
-            vec = np.asarray(item.vector, dtype=np.float32).reshape(-1)
+            with np.errstate(over="ignore"):  # a number beyond float32 becomes inf, refused below
+                vec = np.asarray(item.vector, dtype=np.float32).reshape(-1)
         except (TypeError, ValueError):
             raise NewItemError(f"{item._at()}vector must be a list of numbers") from None
         if vec.shape != (self.dim,):
