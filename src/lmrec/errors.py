@@ -35,3 +35,8 @@ class UnknownIdError(LmrecError, KeyError):
     def __str__(self) -> str:
         # KeyError's str() is the repr of its argument (quoted); this error carries a sentence.
         return str(self.args[0]) if len(self.args) == 1 else Exception.__str__(self)
+
+
+class CapabilityError(LmrecError, ValueError):
+    """A model was asked for something it does not declare it can do; the message names the capability
+    and a model that has it."""

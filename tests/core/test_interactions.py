@@ -47,6 +47,28 @@ def test_integer_vocabulary_names_a_non_integer_id_as_given():
     assert v.index(["abc", "3"], missing="negative").tolist() == [-1, 2]
 
 
+def test_vocabulary_extended_appends_after_the_sorted_ids():
+    v = Vocabulary.from_ids([10, 9, 100])
+    grown = v.extended([5, "7"])  # integer vocabularies take integer strings too
+    assert grown.ids.tolist() == [9, 10, 100, 5, 7] and grown.appended == 2
+    assert grown.index([5, 100, 7]).tolist() == [3, 2, 4]  # old indices keep their meaning
+    assert grown.extended([1]).appended == 3
+    assert Vocabulary(grown.ids, appended=2) == grown
+    for bad, message in [
+        ([10], "already in the vocabulary"),
+        ([6, 6], "more than once"),
+        (["x"], "integers"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            v.extended(bad)
+    with pytest.raises(ValueError, match="sorted"):
+        Vocabulary(grown.ids, appended=1)  # 100 > 5: only two ids may be out of order
+    with pytest.raises(ValueError, match="unique"):
+        Vocabulary(np.array([9, 10, 9]), appended=1)
+    words = Vocabulary.from_ids(["b", "a"]).extended([3])
+    assert words.ids.tolist() == ["a", "b", "3"] and words.index(["3"]).tolist() == [2]
+
+
 def test_canonical_order_user_time_item():
     x = make()
     f = x.to_frame()

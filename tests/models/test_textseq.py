@@ -11,7 +11,8 @@ import pytest
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
-from lmrec.errors import ConfigError
+from lmrec.errors import CapabilityError, ConfigError
+from lmrec.models.base import Recommender
 from lmrec.models.sequential.sasrec import SASRec
 from lmrec.testing.datasets import successor_sequences
 
@@ -113,3 +114,69 @@ def test_sasrec_text_name_says_what_replaced_it() -> None:
 
     with pytest.raises(KeyError, match="textseq"):
         get_model_class("sasrec_text")
+
+
+@pytest.mark.parametrize("mode", ["inductive", "transductive"])
+def test_items_added_after_training_are_scored_from_their_text(mode: str, tmp_path: Any) -> None:
+    """An added item is exactly what an item without training data is: its text through the adaptor. Given
+    the text of cold item 30 + k, it gets that item's scores; the old items' scores do not move; a
+    save/load round trip keeps it (appended after the sorted ids)."""
+    data, features, seqs = cold_case()
+    model = TextSeq(**{**SMALL, "epochs": 3, "mode": mode}).fit(data, seed=0, item_features=features)
+    users = np.array([-1] * N_COLD + [0, 1])
+    sequences = [*seqs, np.array([], dtype=np.int64), np.array([5, 6])]
+    before = model.score(users, sequences=sequences)
+    twins = N_WARM + np.array([2, 7])
+    added = model.add_items([900, 901], features.vectors[twins])
+    assert added.tolist() == [N_WARM + N_COLD, N_WARM + N_COLD + 1] and model.n_items == N_WARM + N_COLD + 2
+    after = model.score(users, sequences=sequences)
+    np.testing.assert_array_equal(after[:, : before.shape[1]], before)
+    np.testing.assert_allclose(after[:, added], before[:, twins], rtol=1e-6)
+    assert not model.trained_[added].any() and (model.popularity_[added] == 0).all()
+    assert (model.net_.items.known[added + 1] == 0).all()
+    assert model.history_.shape == (len(model.user_vocab_), model.n_items)
+    recs = model.recommend(np.full(N_COLD, -1), n=3, sequences=seqs)
+    assert (recs.items == added[0]).any()  # cold twin 32 and the new item 900 rank together
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    assert loaded.item_vocab_.ids[-2:].tolist() == [900, 901] and loaded.item_vocab_.appended == 2
+    np.testing.assert_array_equal(loaded.score(users, sequences=sequences), after)
+    loaded.add_items(["902"], features.vectors[[N_WARM]])  # and it keeps adding after a load
+    assert loaded.item_vocab_.index([902]).tolist() == [N_WARM + N_COLD + 2]
+
+
+def test_add_items_refuses_what_it_cannot_add() -> None:
+    data, features, _ = cold_case()
+    model = TextSeq(**{**SMALL, "epochs": 1}).fit(data, seed=0, item_features=features)
+    vec = features.vectors[:1]
+    cases = [
+        ([100], vec, "already in the vocabulary"),
+        ([900, 900], features.vectors[:2], "more than once"),
+        (["abc"], vec, "integers"),
+        ([900], vec[:, :5], "length 24"),
+        ([900, 901], vec, "2 item"),
+        ([900], np.full((1, 24), np.nan), "NaN"),
+    ]
+    for ids, vectors, message in cases:
+        with pytest.raises(ValueError, match=message):
+            model.add_items(ids, vectors)
+    assert model.n_items == N_WARM + N_COLD and model.net_.items.text.shape[0] == N_WARM + N_COLD + 1
+    sasrec = SASRec(**{k: v for k, v in SMALL.items() if k != "adaptor_dropout"} | {"epochs": 1}).fit(
+        data, seed=0
+    )
+    assert not sasrec.adds_items_from_text and TextSeq.adds_items_from_text
+    with pytest.raises(CapabilityError, match=r"adds_items_from_text.*textseq"):
+        sasrec.add_items([900], vec)
+
+
+def test_the_text_recipe_is_recorded_at_fit_time(tmp_path: Any) -> None:
+    data, features, _ = cold_case()
+    recipe = {
+        "encoder": {"type": "st", "model": "all-MiniLM-L6-v2", "normalize": True},
+        "template": "{title}",
+    }
+    with_recipe = ItemFeatures(features.vectors, features.has_content, source="test", recipe=recipe)
+    model = TextSeq(**{**SMALL, "epochs": 1}).fit(data, seed=0, item_features=with_recipe)
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    assert loaded.item_text_recipe() == {**recipe, "dim": 24}
+    bare = TextSeq(**{**SMALL, "epochs": 1}).fit(data, seed=0, item_features=features)
+    assert bare.item_text_recipe() == {"encoder": None, "dim": 24}

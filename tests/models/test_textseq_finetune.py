@@ -43,10 +43,10 @@ def test_finetuned_encoder_encodes_new_text_like_the_items(tmp_path: Path) -> No
     data, features = _case(tmp_path)
     model = TextSeq(**PARAMS).fit(data, seed=0, item_features=features)
     info = model.training_["finetune"]
-    assert info["kept"] and info["epochs_run"] == 2 and info["encoder"] == "all-MiniLM-L6-v2"
+    assert info["kept"] and info["epochs_run"] == 2 and info["encoder"]["model"] == "all-MiniLM-L6-v2"
     text = model.net_.items.text.numpy()[1:]
     assert not np.allclose(text, features.vectors, atol=1e-4)  # the encoder moved
-    encoder = model.finetuned_encoder()
+    encoder = model.tuned_text_encoder()
     assert encoder is not None
     np.testing.assert_allclose(encoder.encode(list(features.texts[:5])), text[:5], atol=2e-5)
 
@@ -54,9 +54,21 @@ def test_finetuned_encoder_encodes_new_text_like_the_items(tmp_path: Path) -> No
     assert not any(p.suffix == ".pkl" for p in path.rglob("*"))
     loaded = Recommender.load(path)
     np.testing.assert_allclose(loaded.score(np.arange(5)), model.score(np.arange(5)), atol=1e-6)
-    again = loaded.finetuned_encoder()
+    again = loaded.tuned_text_encoder()
     assert again is not None
     np.testing.assert_allclose(again.encode([features.texts[7]]), text[7:8], atol=2e-5)
+
+    # an item added from its text goes through the tuned blocks and scores like its twin
+    from lmrec.text.new_items import NewItem, NewItemEncoder
+
+    recipe = loaded.item_text_recipe()
+    assert recipe is not None and "finetuned" in recipe
+    new = NewItemEncoder(recipe, recipe["dim"], tuned=loaded.tuned_text_encoder())
+    vector = new.vectors([NewItem(item=9999, text=features.texts[3])])
+    np.testing.assert_allclose(vector, text[3:4], atol=2e-5)
+    index = loaded.add_items([9999], vector)
+    scores = loaded.score(np.arange(4))
+    np.testing.assert_allclose(scores[:, index[0]], scores[:, 3], atol=1e-4)
     json.loads((path / "model.json").read_text())
 
 
@@ -71,5 +83,5 @@ def test_tuned_encoder_is_dropped_when_validation_does_not_improve(tmp_path: Pat
         split.train, seed=0, item_features=features, validation=valid
     )
     info = bad.training_["finetune"]
-    assert info["kept"] is False and bad.finetuned_encoder() is None
+    assert info["kept"] is False and bad.tuned_text_encoder() is None
     np.testing.assert_allclose(bad.net_.items.text.numpy()[1:], features.vectors, atol=1e-6)

@@ -81,9 +81,11 @@ def test_openapi_lists_every_endpoint_and_the_bearer_scheme(client: TestClient) 
         "/events",
         "/events/batch",
         "/admin/retrain",
+        "/items",
     }
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert "security" in spec["paths"]["/events"]["post"]
+    assert "security" in spec["paths"]["/items"]["post"]
     assert "security" not in spec["paths"]["/recommendations"]["post"]
 
 

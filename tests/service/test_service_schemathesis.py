@@ -42,9 +42,22 @@ def _content_exact() -> Any:
     return create_app(model, retrieval="exact", token=TOKEN)
 
 
+def _textseq_items() -> Any:
+    """A textseq (adds items from text), for POST /items: vectors of any length and values, texts it
+    cannot encode (no recorded encoder), fields, repeated and existing ids."""
+    from lmrec.models.sequential.textseq import TextSeq
+    from lmrec.testing.datasets import successor_sequences
+
+    data = successor_sequences(n_users=20, n_items=10).data
+    features = ItemFeatures(np.eye(10, 6, dtype=np.float32), np.ones(10, dtype=bool))
+    model = TextSeq(embedding_size=8, epochs=1, num_threads=1).fit(data, seed=0, item_features=features)
+    return create_app(model, retrieval="exact", token=TOKEN)
+
+
 # built at collection (schemathesis' fixture-based loader does not run under this pytest); tiny models
 ALS_ANN = schemathesis.openapi.from_asgi("/openapi.json", _als_ann())
 CONTENT_EXACT = schemathesis.openapi.from_asgi("/openapi.json", _content_exact())
+TEXTSEQ_ITEMS = schemathesis.openapi.from_asgi("/openapi.json", _textseq_items()).include(path="/items")
 SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
@@ -59,4 +72,10 @@ def test_no_server_errors_als_ann(case: Any, auth: dict[str, str]) -> None:
 @CONTENT_EXACT.parametrize()
 @SETTINGS
 def test_no_server_errors_content_exact(case: Any, auth: dict[str, str]) -> None:
+    case.call_and_validate(headers=auth, checks=[not_a_server_error])
+
+
+@TEXTSEQ_ITEMS.parametrize()
+@SETTINGS
+def test_no_server_errors_when_adding_items(case: Any, auth: dict[str, str]) -> None:
     case.call_and_validate(headers=auth, checks=[not_a_server_error])

@@ -9,6 +9,7 @@ import typer
 
 from lmrec import __version__
 from lmrec.cli import data as data_cmd
+from lmrec.cli import items as items_cmd
 from lmrec.cli import model as model_cmd
 from lmrec.cli import serve as serve_cmd
 from lmrec.cli.output import LmrecGroup, progress_console, training_log
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(items_cmd.app, name="items")
 model_cmd.register(app)
 serve_cmd.register(app)
 

@@ -7,7 +7,9 @@ they need in their saved arrays, so a saved model scores without the catalog or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +26,10 @@ class ItemFeatures:
     """What produced the vectors (encoder name, template), recorded with the model."""
     texts: tuple[str, ...] | None = None
     """The rendered text of each item ("" where none), for models that fine-tune the encoder."""
-    encoder: str | None = None
-    """The encoder spec the vectors came from (`lmrec.text.make_encoder`), for the same reason."""
+    recipe: Mapping[str, Any] | None = None
+    """How to make the vector of a new item's text the same way, recorded with models that add items
+    after training: {"encoder": make_encoder spec, "encoder_name", "corpus_dependent", "template",
+    "list_fields", "list_separator"}; None when unknown (vectors made outside `lmrec.text`)."""
 
     def __post_init__(self) -> None:
         vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)

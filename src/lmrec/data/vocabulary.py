@@ -71,6 +71,10 @@ class Vocabulary:
 
     Sorting by raw id (numeric when every id is an integer) makes indices reproducible across runs and
     gives the tie-break order the benchmark protocols demand ("lower item index wins").
+
+    A fitted model that takes new items after training (`Recommender.add_items`) appends them with
+    `extended`: the first `len - appended` ids stay sorted, the `appended` ones follow in the order they
+    were added, so every index the model already holds keeps its meaning.
     """
 
     ids: np.ndarray
@@ -78,14 +82,25 @@ class Vocabulary:
     integer_text: bool = False
     """Text ids widened from integer ones: integer ids are canonical decimal text, and lookups read
     integer text as those ids (see the module docstring). Saved models record it in `model.json`."""
+    appended: int = 0
+    """Ids at the end added after the sorted ones (`extended`), in the order they were added."""
     _index: pd.Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ids = as_integer_text(self.ids) if self.integer_text else _canonical_ids(self.ids)
         if ids.ndim != 1:
             raise ValueError("Vocabulary ids must be one-dimensional")
+        appended = int(self.appended)
+        if not 0 <= appended <= ids.shape[0]:
+            raise ValueError(f"Vocabulary.appended must be in [0, {ids.shape[0]}], got {self.appended}")
+        if appended:
+            index = pd.Index(ids)
+            if not index.is_unique:
+                dup = index[index.duplicated()][:5].tolist()
+                raise ValueError(f"Vocabulary ids must be unique, but {dup} occur more than once")
         # Index order is the protocols' tie-break ("lower item index wins"), so it must be sorted order.
-        ascending = ids[1:] > ids[:-1]
+        head = ids[: ids.shape[0] - appended]
+        ascending = head[1:] > head[:-1]
         if not ascending.all():
             at = int(np.flatnonzero(~ascending)[0])
             what = "sorted in ascending order" if pd.Index(ids).is_unique else "unique"
@@ -96,7 +111,35 @@ class Vocabulary:
             )
         index = pd.Index(ids)
         object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "appended", appended)
         object.__setattr__(self, "_index", index)
+
+    def extended(self, new_ids: Any) -> Vocabulary:
+        """This vocabulary with `new_ids` appended after its last index (in the given order).
+
+        New ids take the vocabulary's id type (an integer vocabulary refuses ids that are not integers);
+        an id already present, or given twice, is a ValueError naming it.
+        """
+        raw = list(np.atleast_1d(np.asarray(new_ids, dtype=object)))
+        if self.is_integer:
+            bad = [r for r in raw if as_int64(r) is None]
+            if bad:
+                raise ValueError(f"the vocabulary's ids are integers; {bad[:5]} are not integer ids")
+            arr = np.array([as_int64(r) for r in raw], dtype=np.int64)
+        elif self.integer_text:
+            arr = as_integer_text(raw)
+        elif len(self):
+            arr = np.array([str(r) for r in raw], dtype=str)
+        else:
+            arr = _canonical_ids(np.array(raw, dtype=object))
+        known = arr[self._index.get_indexer(arr) >= 0] if len(arr) else arr
+        if known.size:
+            raise ValueError(f"{known.size} id(s) already in the vocabulary, e.g. {known[:5].tolist()}")
+        fresh = pd.Index(arr)
+        if not fresh.is_unique:
+            raise ValueError(f"ids given more than once: {fresh[fresh.duplicated()][:5].tolist()}")
+        ids = np.concatenate([self.ids, arr]) if len(self) else arr
+        return Vocabulary(ids, integer_text=self.integer_text, appended=self.appended + len(arr))
 
     @classmethod
     def from_ids(cls, ids: Iterable[Any] | np.ndarray, *, integer_text: bool = False) -> Vocabulary:

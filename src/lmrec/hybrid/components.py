@@ -226,8 +226,17 @@ class HybridRecommender(Recommender):
         *,
         history_given: bool,
     ) -> np.ndarray:
-        """Scores of component `index` for a batch, with the history in the form that component reads."""
+        """Scores of component `index` for a batch, with the history in the form that component reads.
+
+        A component that did not take the items added to the hybrid after training (`add_items`) knows a
+        prefix of its catalog: it gets the history of those items only and scores them only (fewer
+        columns)."""
         model = self.components_[index]
+        known = model.n_items
+        if known < history.shape[1]:
+            history = history[:, :known]
+            if sequences is not None:
+                sequences = [s[np.asarray(s) < known] for s in sequences]
         if model.uses_sequences:
             return model.score(users, history if history_given else None, sequences=sequences)
         return model.score(users, history)

@@ -5,17 +5,23 @@
 - `rule: item_count`: items with at most `threshold` training interactions (cold and rare items) take
   their score from the first component (e.g. the text model), the others from the second; the two score
   sets are normalised per user first so that they can share one ranking.
+
+Items added after training (`add_items`, capability `adds_items_from_text`) have no training users, so
+under `item_count` they are cold and take the first component's score: a switching hybrid adds items
+when its rule is `item_count` and its first component adds items from text (`textseq`). The other
+component keeps its catalog when it cannot add items (it never ranks the new ones).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from lmrec.data.interactions import Interactions
+from lmrec.errors import CapabilityError
 from lmrec.hybrid.components import HybridRecommender, component_specs, unseen_mask
 from lmrec.hybrid.normalize import NORMALIZERS, get_normalizer
 from lmrec.models.base import Validation
@@ -64,6 +70,8 @@ class SwitchingHybrid(HybridRecommender):
     name = "switching"
     config_class = SwitchingConfig
     config: SwitchingConfig
+    adds_items_from_text: ClassVar[bool] = True
+    """Under rule item_count with a first component that adds items from text (see `add_items`)."""
 
     def _component_specs(self) -> tuple[dict[str, Any], ...]:
         return tuple(self.config.components)
@@ -113,11 +121,63 @@ class SwitchingHybrid(HybridRecommender):
         norm = get_normalizer(self.config.normalize)
         mask = unseen_mask(history, self.config.rank_history)
         cold = self.item_users_ <= self.config.threshold
-        out = norm(self.component_scores(1, users, history, sequences, history_given=given), mask)
+        warm = self.component_scores(1, users, history, sequences, history_given=given)
+        out = np.empty((users.shape[0], self.n_items), dtype=np.float32)
+        # a warm component that could not add the items added since training scores only its own
+        # catalog; the added items are cold (no training users), so the first component fills them in
+        known = warm.shape[1]
+        out[:, :known] = norm(warm, mask if mask is None else mask[:, :known])
         if cold.any():
             first = norm(self.component_scores(0, users, history, sequences, history_given=given), mask)
             out[:, cold] = first[:, cold]
         return out
+
+    def _can_add_items(self) -> str | None:
+        """Why this hybrid cannot add items (None when it can)."""
+        if self.config.rule != "item_count":
+            return f"its rule is {self.config.rule!r}, and new items are routed by item_count only"
+        first = self.components_[0]
+        if not first.adds_items_from_text:
+            return f"its first (cold-item) component {first.name} lacks the capability adds_items_from_text"
+        return None
+
+    def _check_can_add_items(self) -> None:
+        self.check_is_fitted()
+        why = self._can_add_items()
+        if why is not None:
+            raise CapabilityError(
+                f"this switching hybrid cannot add items after training: {why}. Use rule item_count with "
+                "textseq as the first component"
+            )
+
+    def item_text_recipe(self) -> dict[str, Any] | None:
+        """The first component's recipe; a CapabilityError when this configuration cannot add items."""
+        self._check_can_add_items()
+        return self.components_[0].item_text_recipe()
+
+    def tuned_text_encoder(self) -> Any:
+        """The first component's (it scores the added items)."""
+        self._check_can_add_items()
+        return self.components_[0].tuned_text_encoder()
+
+    def add_items(self, raw_ids: Any, vectors: np.ndarray) -> np.ndarray:
+        """Add new items to the components that add items from text (the first one must), and route them
+        to the first component (0 training users: cold); returns their indices."""
+        self._check_can_add_items()
+        try:
+            vocab = self.item_vocab_.extended(np.atleast_1d(np.asarray(raw_ids, dtype=object)))
+        except ValueError as exc:
+            raise ValueError(f"add_items: new item ids only: {exc}") from None
+        start = self.n_items
+        for model in self.components_:
+            if model.adds_items_from_text:
+                model.add_items(raw_ids, vectors)
+        k = len(vocab) - start
+        self.item_vocab_ = vocab
+        h = self.history_
+        self.history_ = sp.csr_matrix((h.data, h.indices, h.indptr), shape=(h.shape[0], start + k))
+        self.item_users_ = np.concatenate([self.item_users_, np.zeros(k, dtype=np.int64)])
+        return np.arange(start, start + k, dtype=np.int64)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"item_users": self.item_users_}

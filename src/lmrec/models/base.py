@@ -16,6 +16,9 @@ model lacks it:
 - `uses_item_features`: `fit(..., item_features=ItemFeatures)` gives dense item content vectors.
 - `supports_validation`: `fit(..., validation=Validation)` lets the model watch held-out *validation*
   targets while training (early stopping, best checkpoint). The test split never goes here.
+- `adds_items_from_text`: `add_items(raw_ids, vectors)` appends items nobody has interacted with to a
+  fitted model, each given by its text vector (made as `item_text_recipe()` says), and scores them from
+  that text at once, without retraining (`textseq`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from lmrec import __version__
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
-from lmrec.errors import ConfigError, DataError, NotFittedError
+from lmrec.errors import CapabilityError, ConfigError, DataError, NotFittedError
 from lmrec.models.params import build_config, check_params
 from lmrec.models.topk import topk
 
@@ -108,6 +111,8 @@ class Recommender(ABC):
     """True when `fit` cannot work without `item_features`."""
     supports_validation: ClassVar[bool] = False
     """True for models that accept `validation` in `fit` (early stopping / best checkpoint)."""
+    adds_items_from_text: ClassVar[bool] = False
+    """True for models whose `add_items` takes new items (text vectors) after fit, without retraining."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         who = type(self).__name__
@@ -297,6 +302,24 @@ class Recommender(ABC):
         recs = self.recommend(users, n=n, exclude_history=exclude_history)
         return recs.to_records(self.item_vocab_, self.user_vocab_)
 
+    # --- items added after training (`adds_items_from_text`) -------------------------------------
+    def add_items(self, raw_ids: Any, vectors: np.ndarray) -> np.ndarray:
+        """Append new items (raw ids not in the catalog) given by their text vectors; returns their
+        indices. Models without `adds_items_from_text` refuse (the default here)."""
+        raise lacks_adds_items(self)
+
+    def item_text_recipe(self) -> dict[str, Any] | None:
+        """How the text vectors of `add_items` are made (models with `adds_items_from_text`; None for the
+        others): {"dim": vector length, "encoder": `make_encoder` spec or None when the vectors came from
+        elsewhere, and, recorded at fit time from `ItemFeatures.recipe`, "template", "corpus_dependent",
+        ...}."""
+        return None
+
+    def tuned_text_encoder(self) -> Any:
+        """The text encoder of `add_items` when the model fine-tuned its own (an object with
+        `encode(texts) -> vectors`), or None: the recipe's pretrained encoder is the right one."""
+        return None
+
     # --- persistence ----------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
         """Learned arrays to save (subclasses extend)."""
@@ -326,6 +349,7 @@ class Recommender(ABC):
             "config": dataclasses.asdict(self.config),
             "n_users": len(self.user_vocab_),
             "n_items": len(self.item_vocab_),
+            "items_appended": self.item_vocab_.appended,
             "training": getattr(self, "training_", {}),
         }
         widened = [k for k, v in (("user", self.user_vocab_), ("item", self.item_vocab_)) if v.integer_text]
@@ -368,7 +392,10 @@ class Recommender(ABC):
         arrays = _read_arrays(folder / "arrays.npz")
         widened = meta.get("integer_text_ids", [])
         model.user_vocab_ = Vocabulary(arrays["user_ids"], integer_text="user" in widened)
-        model.item_vocab_ = Vocabulary(arrays["item_ids"], integer_text="item" in widened)
+        model.item_vocab_ = Vocabulary(
+            arrays["item_ids"], integer_text="item" in widened,
+            appended=int(meta.get("items_appended", 0)),
+        )
         indices = arrays["history_indices"]
         model.history_ = sp.csr_matrix(
             (np.ones(indices.shape[0], dtype=np.float32), indices, arrays["history_indptr"]),
@@ -408,6 +435,16 @@ def _read_arrays(file: Path) -> dict[str, np.ndarray]:
     if missing:
         raise DataError(f"{file} lacks the arrays {missing}: it is not an lmrec model's arrays file")
     return arrays
+
+
+def lacks_adds_items(model: Recommender) -> CapabilityError:
+    """The error for a model without `adds_items_from_text` asked to add items (names the model to use)."""
+    return CapabilityError(
+        f"the model {model.name} ({type(model).__name__}) cannot add items after training: it lacks the "
+        "capability adds_items_from_text. Use the text-based sequential model textseq (alone, or as the "
+        "cold-item component of a switching hybrid with rule item_count), which scores a new item from "
+        "its text"
+    )
 
 
 def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:

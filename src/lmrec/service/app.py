@@ -234,6 +234,7 @@ def create_app(
     /metrics, which show the model's config, data card and traffic (without it these are public).
     """
     from lmrec.service.batching import RecommendBatcher
+    from lmrec.service.items_route import add_item_routes
     from lmrec.service.routes import add_routes
     from lmrec.service.schedule import RetrainSchedule
 
@@ -280,6 +281,7 @@ def create_app(
     _install_error_handlers(app)
     bearer = _BearerToken(token)
     add_routes(app, service, metrics, bearer, batcher, limits=limits, auth_reads=auth_reads)
+    add_item_routes(app, service, bearer)  # POST /items: models that add items from text
     default = GateRule(None, False, limits.max_body_bytes, "max_body_bytes")
     app.add_middleware(RequestGate, rules=_gate_rules(app, bearer, limits), default=default, token=token)
     app.add_middleware(_MetricsMiddleware, metrics=metrics)  # outermost: it also counts the gate's 401/413

@@ -29,9 +29,12 @@ from lmrec import __version__
 from lmrec.errors import LmrecError
 from lmrec.models.base import Recommender
 from lmrec.retrieval.ann import AnnConfig
+from lmrec.service.catalog_items import AddedItems, CatalogItems
+from lmrec.service.catalog_items import add_items as add_catalog_items
 from lmrec.service.files import DATA_CARD_FILE, METRICS_FILE, read_json
 from lmrec.service.state import LiveModel, RawId, RecList, canonical_id, item_indices
 from lmrec.service.store import DEFAULT_TABLE, Event, EventStore, StoredEvent, sqlite_url
+from lmrec.text.new_items import NewItem
 
 if TYPE_CHECKING:
     from lmrec.service.schedule import RetrainSchedule
@@ -80,6 +83,8 @@ class RecommenderService:
         self._write_lock = threading.Lock()  # store.add + apply, and the swap, happen one at a time
         self._retrain_lock = threading.Lock()
         info = model.training_ if isinstance(model.training_, dict) else {}
+        self.catalog = CatalogItems(store)  # items added at serving time, re-added before the replay
+        model = self.catalog.restore(model)
         self.live = LiveModel(
             model,
             version=int(info.get(MODEL_VERSION, 1)),
@@ -155,6 +160,7 @@ class RecommenderService:
             "n_items": len(model.item_vocab_),
             "uses_sequences": bool(model.uses_sequences),
             "similar_items": hasattr(model, "similar_items"),
+            "adds_items_from_text": bool(model.adds_items_from_text),
             "retrieval": jsonable(live.retriever.describe()),
             "training": jsonable(getattr(model, "training_", {})),
             "events_in_model": live.events_upto,
@@ -194,6 +200,16 @@ class RecommenderService:
             stored = self.store.add(canonical)
             self.live.apply(e for e in stored if not e.duplicate)
         return stored
+
+    def add_items(self, items: Sequence[NewItem]) -> AddedItems:
+        """Add new items with their text to the served catalog (models with `adds_items_from_text`):
+        stored durably, recommendable at once, no retraining (`lmrec.service.catalog_items`)."""
+        if not self._retrain_lock.acquire(blocking=False):  # a swap in between would drop the items
+            raise RetrainBusy("a retrain or another item add is running; try again when it has finished")
+        try:
+            return add_catalog_items(self, self.catalog, items)
+        finally:
+            self._retrain_lock.release()
 
     def _not_in_model(
         self, upto: int, unused: Iterable[int], *, until: int | None = None

@@ -324,6 +324,18 @@ def make_encoder(spec: str | Path | Mapping[str, Any] | TextEncoder) -> TextEnco
     raise ConfigError(f"cannot make a text encoder from {spec!r}; use e.g. 'minilm', 'tfidf:128' or a dict")
 
 
+def encoder_spec(encoder: TextEncoder) -> dict[str, Any] | None:
+    """A `make_encoder` spec that rebuilds `encoder` with the same vectors (batch size and device left
+    out), or None for an encoder class lmrec does not know (its settings cannot be written down)."""
+    if isinstance(encoder, SentenceTransformerEncoder):
+        local = Path(encoder.model).expanduser()
+        model = str(local.resolve()) if not encoder.is_default and local.exists() else encoder.model
+        return {"type": "st", "model": model, "normalize": encoder.normalize}
+    if isinstance(encoder, TfidfLsaEncoder):
+        return {"type": "tfidf", "dim": encoder.dim_, "min_df": encoder.min_df, "seed": encoder.seed}
+    return None
+
+
 _TYPES: dict[str, type[SentenceTransformerEncoder] | type[TfidfLsaEncoder]] = {
     "sentence-transformers": SentenceTransformerEncoder,
     "st": SentenceTransformerEncoder,

@@ -18,7 +18,7 @@ from lmrec.data.features import ItemFeatures
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import DataError
 from lmrec.text.cache import EmbeddingCache, checked_vectors
-from lmrec.text.encoders import SentenceTransformerEncoder, TextEncoder, make_encoder
+from lmrec.text.encoders import TextEncoder, encoder_spec, make_encoder
 from lmrec.text.template import ItemTextTemplate, item_texts
 
 
@@ -45,7 +45,8 @@ def item_features(
 
     Items without a catalog row or whose text renders empty get a zero vector and `has_content` False.
     Only items with text are encoded, so a corpus-dependent encoder (TF-IDF) is fitted on exactly those
-    texts, in item-index order. `source` records the encoder name and the template.
+    texts, in item-index order. `source` records the encoder name and the template; `recipe` the encoder
+    spec and template, so that a model can later encode a new item's text the same way.
     """
     started = time.perf_counter()
     texts = item_texts(catalog, item_vocab, template)
@@ -75,5 +76,12 @@ def item_features(
         has_content=texts.has_text,
         source=f"{enc.name} | template={texts.template.template!r}",
         texts=tuple(texts.texts[i] if texts.has_text[i] else "" for i in range(len(item_vocab))),
-        encoder=enc.model if isinstance(enc, SentenceTransformerEncoder) else None,
+        recipe={
+            "encoder": encoder_spec(enc),
+            "encoder_name": enc.name,
+            "corpus_dependent": bool(enc.corpus_dependent),
+            "template": texts.template.template,
+            "list_fields": list(texts.template.list_fields),
+            "list_separator": texts.template.list_separator,
+        },
     )

@@ -118,7 +118,10 @@ class TextAdaptorItems(nn.Module):
             return text
         if self.text_tower is not None:
             return (text - self.white_mean) @ self.white_w
-        key = tuple(b._version for b in (self.text, self.white_mean, self.white_w))
+        # identity and version of each buffer: in-place updates bump the version, `add_items` swaps in a
+        # longer tensor
+        buffers = (self.text, self.white_mean, self.white_w)
+        key = tuple(x for b in buffers for x in (b.data_ptr(), b.shape[0], b._version))
         if self._white_key != key:
             with torch.no_grad():
                 self._white = (text - self.white_mean) @ self.white_w

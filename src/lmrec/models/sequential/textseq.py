@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
@@ -96,6 +97,11 @@ class TextSeq(SASRec):
     Items never seen in training are scored from their text in the same space as trained items (both
     modes). Unknown users are scored from the ordered history given at request time; an empty history
     gets the training popularity.
+
+    Items added to the catalog after training (`add_items`, capability `adds_items_from_text`) are such
+    items too: their text vector joins the adaptor's text buffer, so they are scored from their text at
+    once. The encoder and template the training vectors came from are recorded at fit time
+    (`item_text_recipe`), so new texts can be encoded the same way.
     """
 
     name: ClassVar[str] = "textseq"
@@ -103,6 +109,7 @@ class TextSeq(SASRec):
     config: TextSeqConfig
     uses_item_features: ClassVar[bool] = True
     requires_item_features: ClassVar[bool] = True
+    adds_items_from_text: ClassVar[bool] = True
 
     def _item_encoder(self, n_items: int, features: ItemFeatures | None, counts: np.ndarray) -> Any:
         from lmrec.models.sequential.text_adaptor import zca_whitening
@@ -118,7 +125,68 @@ class TextSeq(SASRec):
             rows = features.vectors[features.has_content]
             whiten = zca_whitening(rows if rows.shape[0] > 1 else features.vectors)
         self.training_["text_source"] = features.source
+        if features.recipe is not None:
+            self.training_["item_text"] = dict(features.recipe)
         return self._adaptor(text, known, whiten)
+
+    def item_text_recipe(self) -> dict[str, Any] | None:
+        self.check_is_fitted()
+        recipe = self.training_.get("item_text") or {"encoder": None}
+        tuned = {}
+        if self.tuned_text_encoder() is not None:  # new texts go through the tuned blocks: say which
+            import hashlib
+
+            digest = hashlib.sha256()
+            for key in sorted(self.encoder_state_):
+                digest.update(key.encode() + self.encoder_state_[key].tobytes())
+            tuned = {"finetuned": digest.hexdigest()[:16]}
+        return {**recipe, **tuned, "dim": int(self.net_.items.text.shape[1])}
+
+    def add_items(self, raw_ids: Any, vectors: np.ndarray) -> np.ndarray:
+        """Append items nobody has interacted with, given by their text vectors; returns their indices.
+
+        raw_ids: new raw ids (an id already in the catalog is a ValueError naming it). vectors:
+        (len(raw_ids), text dim) vectors made as `item_text_recipe()` says. The new items are text only
+        (`known` 0, no ID part), untrained and of popularity 0, exactly as items without training data
+        are; nothing else is recomputed (the whitening and the adaptor stay as trained).
+        """
+        import torch
+
+        self.check_is_fitted()
+        items = self.net_.items
+        text: torch.Tensor = items.text
+        vectors = np.asarray(vectors, dtype=np.float32)
+        ids = np.atleast_1d(np.asarray(raw_ids, dtype=object))
+        if vectors.ndim != 2 or vectors.shape != (ids.shape[0], text.shape[1]):
+            raise ValueError(
+                f"add_items needs one text vector of length {text.shape[1]} per new item: got vectors of "
+                f"shape {vectors.shape} for {ids.shape[0]} item(s)"
+            )
+        if not np.isfinite(vectors).all():
+            bad = ids[~np.isfinite(vectors).all(axis=1)][:5].tolist()
+            raise ValueError(f"text vectors of items {bad} contain NaN or inf")
+        if items.text_tower is not None:
+            raise ValueError("add_items needs the frozen text buffer; this model fine-tuned its encoder")
+        try:
+            vocab = self.item_vocab_.extended(ids)
+        except ValueError as exc:
+            raise ValueError(f"add_items: new item ids only: {exc}") from None
+        start, k = self.n_items, ids.shape[0]
+        with torch.no_grad():
+            items.text = torch.cat([text, torch.from_numpy(vectors)])
+            items.known = torch.cat([items.known, torch.zeros(k, dtype=items.known.dtype)])
+            if items.transductive:  # rows for the new tokens; `known` 0 keeps them out of the table
+                weight = items.ids.weight
+                grown = torch.nn.Embedding(weight.shape[0] + k, weight.shape[1], padding_idx=0)
+                grown.weight.copy_(torch.cat([weight, torch.zeros(k, weight.shape[1])]))
+                items.ids = grown
+        self.item_vocab_ = vocab
+        h = self.history_  # a new matrix: the old one may be shared (a hybrid's, the caller's)
+        self.history_ = sp.csr_matrix((h.data, h.indices, h.indptr), shape=(h.shape[0], start + k))
+        self.trained_ = np.concatenate([self.trained_, np.zeros(k, dtype=bool)])
+        self.popularity_ = np.concatenate([self.popularity_, np.zeros(k, dtype=np.float32)])
+        self.training_["items_added"] = int(self.training_.get("items_added", 0)) + k
+        return np.arange(start, start + k, dtype=np.int64)
 
     def _item_encoder_from_state(self, arrays: dict[str, np.ndarray]) -> Any:
         return self._adaptor(arrays["net.items.text"], arrays["net.items.known"], None)
@@ -185,7 +253,8 @@ class TextSeq(SASRec):
         from lmrec.text.finetune import TopLayerTower
 
         cfg = self.config
-        encoder = make_encoder(features.encoder) if features.encoder is not None else None
+        spec = (features.recipe or {}).get("encoder")
+        encoder = make_encoder(spec) if spec is not None else None
         if features.texts is None or not isinstance(encoder, SentenceTransformerEncoder):
             raise ConfigError(
                 "finetune_layers needs item features made by lmrec.text.item_features with a "
@@ -241,11 +310,11 @@ class TextSeq(SASRec):
             **{k: v for k, v in log.to_dict().items() if k != "resumed_after_epoch"},
             "kept": bool(kept),
             "frozen_best_valid": frozen_best,
-            "encoder": features.encoder,
+            "encoder": spec,
             "cache_seconds": round(cache_seconds, 3),
         }
 
-    def finetuned_encoder(self) -> Any:
+    def tuned_text_encoder(self) -> Any:
         """A `lmrec.text.finetune.FinetunedEncoder` that encodes new texts as this model's items were
         encoded, or None when the encoder was not fine-tuned (the frozen encoder is then the right one)."""
         from lmrec.text.finetune import FinetunedEncoder
