@@ -20,9 +20,11 @@ OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ann.py --out benchmarks/results/an
 # issue 17: peak RSS and /health latency under a burst of costly and hostile requests; batch serialiser
 .venv/bin/python benchmarks/service_limits.py --out benchmarks/results/service_limits
 # issue 3: sequence and text-aware models (P2 with SASRec/BERT4Rec/GRU4Rec next to EASE/ItemKNN; P4 slices)
-for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_rare p4_ml_latest_small_cold \
-  p4_ml_latest_small_rare p2_beauty_seq p2_beauty_bert4rec p2_beauty_seq_all_items p2_toys_seq p2_toys_bert4rec \
-  p2_sports_seq p2_sports_bert4rec p2_yelp_seq p2_yelp_bert4rec p2_games_seq p2_games_bert4rec; do
+# (P4 cold runs have warm companions since issue 16: same models and training data, the other test targets)
+for c in p2_ml100k_seq p2_ml100k_seq_all_items p4_ml100k_cold p4_ml100k_warm p4_ml100k_rare \
+  p4_ml_latest_small_cold p4_ml_latest_small_warm p4_ml_latest_small_rare p2_beauty_seq p2_beauty_bert4rec \
+  p2_beauty_seq_all_items p2_toys_seq p2_toys_bert4rec p2_sports_seq p2_sports_bert4rec p2_yelp_seq \
+  p2_yelp_bert4rec p2_games_seq p2_games_bert4rec; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
 # issue 3: Beauty SASRec against the published anchors (searches and ablations; Toys checks positions: end)
@@ -38,4 +40,9 @@ for c in p2_ml100k_hybrids p2_beauty_hybrids p2_toys_hybrids p2_sports_hybrids; 
 done
 .venv/bin/python benchmarks/ctr.py --out benchmarks/results/ctr_ml100k
 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cascade_latency.py --out benchmarks/results/cascade_latency
+# issue 16: textseq (text-based sequential model) on P5 Scientific against the VQ-Rec anchor, both ranking
+# variants, and its cold/warm slices (the runs write MiniLM embeddings to the cache; a rerun encodes none)
+for c in p5_scientific p5_scientific_exclude_seen p4_scientific_cold p4_scientific_warm; do
+  $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
+done
 .venv/bin/python benchmarks/summarize.py

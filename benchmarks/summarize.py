@@ -10,6 +10,7 @@ from sections.hybrid import HYBRIDS, hybrid_target_section
 from sections.ranking import RANKING, json_table_section, ranking_section, rating_section
 from sections.sequence import SEQUENTIAL, issue3_target_section
 from sections.serving import ann_section, load_section, scale_section
+from sections.text import TEXT_RUNS, text_section
 
 
 def main() -> None:
@@ -66,6 +67,17 @@ def main() -> None:
     lines += ["# Serving (issue 5)", ""]
     lines += ann_section()
     lines += load_section()
+    lines += [
+        "# Text-based sequential recommendation (issue 16)",
+        "",
+        "textseq is SASRec whose items are their text: a frozen sentence encoder's vectors, whitened, "
+        "through a mixture-of-experts adaptor (transductive mode adds an ID embedding for items with "
+        "training data). First the summary tables, then one section per run.",
+        "",
+    ]
+    lines += text_section()
+    for name, title, cols in TEXT_RUNS:
+        lines += ranking_section(name, title, cols)
     (HERE / "README.md").write_text("\n".join(lines))
 
 

@@ -44,6 +44,12 @@ def test_finetuned_encoder_encodes_new_text_like_the_items(tmp_path: Path) -> No
     model = TextSeq(**PARAMS).fit(data, seed=0, item_features=features)
     info = model.training_["finetune"]
     assert info["kept"] and info["epochs_run"] == 2 and info["encoder"]["model"] == "all-MiniLM-L6-v2"
+    # results.json carries the fine-tuning headline (not its per-epoch lists) next to the frozen stage's
+    from lmrec.experiment.runner import _training_summary
+
+    summary = _training_summary(model)["finetune"]
+    assert summary["kept"] and summary["epochs_run"] == 2 and summary["seconds_per_epoch"] > 0
+    assert summary["cache_seconds"] >= 0 and "losses" not in summary and "encoder" not in summary
     text = model.net_.items.text.numpy()[1:]
     assert not np.allclose(text, features.vectors, atol=1e-4)  # the encoder moved
     encoder = model.tuned_text_encoder()

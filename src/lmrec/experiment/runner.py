@@ -142,6 +142,10 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     if info.get("resumed_after_epoch"):  # continued from a checkpoint of a stopped run (`--resume`)
         out["resumed_after_epoch"] = info["resumed_after_epoch"]
         out["resumed_seconds"] = info.get("resumed_seconds", 0.0)
+    tuned = info.get("finetune")  # textseq's second stage (text encoder's top blocks trained), if any
+    if tuned:
+        keys = (*keys, "kept", "frozen_best_valid", "cache_seconds")
+        out["finetune"] = {k: tuned[k] for k in keys if k in tuned}
     return out
 
 
