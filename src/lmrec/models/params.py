@@ -62,10 +62,22 @@ def _is(kind: type, value: Any) -> bool:
     return isinstance(value, kind)
 
 
-def _expects(name: str, hint: Any) -> str:
+def expected(hint: Any) -> str:
+    """What a declared type accepts, in words ("a float", "an integer or null")."""
     kind, optional = scalar_type(hint)
     what = _EXPECTS[kind] if kind is not None else str(hint)
-    return f"{name} expects {what}{' or null' if optional else ''}"
+    return f"{what}{' or null' if optional else ''}"
+
+
+def _expects(name: str, hint: Any) -> str:
+    return f"{name} expects {expected(hint)}"
+
+
+def fits(hint: Any, value: Any) -> bool:
+    """Whether `value` has the declared scalar type `hint` (always True for non-scalar types, which the
+    config's own validation checks)."""
+    kind, optional = scalar_type(hint)
+    return kind is None or (value is None and optional) or _is(kind, value)
 
 
 def check_params(config_class: type, params: Mapping[str, Any], who: str) -> None:
@@ -77,10 +89,7 @@ def check_params(config_class: type, params: Mapping[str, Any], who: str) -> Non
         names = ", ".join(repr(k) for k in unknown)
         raise ConfigError(f"{who} has no parameter {names}; its parameters are: {', '.join(declared)}")
     for name, value in params.items():
-        kind, optional = scalar_type(declared[name])
-        if kind is None or (value is None and optional):
-            continue
-        if not _is(kind, value):
+        if not fits(declared[name], value):
             raise ConfigError(f"{who}: {_expects(name, declared[name])}, got {value!r}")
 
 
