@@ -257,7 +257,6 @@ def _check_space(space: Any, hint: Any, where: str, problems: list[str]) -> None
 
 def _check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems: list[str]) -> None:
     from lmrec.experiment.search import candidates
-    from lmrec.models.params import build_config
     from lmrec.models.registry import get_model_class
 
     try:
@@ -300,15 +299,30 @@ def _check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems
     if len(problems) > before:
         return
     for cand in candidates(spec, rng):  # values the config refuses (reg <= 0, a component's typo)
-        try:
-            build_config(klass.config_class, cand, who)
-        except ConfigError as exc:
-            text = str(exc)
-            # a hybrid names the failing component list first ("components[1] (ease): ..."): one path
-            inner = text.split("[", 1)[0].split(":", 1)[0]
-            at = f"{where}.params" if search is None else f"{where}: parameters {cand}"
-            problems.append(f"{at}.{text}" if search is None and inner in declared else f"{at}: {text}")
-            return
+        problem = _refused(klass.config_class, cand, who)
+        if problem is None:
+            continue
+        fixed = problem if search is None else _refused(klass.config_class, spec.params, who)
+        if fixed is not None:  # the fixed params fail on their own: say where
+            # a hybrid names its failing component list first ("components[1] (ease): ..."): one path
+            inner = fixed.split("[", 1)[0].split(":", 1)[0]
+            problems.append(f"{where}.params.{fixed}" if inner in declared else f"{where}.params: {fixed}")
+        else:
+            space = (search.grid or search.random or {}) if search is not None else {}
+            searched = {k: v for k, v in cand.items() if k in space}
+            problems.append(f"{where}.search: candidate {searched}: {problem}")
+        return
+
+
+def _refused(config_class: type, params: Mapping[str, Any], who: str) -> str | None:
+    """Why the config refuses `params`, or None when it builds."""
+    from lmrec.models.params import build_config
+
+    try:
+        build_config(config_class, params, who)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def parse(data: Any, *, base_dir: str | Path = ".") -> Experiment:
