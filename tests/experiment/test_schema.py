@@ -138,10 +138,21 @@ def test_bad_files_name_the_file_and_the_key_path(tmp_path: Path, body: str, mes
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(
-        "name: t\ndataset: {name: ml-100k}\nseed: x\nmodels: [{name: pop}]\nevaluation: {ns: [a]}\n"
+        "name: t\ndataset: {name: ml-100k}\nseed: x\nevaluation: {ns: [a]}\n"
+        "models: [{name: ease, params: {reg: abc}}, {name: pop, label: 3},"
+        " {name: itemknn, params: {k: 1.5}}]\n"
     )
-    with pytest.raises(ConfigError, match=r"2 problems: seed: .*; evaluation\.ns\[0\]: expected an integer"):
+    with pytest.raises(ConfigError) as info:
         load_experiment(path)
+    assert str(info.value).startswith(f"{path}: 5 problems: "), str(info.value)
+    for problem in [
+        "seed: expected an integer, got 'x'",
+        "evaluation.ns[0]: expected an integer, got 'a'",
+        "models[1].label: expected a string, got 3",
+        "models[0].params.reg: expected a float, got 'abc'",  # checked although other sections are wrong
+        "models[2].params.k: expected an integer, got 1.5",
+    ]:
+        assert problem in str(info.value)
 
 
 def test_missing_name_and_empty_sections() -> None:

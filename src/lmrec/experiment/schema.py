@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import inspect
 import json
 import types
 import typing
@@ -141,6 +142,11 @@ def _experiment_adapter() -> TypeAdapter[Experiment]:
     return TypeAdapter(Experiment)
 
 
+@cache
+def _model_adapter() -> TypeAdapter[ModelSpec]:
+    return TypeAdapter(ModelSpec)
+
+
 def _fields_adapter(name: str, hints: Mapping[str, Any]) -> TypeAdapter[Any]:
     """A strict schema for a mapping whose keys are `hints` (all optional, no other key allowed)."""
     schema = TypedDict(name, dict(hints), total=False)  # type: ignore[misc]  # noqa: UP013
@@ -194,8 +200,8 @@ def split_params(method: str) -> dict[str, Any]:
     if function is None:
         return {}
     hints = typing.get_type_hints(function)
-    names = list(hints)[1:]  # the first argument is the data or split being cut
-    out = {k: hints[k] for k in names if k not in passed and k != "return"}
+    names = list(inspect.signature(function).parameters)[1:]  # the first one is the data or split being cut
+    out = {k: hints.get(k, Any) for k in names if k not in passed}
     if method in ("cold_items", "rare_items"):
         out.update({"base": typing.Literal[_BASE_SPLITS], "base_params": dict[str, Any]})
     return out
@@ -340,18 +346,35 @@ def parse(data: Any, *, base_dir: str | Path = ".") -> Experiment:
     if exp is not None:
         if exp.split.params:
             _check_split_params(exp.split.method, exp.split.params, "split.params", problems)
-        problems.extend(model_problems(exp))
+        problems.extend(model_problems(exp.models, exp.seed))
+    else:  # the models' params are worth checking even when another section is wrong
+        seed = data.get("seed")
+        problems.extend(model_problems(_valid_models(data.get("models")), seed if type(seed) is int else 42))
     _raise(problems)
     return dataclasses.replace(exp, cleaning=cleaning)
 
 
-def model_problems(exp: Experiment) -> list[str]:
+def model_problems(models: typing.Sequence[ModelSpec | None], seed: int) -> list[str]:
     """Every problem of the models' params and search spaces (names, types, values), by key path."""
     problems: list[str] = []
-    rng = np.random.default_rng(exp.seed)
-    for i, spec in enumerate(exp.models):
-        _check_model(spec, f"models[{i}]", rng, problems)
+    rng = np.random.default_rng(seed)
+    for i, spec in enumerate(models):
+        if spec is not None:
+            _check_model(spec, f"models[{i}]", rng, problems)
     return problems
+
+
+def _valid_models(raw: Any) -> list[ModelSpec | None]:
+    """The model declarations of `raw` that are well-formed on their own (None for the others, whose
+    problems the structural check reports)."""
+    adapter = _model_adapter()
+    out: list[ModelSpec | None] = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            out.append(adapter.validate_json(json.dumps(item, default=_plain)))
+        except ValidationError:
+            out.append(None)
+    return out
 
 
 def _raise(problems: list[str]) -> None:

@@ -69,6 +69,6 @@ def validate_models(exp: Experiment) -> None:
     `parse_experiment` runs; repeated here for an `Experiment` built in Python)."""
     from lmrec.experiment.schema import model_problems
 
-    problems = model_problems(exp)
+    problems = model_problems(exp.models, exp.seed)
     if problems:
         raise ConfigError("; ".join(problems))
