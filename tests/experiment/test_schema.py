@@ -33,6 +33,11 @@ BAD_FILES = [
     (POP + "evaluation: {user_smaple: 100}", "evaluation: unknown key(s) ['user_smaple']; allowed: ["),
     (POP + "evaluation: {pairs: [[pop]]}", "evaluation.pairs[0]: too few items, got ['pop']"),
     (POP + "seed: 1.5", "seed: expected an integer, got 1.5"),
+    (POP + "seed: '7'", "seed: expected an integer, got '7'"),  # strict: a quoted number is text
+    (
+        POP + "evaluation: {exclude_seen: 1}",
+        "evaluation.exclude_seen: expected a boolean (true or false), got 1",
+    ),
     (POP + "threads: two", "threads: expected an integer, got 'two'"),
     (POP + "save_models: maybe", "save_models: expected a boolean (true or false), got 'maybe'"),
     (

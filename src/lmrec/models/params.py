@@ -5,7 +5,9 @@ The dataclass checks *values* in `__post_init__` ("reg must be > 0"); what it ca
 name does not exist (Python's "unexpected keyword argument") or that a value has the wrong type (a string
 reaching `self.reg > 0` gives "'>' not supported between instances of 'str' and 'int'"). `check_params`
 says both first, naming the parameter, the type it expects and the valid names, so the experiment file,
-the hybrids' component lists, the command line and the Python API report the same clear `ConfigError`.
+the hybrids' component lists, the command line and the Python API report the same clear `ConfigError`
+(the experiment schema, `lmrec.experiment.schema`, uses `fits` and `expected` to name each value by its
+key path: `models[2].params.reg: expected a float, got 'abc'`).
 
 Only scalar types are checked here (bool, int, float, str, each optionally `| None`); the types are read
 from the dataclass annotations, never listed twice. Values are checked, not converted: an int is a valid
