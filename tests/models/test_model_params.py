@@ -70,9 +70,14 @@ def test_parse_param_reads_text_by_the_declared_type() -> None:
         parse_param(EASEConfig, "regg", "1", "EASE")
 
 
-def test_experiment_files_get_the_same_messages() -> None:
-    exp = parse_experiment(
-        {"name": "x", "dataset": {"name": "ml-100k"}, "models": [{"name": "ease", "params": {"reg": "abc"}}]}
-    )
-    with pytest.raises(ConfigError, match=r"model ease: .*EASE: reg expects a float, got 'abc'"):
-        validate_models(exp)
+def test_experiment_files_get_the_same_check_with_the_key_path() -> None:
+    doc = {
+        "name": "x",
+        "dataset": {"name": "ml-100k"},
+        "models": [{"name": "ease", "params": {"reg": "abc"}}],
+    }
+    with pytest.raises(ConfigError, match=r"^models\[0\]\.params\.reg: expected a float, got 'abc'$"):
+        parse_experiment(doc)
+    fine = parse_experiment({**doc, "models": [{"name": "ease", "params": {"reg": 50}}]})
+    validate_models(fine)  # the run repeats the check: nothing to say
+    assert type(fine.models[0].params["reg"]) is int  # checked, not converted

@@ -1,19 +1,16 @@
 """The experiment file: dataset, cleaning, split, models with search spaces, metrics.
 
-Parsed strictly: an unknown key or a wrong type is a `ConfigError` naming the key path and the
-allowed keys, never a silent default (RecBole's typo-becomes-None is what we avoid).
+These dataclasses are the schema of the file: `lmrec.experiment.schema` validates a YAML document against
+them (pydantic, strict, unknown keys forbidden, as `STRICT` says on each class), so an unknown key or a
+wrong type is a `ConfigError` naming the key path and the allowed keys, never a silent default (RecBole's
+typo-becomes-None is what we avoid).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
-
-import yaml
-
-from lmrec.errors import ConfigError
+from typing import Any, ClassVar
 
 SPLIT_METHODS = (
     "leave_one_out",
@@ -26,52 +23,15 @@ SPLIT_METHODS = (
     "rare_items",
 )
 TASKS = ("ranking", "rating")
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Instantiate dataclass `cls` from a mapping, rejecting unknown keys with the allowed list."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__} ({data!r})")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-    hints = get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        sub = _NESTED.get((cls.__name__, key))
-        if sub is not None:
-            if isinstance(value, list):
-                kwargs[key] = tuple(_build(sub, v, f"{where}.{key}[{i}]") for i, v in enumerate(value))
-            else:
-                kwargs[key] = _build(sub, value, f"{where}.{key}")
-        else:
-            kwargs[key] = _coerce(value, hints.get(key), f"{where}.{key}")
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    text = str(hint)
-    if isinstance(value, list) and "tuple" in text:
-        return tuple(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    for simple in (bool, int, float, str):
-        if hint is simple and not isinstance(value, simple):
-            raise ConfigError(f"{where}: expected {simple.__name__}, got {value!r}")
-    return value
+STRICT: dict[str, Any] = {"extra": "forbid", "strict": True}
+"""pydantic's config for every class below (a plain dict: pydantic is imported only to parse a file)."""
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """Where the interactions come from."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     name: str | None = None
     """Registered dataset name (e.g. ml-100k, ml-latest-small, amazon-beauty); see `lmrec data list`."""
@@ -93,12 +53,16 @@ class DatasetSpec:
 class CleaningSpec:
     """Options of `lmrec.data.cleaning.CleaningConfig`; see its docs for each key."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+
     options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SplitSpec:
     """How to split; `params` go to the split function (e.g. train: 0.8, valid: 0.1, seed)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     method: str = "temporal_ratio"
     """One of leave_one_out, temporal_ratio, global_temporal, random_ratio, files, given (the split the
@@ -127,6 +91,8 @@ class SplitSpec:
 class SearchSpec:
     """Hyper-parameter search on the validation split: a full grid, or `n_iter` random draws."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+
     grid: dict[str, list[Any]] | None = None
     random: dict[str, Any] | None = None
     """Space for random search: key -> list of choices, or {uniform: [lo, hi]}, {loguniform: [lo, hi]},
@@ -143,6 +109,8 @@ class SearchSpec:
 class ModelSpec:
     """One model of the experiment."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+
     name: str
     """Registry name: pop, itemknn, ease, als, bpr, biasedmf."""
     label: str | None = None
@@ -153,7 +121,7 @@ class ModelSpec:
     refit: str | None = None
     """Overrides evaluation.refit for this model: "train" keeps the model selected on validation (for
     sequence models with early stopping, the best-on-validation checkpoint), "train+valid" refits."""
-    item_text: dict[str, Any] | None = None
+    item_text: dict[str, str] | None = None
     """For content-aware models: {encoder: "minilm" | "tfidf" | a sentence-transformers name or path,
     template: "{title}. {genres}" (default: the catalog's text fields)}."""
 
@@ -172,6 +140,8 @@ class ModelSpec:
 @dataclass(frozen=True)
 class EvaluationSpec:
     """Metrics and protocol options."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     ns: tuple[int, ...] = (10, 20)
     """List lengths n for every metric."""
@@ -211,6 +181,8 @@ class EvaluationSpec:
 @dataclass(frozen=True)
 class Experiment:
     """A whole experiment file."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     name: str
     dataset: DatasetSpec
@@ -281,40 +253,15 @@ class Experiment:
         return p if p.is_absolute() else Path(self.base_dir) / p
 
 
-_NESTED: dict[tuple[str, str], type] = {
-    ("Experiment", "dataset"): DatasetSpec,
-    ("Experiment", "models"): ModelSpec,
-    ("Experiment", "split"): SplitSpec,
-    ("Experiment", "evaluation"): EvaluationSpec,
-    ("ModelSpec", "search"): SearchSpec,
-}
-
-
 def parse_experiment(data: dict[str, Any], *, base_dir: str | Path = ".") -> Experiment:
-    """Experiment from a mapping (the YAML document)."""
-    if not isinstance(data, dict):
-        raise ConfigError("experiment file must be a mapping at the top level")
-    data = dict(data)
-    if "cleaning" in data:
-        data["cleaning"] = CleaningSpec(options=dict(data["cleaning"] or {}))
-    data.setdefault("base_dir", str(base_dir))
-    if "name" not in data:
-        raise ConfigError("experiment: missing required key 'name'")
-    cleaning = data.pop("cleaning", CleaningSpec())
-    exp = _build(Experiment, data, "experiment")
-    return dataclasses.replace(exp, cleaning=cleaning)
+    """Experiment from a mapping (the YAML document), validated by `lmrec.experiment.schema`."""
+    from lmrec.experiment.schema import parse
+
+    return parse(data, base_dir=base_dir)
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return parse_experiment(data, base_dir=path.parent.resolve())
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    """Read and validate an experiment YAML file (`lmrec.experiment.schema`)."""
+    from lmrec.experiment.schema import load
+
+    return load(path)

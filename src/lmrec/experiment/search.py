@@ -65,18 +65,10 @@ def candidates(spec: ModelSpec, rng: np.random.Generator) -> list[dict[str, Any]
 
 
 def validate_models(exp: Experiment) -> None:
-    """Build the config of every candidate of every model now, so a typo fails before any data is loaded."""
-    from lmrec.models.params import build_config
-    from lmrec.models.registry import get_model_class
+    """Check every candidate of every model now, so a typo fails before any data is loaded (the check
+    `parse_experiment` runs; repeated here for an `Experiment` built in Python)."""
+    from lmrec.experiment.schema import model_problems
 
-    rng = np.random.default_rng(exp.seed)
-    for spec in exp.models:
-        try:
-            klass = get_model_class(spec.name)
-        except KeyError as exc:
-            raise ConfigError(f"model {spec.display}: {exc.args[0]}") from None
-        for cand in candidates(spec, rng):
-            try:
-                build_config(klass.config_class, cand, klass.__name__)
-            except ConfigError as exc:
-                raise ConfigError(f"model {spec.display}: parameters {cand}: {exc}") from exc
+    problems = model_problems(exp.models, exp.seed)
+    if problems:
+        raise ConfigError("; ".join(problems))

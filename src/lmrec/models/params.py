@@ -5,7 +5,9 @@ The dataclass checks *values* in `__post_init__` ("reg must be > 0"); what it ca
 name does not exist (Python's "unexpected keyword argument") or that a value has the wrong type (a string
 reaching `self.reg > 0` gives "'>' not supported between instances of 'str' and 'int'"). `check_params`
 says both first, naming the parameter, the type it expects and the valid names, so the experiment file,
-the hybrids' component lists, the command line and the Python API report the same clear `ConfigError`.
+the hybrids' component lists, the command line and the Python API report the same clear `ConfigError`
+(the experiment schema, `lmrec.experiment.schema`, uses `fits` and `expected` to name each value by its
+key path: `models[2].params.reg: expected a float, got 'abc'`).
 
 Only scalar types are checked here (bool, int, float, str, each optionally `| None`); the types are read
 from the dataclass annotations, never listed twice. Values are checked, not converted: an int is a valid
@@ -62,10 +64,22 @@ def _is(kind: type, value: Any) -> bool:
     return isinstance(value, kind)
 
 
-def _expects(name: str, hint: Any) -> str:
+def expected(hint: Any) -> str:
+    """What a declared type accepts, in words ("a float", "an integer or null")."""
     kind, optional = scalar_type(hint)
     what = _EXPECTS[kind] if kind is not None else str(hint)
-    return f"{name} expects {what}{' or null' if optional else ''}"
+    return f"{what}{' or null' if optional else ''}"
+
+
+def _expects(name: str, hint: Any) -> str:
+    return f"{name} expects {expected(hint)}"
+
+
+def fits(hint: Any, value: Any) -> bool:
+    """Whether `value` has the declared scalar type `hint` (always True for non-scalar types, which the
+    config's own validation checks)."""
+    kind, optional = scalar_type(hint)
+    return kind is None or (value is None and optional) or _is(kind, value)
 
 
 def check_params(config_class: type, params: Mapping[str, Any], who: str) -> None:
@@ -77,10 +91,7 @@ def check_params(config_class: type, params: Mapping[str, Any], who: str) -> Non
         names = ", ".join(repr(k) for k in unknown)
         raise ConfigError(f"{who} has no parameter {names}; its parameters are: {', '.join(declared)}")
     for name, value in params.items():
-        kind, optional = scalar_type(declared[name])
-        if kind is None or (value is None and optional):
-            continue
-        if not _is(kind, value):
+        if not fits(declared[name], value):
             raise ConfigError(f"{who}: {_expects(name, declared[name])}, got {value!r}")
 
 
