@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WHITENING = ("zca", "learned", "none")
+from lmrec.models.sequential.textseq import WHITENING
 
 
 def zca_whitening(vectors: np.ndarray, eps: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,9 @@ from lmrec.errors import ConfigError
 from lmrec.models.base import Validation
 from lmrec.models.sequential.recommender import torch_session
 from lmrec.models.sequential.sasrec import SASRec, SASRecConfig
-from lmrec.models.sequential.text_adaptor import WHITENING
+
+WHITENING = ("zca", "learned", "none")
+"""Whitening of the text vectors: fixed ZCA (WhitenRec), UniSRec's learned bias, or none."""
 
 
 @dataclass(frozen=True)
