@@ -144,8 +144,8 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
         out["resumed_seconds"] = info.get("resumed_seconds", 0.0)
     tuned = info.get("finetune")  # textseq's second stage (text encoder's top blocks trained), if any
     if tuned:
-        keys = (*keys, "kept", "frozen_best_valid", "cache_seconds")
-        out["finetune"] = {k: tuned[k] for k in keys if k in tuned}
+        tuned_keys = (*keys, "kept", "frozen_best_valid", "cache_seconds")
+        out["finetune"] = {k: tuned[k] for k in tuned_keys if k in tuned}
     return out
 
 
