@@ -39,7 +39,8 @@ from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import CapabilityError, ConfigError, DataError, NotFittedError
 from lmrec.models.params import build_config, check_params
-from lmrec.models.topk import topk
+from lmrec.models.ranking import Recommendations, rank
+from lmrec.models.ranking import mask_out as mask_out  # re-exported: callers import it from here
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -52,30 +53,6 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
-
-
-@dataclass(frozen=True)
-class Recommendations:
-    """Top-n lists for a batch of users: item indices (-1 = no item) and their scores, best first."""
-
-    users: np.ndarray
-    items: np.ndarray
-    scores: np.ndarray
-
-    def to_records(
-        self, item_vocab: Vocabulary, user_vocab: Vocabulary | None = None
-    ) -> list[dict[str, Any]]:
-        out = []
-        for row, u in enumerate(self.users):
-            valid = self.items[row] >= 0
-            out.append(
-                {
-                    "user": user_vocab.id(u).item() if user_vocab is not None and u >= 0 else int(u),
-                    "items": item_vocab.id(self.items[row][valid]).tolist(),
-                    "scores": self.scores[row][valid].astype(float).tolist(),
-                }
-            )
-        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,17 +258,18 @@ class Recommender(ABC):
         users = np.asarray(users, dtype=np.int64).reshape(-1)
         if history is None and sequences is not None:
             history = sequences_to_csr(sequences, self.n_items)
-        given = history
-        history = self._history_rows(users, history)
         # `score` gets the history only if the caller gave one: sequence models then know whether to
         # use their stored (ordered) training sequences
-        scores = self.score(users, given, sequences=sequences)
-        if exclude_history:
-            mask_out(scores, history)
-        if exclude is not None:
-            mask_out(scores, sp.csr_matrix(exclude))
-        items, top = topk(scores, n)
-        return Recommendations(users=users, items=items, scores=top)
+        return rank(
+            self,
+            users,
+            history,
+            n,
+            n_items=self.n_items,
+            sequences=sequences,
+            seen=self._history_rows(users, history) if exclude_history else None,
+            exclude=None if exclude is None else sp.csr_matrix(exclude),
+        )
 
     def recommend_ids(
         self, user_ids: Any, n: int = 10, *, exclude_history: bool = True
@@ -464,11 +442,3 @@ def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix
     mat.data[:] = 1
     return mat
 
-
-def mask_out(scores: np.ndarray, rows: sp.csr_matrix) -> None:
-    """Set scores of the nonzero entries of `rows` (one row per score row) to -inf, in place."""
-    rows = sp.csr_matrix(rows)
-    if rows.nnz == 0:
-        return
-    r = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-    scores[r, rows.indices] = -np.inf
