@@ -1,7 +1,7 @@
 """The one score → exclude → top-k path: `Recommender.recommend`, the evaluator and the service rank with it.
 
-    scores = masked_scores(model, users, history, seen=history)   # users x items, excluded items -inf
-    recs = rank(model, users, history, n=10, seen=history)        # the same, then the shared top-k
+    scores = masked_scores(model, users, history, n_items=m, seen=history)  # excluded items at -inf
+    recs = rank(model, users, history, 10, n_items=m, seen=history)          # then the shared top-k
 
 1. score: `model.score(users, history[, sequences=...])`, checked to be users x n_items and free of NaN
    (a model that produces NaN is broken: the error names the users);
