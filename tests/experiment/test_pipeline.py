@@ -15,6 +15,7 @@ from lmrec.errors import ConfigError
 from lmrec.experiment import runner
 from lmrec.experiment.config import parse_experiment
 from lmrec.experiment.pipeline import run_experiment
+from lmrec.models import registry
 from lmrec.models.popularity import Popularity
 
 
@@ -89,7 +90,7 @@ class SpyPopularity(Popularity):
 
 def test_no_test_event_reaches_any_fit_and_test_is_scored_once(log_csv, tmp_path, monkeypatch) -> None:
     SpyPopularity.fits = []
-    monkeypatch.setattr(runner, "get_model_class", lambda name: SpyPopularity)
+    monkeypatch.setitem(registry.MODELS, "pop", f"{__name__}:SpyPopularity")  # built by make_model
     evaluations = []
     real_evaluate = runner.evaluate_ranking
 

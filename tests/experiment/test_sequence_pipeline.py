@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from lmrec.data.splits import leave_one_out
-from lmrec.experiment import runner
 from lmrec.experiment.config import parse_experiment
 from lmrec.experiment.pipeline import run_experiment
+from lmrec.models import registry
 from lmrec.models.sequential.sasrec import SASRec
 from lmrec.testing.datasets import successor_sequences
 
@@ -51,9 +51,9 @@ class SpySASRec(SASRec):
 
     fits: ClassVar[list[Any]] = []
 
-    def _fit_with(self, data, rng, *, item_features, validation):  # type: ignore[no-untyped-def]
+    def _fit_with(self, data, rng, *, item_features, validation, context):  # type: ignore[no-untyped-def]
         SpySASRec.fits.append((data, validation))
-        super()._fit_with(data, rng, item_features=item_features, validation=validation)
+        super()._fit_with(data, rng, item_features=item_features, validation=validation, context=context)
 
 
 def _events(x):  # type: ignore[no-untyped-def]
@@ -62,7 +62,7 @@ def _events(x):  # type: ignore[no-untyped-def]
 
 def test_sequence_model_learns_the_walk_and_never_trains_on_test(walk_csv, tmp_path, monkeypatch) -> None:
     SpySASRec.fits = []
-    monkeypatch.setattr(runner, "get_model_class", lambda name: SpySASRec)
+    monkeypatch.setitem(registry.MODELS, "sasrec", f"{__name__}:SpySASRec")  # the one model factory builds it
     exp = experiment(walk_csv, [{"name": "sasrec", "params": SMALL, "refit": "train"}])
     results = run_experiment(exp, out=tmp_path)
     model = results["models"][0]
@@ -85,7 +85,7 @@ def test_sequence_model_learns_the_walk_and_never_trains_on_test(walk_csv, tmp_p
 
 def test_refit_on_train_valid_runs_the_selected_epochs_without_validation(walk_csv, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     SpySASRec.fits = []
-    monkeypatch.setattr(runner, "get_model_class", lambda name: SpySASRec)
+    monkeypatch.setitem(registry.MODELS, "sasrec", f"{__name__}:SpySASRec")  # the one model factory builds it
     exp = experiment(walk_csv, [{"name": "sasrec", "params": SMALL}])  # evaluation.refit: train+valid
     results = run_experiment(exp, out=tmp_path)
     assert len(SpySASRec.fits) == 2

@@ -14,7 +14,7 @@ from lmrec.errors import ConfigError
 from lmrec.hybrid import Cascade, SwitchingHybrid, WeightedHybrid
 from lmrec.hybrid.normalize import minmax
 from lmrec.hybrid.weighted import simplex_grid
-from lmrec.models.base import Recommender, Validation
+from lmrec.models.base import FitContext, Recommender, Validation
 from lmrec.models.ease import EASE
 from lmrec.models.knn import ItemKNN
 from lmrec.models.popularity import Popularity
@@ -241,14 +241,13 @@ def test_component_equals_the_standalone_model_so_the_pool_changes_no_number() -
     pool = ComponentPool()
     pool.add(alone, data, {})
     pooled = WeightedHybrid(components=comps, weights=[0.5, 0.5])
-    pooled.component_pool = pool
-    pooled.fit(data, seed=5)
+    pooled.fit(data, seed=5, context=FitContext(component_pool=pool))
     assert pooled.components_[0] is alone
     assert pooled.training_["reused_components"] == ["sasrec"]
     np.testing.assert_array_equal(pooled.score(users), fresh.score(users))
     other = WeightedHybrid(components=comps, weights=[0.5, 0.5])
-    other.component_pool = pool
-    other.fit(data.subset(np.arange(len(data)) % 7 != 0), seed=5)  # other data: no reuse
+    other_data = data.subset(np.arange(len(data)) % 7 != 0)  # other data: no reuse
+    other.fit(other_data, seed=5, context=FitContext(component_pool=pool))
     assert other.training_["reused_components"] == []
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
-from lmrec.models.base import Validation
+from lmrec.models.base import FitContext, Validation
 from lmrec.models.sequential.bert4rec import BERT4Rec
 from lmrec.models.sequential.gru4rec import GRU4Rec
 from lmrec.models.sequential.recommender import SequentialRecommender
@@ -56,7 +56,6 @@ def _fit(
     """Fit (raising Stop after `stop_after_batches` batches); the model's `batches_` counts its batches."""
     klass, params = MODELS[name]
     model = klass(**{**PARAMS, **params, **extra})
-    model.checkpoint_dir = folder
     original, seen = model._step_loss, [0]
 
     def counting(net: Any, batch: Any, gen: Any) -> Any:
@@ -67,7 +66,7 @@ def _fit(
 
     model._step_loss = counting  # type: ignore[method-assign]
     train, validation = _split()
-    model.fit(train, seed=seed, validation=validation)
+    model.fit(train, seed=seed, validation=validation, context=FitContext(checkpoint_dir=folder))
     model.batches_ = seen[0]
     return model
 
@@ -162,8 +161,7 @@ def test_other_training_data_or_catalog_does_not_read_the_checkpoint(
 
     def fit(data: Interactions, valid: Validation | None = validation) -> int:
         model = GRU4Rec(**{**PARAMS, "epochs": 2})
-        model.checkpoint_dir = tmp_path
-        model.fit(data, seed=0, validation=valid)
+        model.fit(data, seed=0, validation=valid, context=FitContext(checkpoint_dir=tmp_path))
         return int(model.training_["resumed_after_epoch"])
 
     assert fit(train) == 0

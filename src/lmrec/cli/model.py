@@ -162,7 +162,7 @@ def train(
     from lmrec.data.datacard import data_card
     from lmrec.eval.metrics import parse_metric
     from lmrec.models.base import Validation
-    from lmrec.models.registry import get_model_class
+    from lmrec.models.registry import get_model_class, make_model
     from lmrec.resources import measure
     from lmrec.service.files import DATA_CARD_FILE
 
@@ -175,7 +175,7 @@ def train(
     except ValueError as exc:
         raise OptionError(f"--select-by: {exc}") from None
     klass = get_model_class(model)
-    recommender = klass(**model_params(klass, param))
+    recommender = make_model(model, model_params(klass, param))
     wants_text = _check_item_text(klass, item_text, template)
     split = load_prepared(data)
     fit_data = split.train if fit_on == "train" else split.train_valid()
@@ -317,13 +317,13 @@ def similar(
     """Items most similar to each given item (models with `similar_items`, e.g. content), as JSON lines."""
     check_positive(n, "-n")
     rec = load_model(model)
-    finder = getattr(rec, "similar_items", None)
-    if finder is None:
+    if not rec.has_similar_items:
         raise OptionError(
-            f"model {rec.name} has no item-to-item similarity; use a model with similar_items (content)"
+            f"model {rec.name} has no item-to-item similarity: it lacks the capability has_similar_items; "
+            "use a model that has it (content)"
         )
     idx = raw_ids(rec.item_vocab_, item, "item")
-    items, scores = finder(idx, n=n)
+    items, scores = rec.similar_items(idx, n=n)
     for query, found, score in zip(idx, items, scores, strict=True):
         keep = (found >= 0) & np.isfinite(score)
         typer.echo(

@@ -1,8 +1,10 @@
 """Batched top-n evaluation of a fitted model: full ranking over the whole catalog (PROTOCOLS.md).
 
 For each batch of users the model scores every item, seen items (and any extra exclusions) are set to
--inf, the shared `topk` ranks the rest (ties -> lower item index), and hits are looked up in the target
-matrix with one `searchsorted` over (row, item) keys. Memory is bounded by batch_size x n_items float32
+-inf and the shared `topk` ranks the rest (ties -> lower item index): the one ranking path of
+`lmrec.models.ranking`, which `Recommender.recommend` and the service use too, so the lists evaluated are
+the lists served. Hits are looked up in the target matrix with one `searchsorted` over (row, item) keys
+(`lmrec.eval.batch`). Memory is bounded by batch_size x n_items float32
 scores plus what the model needs to produce them.
 """
 
@@ -11,24 +13,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from lmrec.eval import beyond, sampling
+from lmrec.eval.batch import Extras, full_batch, sampled_batch
 from lmrec.eval.metrics import MetricSpec, metric_specs
-from lmrec.models.base import mask_out
-from lmrec.models.topk import topk
+from lmrec.models.ranking import Scorer, masked_scores, top_items
 
 DEFAULT_METRICS = ("ndcg", "recall", "precision", "hit_rate", "mrr", "map")
-
-
-class Scorer(Protocol):
-    """What the evaluator needs from a model (every `lmrec.models.base.Recommender` qualifies)."""
-
-    def score(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -137,26 +133,6 @@ def _select_users(users: Any, n_targets: np.ndarray) -> tuple[np.ndarray, int]:
     return users[keep], int((~keep).sum())
 
 
-def _hits(items: np.ndarray, target_keys: np.ndarray, n_items: int) -> np.ndarray:
-    """hits[r, j] = items[r, j] is a target of batch row r (keys = row·n_items + item, sorted)."""
-    query = np.arange(items.shape[0], dtype=np.int64)[:, None] * np.int64(n_items) + items
-    pos = np.minimum(np.searchsorted(target_keys, query), target_keys.size - 1)
-    return (target_keys[pos] == query) & (items >= 0)
-
-
-def _first_target_rank(scores: np.ndarray, trows: sp.csr_matrix) -> np.ndarray:
-    """1-based rank of each row's best target in the whole ranking; 0 if every target is excluded."""
-    b, n_items = scores.shape
-    starts = trows.indptr[:-1]
-    r = np.repeat(np.arange(b), np.diff(trows.indptr))
-    t_score = scores[r, trows.indices]
-    best = np.maximum.reduceat(t_score, starts)  # every row has >= 1 target
-    first_item = np.minimum.reduceat(np.where(t_score == best[r], trows.indices, n_items), starts)
-    ahead = (scores > best[:, None]).sum(axis=1)
-    ahead += ((scores == best[:, None]) & (np.arange(n_items) < first_item[:, None])).sum(axis=1)
-    return np.where(best == -np.inf, 0, ahead + 1)
-
-
 def _batches(n_users: int, batch_size: int, progress: bool) -> Iterator[tuple[int, int]]:
     bounds = [(s, min(s + batch_size, n_users)) for s in range(0, n_users, batch_size)]
     if not progress:
@@ -212,200 +188,226 @@ def evaluate_ranking(
         models that read ordered histories (`uses_sequences`), which get the rows of their batch.
     """
     start_time = time.perf_counter()
-    specs = metric_specs(metrics, ns)
-    targets = _binary_csr(targets, "targets")
-    history = _binary_csr(history, "history")
-    n_items = targets.shape[1]
-    if history.shape != targets.shape:
-        raise ValueError(f"history has shape {history.shape} but targets has {targets.shape}")
-    if exclude is not None:
-        exclude = _binary_csr(exclude, "exclude")
-        if exclude.shape != targets.shape:
-            raise ValueError(f"exclude has shape {exclude.shape} but targets has {targets.shape}")
-    model_items = getattr(model, "n_items", None)
-    if model_items is not None and model_items != n_items:
-        raise ValueError(f"the model ranks {model_items} items but targets has {n_items} columns")
-    ordered = bool(getattr(model, "uses_sequences", False))
-    if ordered and sequences is None:
-        raise ValueError(
-            f"{type(model).__name__} reads ordered histories: pass sequences= (e.g. history_log.sequences())"
-        )
-    if sequences is not None and len(sequences) != targets.shape[0]:
-        raise ValueError(f"sequences has {len(sequences)} entries but targets has {targets.shape[0]} rows")
-    if isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    eval_users, n_skipped = _select_users(users, np.diff(targets.indptr))
-    if eval_users.size == 0:
-        raise ValueError(f"no user to evaluate: no requested user has a target ({n_skipped} skipped)")
-    cutoffs = sorted({s.n for s in specs if s.n is not None})
-    list_len = max(cutoffs, default=0)
-
-    sampled = sampled_negatives is not None
-    root: np.random.SeedSequence | None = None
-    if sampled_negatives is not None:
-        if isinstance(sampled_negatives, bool) or sampled_negatives < 1:
-            raise ValueError(f"sampled_negatives must be a positive integer, got {sampled_negatives}")
-        if keep_lists or item_popularity is not None or item_vectors is not None:
-            raise ValueError("lists and beyond-accuracy measures need full ranking, not sampled_negatives")
-        root = np.random.SeedSequence(seed)
-        # sampling blocks must not straddle batches, or the batch size would change the negatives
-        batch_size = max(sampling.BLOCK, batch_size // sampling.BLOCK * sampling.BLOCK)
-    pop = None
-    if item_popularity is not None:
-        pop = np.asarray(item_popularity, dtype=np.float64)
-        if pop.shape != (n_items,):
-            raise ValueError(f"item_popularity must have one entry per item ({n_items}), got {pop.shape}")
-        if n_train_users is None:
-            n_train_users = int((np.diff(history.indptr) > 0).sum())
-    unit = None
-    if item_vectors is not None:
-        unit = beyond.unit_vectors(item_vectors)  # once, not per batch
-        if unit.shape[0] != n_items:
-            raise ValueError(f"item_vectors must have one row per item ({n_items}), got {unit.shape}")
-    extras = _Extras(pop=pop, n_train_users=n_train_users, unit=unit)
-
-    columns: dict[str, list[np.ndarray]] = {s.label: [] for s in specs}
-    counts = {n: np.zeros(n_items, dtype=np.int64) for n in cutoffs} if not sampled else {}
-    kept: list[np.ndarray] = []
-    for lo, hi in _batches(eval_users.size, batch_size, progress):
-        bu = eval_users[lo:hi]
-        hist_rows = history[bu]
-        if ordered:
-            assert sequences is not None
-            batch_seqs = [np.asarray(sequences[u]) for u in bu]
-            raw = model.score(bu, hist_rows, sequences=batch_seqs)  # type: ignore[call-arg]
-        else:
-            raw = model.score(bu, hist_rows)
-        scores = np.asarray(raw, dtype=np.float32)
-        if scores.shape != (bu.size, n_items):
-            raise RuntimeError(f"model.score returned shape {scores.shape}, expected {(bu.size, n_items)}")
-        if np.isnan(scores).any():
-            raise ValueError(f"model.score returned NaN for users {bu[np.isnan(scores).any(axis=1)][:5]}")
-        extra_rows = exclude[bu] if exclude is not None else None
-        if exclude_history:
-            mask_out(scores, hist_rows)
-        if extra_rows is not None:
-            mask_out(scores, extra_rows)
-        trows = targets[bu]
-        if sampled:
-            assert root is not None and sampled_negatives is not None
-            parts = [hist_rows, trows] + ([extra_rows] if extra_rows is not None else [])
-            values = _sampled_batch(scores, trows, parts, specs, sampled_negatives, root, lo, list_len)
-            for label, v in values.items():
-                columns[label].append(v)
-            continue
-        items = topk(scores, list_len)[0] if list_len else np.empty((bu.size, 0), dtype=np.int64)
-        for label, v in _full_batch(scores, items, trows, specs, cutoffs, counts, extras).items():
-            columns.setdefault(label, []).append(v)
-        if keep_lists:
-            kept.append(items)
-
-    suffix = f"[sampled-{sampled_negatives}]" if sampled else ""
-    frame: dict[str, np.ndarray] = {"user": eval_users}
-    for label, parts_ in columns.items():
-        frame[label + suffix] = np.concatenate(parts_) if parts_ else np.empty(0)
-    aggregates: dict[str, float] = {}
-    for n in cutoffs if not sampled else ():
-        aggregates[f"Coverage@{n}"] = beyond.coverage_from_counts(counts[n])
-        aggregates[f"Gini@{n}"] = beyond.gini_index(counts[n])
-    per_user = pd.DataFrame(frame)
-    protocol = RankingProtocol(
-        ranking="sampled" if sampled else "full",
-        n_items=n_items,
-        exclude_history=exclude_history,
-        extra_exclusions=exclude is not None,
-        n_users=int(eval_users.size),
-        n_skipped_users=n_skipped,
+    plan = _plan(
+        model,
+        targets,
+        history,
+        specs=metric_specs(metrics, ns),
+        users=users,
+        exclude=exclude,
+        batch_size=batch_size,
+        sequences=sequences,
         sampled_negatives=sampled_negatives,
-        seed=None if root is None else int(root.entropy),  # type: ignore[arg-type]
+        seed=seed,
+        wants_full=keep_lists or item_popularity is not None or item_vectors is not None,
+    )
+    extras = _extras(plan, item_popularity, n_train_users, item_vectors)
+    columns, counts, kept = _run(model, plan, extras, exclude_history, keep_lists, progress)
+    per_user = _per_user(plan, columns)
+    protocol = RankingProtocol(
+        ranking="sampled" if plan.sampled else "full",
+        n_items=plan.n_items,
+        exclude_history=exclude_history,
+        extra_exclusions=plan.exclude is not None,
+        n_users=int(plan.users.size),
+        n_skipped_users=plan.n_skipped,
+        sampled_negatives=sampled_negatives,
+        seed=None if plan.root is None else int(plan.root.entropy),  # type: ignore[arg-type]
         metrics=tuple(c for c in per_user.columns if c != "user"),
     )
     lists = None
     if keep_lists:
-        lists = np.concatenate(kept) if kept else np.empty((0, list_len), dtype=np.int64)
+        lists = np.concatenate(kept) if kept else np.empty((0, plan.list_len), dtype=np.int64)
     return RankingResult(
         per_user=per_user,
-        aggregates=aggregates,
+        aggregates=_aggregates(plan, counts),
         protocol=protocol,
         seconds=time.perf_counter() - start_time,
         lists=lists,
     )
 
 
-@dataclass(frozen=True)
-class _Extras:
-    """Inputs of the optional per-user beyond-accuracy columns (full ranking only)."""
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """The validated inputs of one evaluation run."""
 
-    pop: np.ndarray | None
-    n_train_users: int | None
-    unit: np.ndarray | None
+    targets: sp.csr_matrix
+    history: sp.csr_matrix
+    exclude: sp.csr_matrix | None
+    specs: tuple[MetricSpec, ...]
+    users: np.ndarray
+    """Rows evaluated (each with at least one target)."""
+    n_skipped: int
+    sequences: Sequence[np.ndarray] | None
+    """Ordered histories per target row, for models with `uses_sequences` only (None for the others)."""
+    batch_size: int
+    sampled_negatives: int | None
+    root: np.random.SeedSequence | None
+    """Seed of the negative sampling (sampled mode only)."""
+
+    @property
+    def n_items(self) -> int:
+        return int(self.targets.shape[1])
+
+    @property
+    def sampled(self) -> bool:
+        return self.sampled_negatives is not None
+
+    @property
+    def cutoffs(self) -> list[int]:
+        return sorted({s.n for s in self.specs if s.n is not None})
+
+    @property
+    def list_len(self) -> int:
+        return max(self.cutoffs, default=0)
 
 
-def _full_batch(
-    scores: np.ndarray,
-    items: np.ndarray,
-    trows: sp.csr_matrix,
+def _plan(
+    model: Scorer,
+    targets: Any,
+    history: Any,
+    *,
     specs: tuple[MetricSpec, ...],
-    cutoffs: list[int],
-    counts: dict[int, np.ndarray],
-    extras: _Extras,
-) -> dict[str, np.ndarray]:
-    """Per-user values of one batch under full ranking; adds the batch's lists to `counts`."""
-    n_items = scores.shape[1]
-    n_targets = np.diff(trows.indptr)
-    hits = _hits(items, sampling.row_keys(trows, n_items), n_items)
-    out: dict[str, np.ndarray] = {}
-    for s in specs:
-        if s.n is None:
-            rank = _first_target_rank(scores, trows)
-            out[s.label] = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
-        else:
-            out[s.label] = s.fn(hits, n_targets, s.n)
-    for n in cutoffs:
-        top = items[:, :n]
-        counts[n] += np.bincount(top[top >= 0], minlength=n_items)
-        if extras.pop is not None:
-            assert extras.n_train_users is not None
-            out[f"Novelty@{n}"] = beyond.novelty(top, extras.pop, extras.n_train_users)
-            out[f"ARP@{n}"] = beyond.average_recommended_popularity(top, extras.pop)
-        if extras.unit is not None:
-            out[f"ILD@{n}"] = beyond.intra_list_diversity(top, extras.unit, normalized=True)
-    return out
+    users: Any,
+    exclude: Any,
+    batch_size: int,
+    sequences: Sequence[np.ndarray] | None,
+    sampled_negatives: int | None,
+    seed: int | None,
+    wants_full: bool,
+) -> _Plan:
+    """Check every input of `evaluate_ranking` against the others; the errors name the argument."""
+    targets = _binary_csr(targets, "targets")
+    history = _binary_csr(history, "history")
+    if history.shape != targets.shape:
+        raise ValueError(f"history has shape {history.shape} but targets has {targets.shape}")
+    if exclude is not None:
+        exclude = _binary_csr(exclude, "exclude")
+        if exclude.shape != targets.shape:
+            raise ValueError(f"exclude has shape {exclude.shape} but targets has {targets.shape}")
+    ordered = _check_model(model, targets.shape, sequences)
+    if isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    eval_users, n_skipped = _select_users(users, np.diff(targets.indptr))
+    if eval_users.size == 0:
+        raise ValueError(f"no user to evaluate: no requested user has a target ({n_skipped} skipped)")
+    root: np.random.SeedSequence | None = None
+    if sampled_negatives is not None:
+        if isinstance(sampled_negatives, bool) or sampled_negatives < 1:
+            raise ValueError(f"sampled_negatives must be a positive integer, got {sampled_negatives}")
+        if wants_full:
+            raise ValueError("lists and beyond-accuracy measures need full ranking, not sampled_negatives")
+        root = np.random.SeedSequence(seed)
+        # sampling blocks must not straddle batches, or the batch size would change the negatives
+        batch_size = max(sampling.BLOCK, batch_size // sampling.BLOCK * sampling.BLOCK)
+    return _Plan(
+        targets=targets,
+        history=history,
+        exclude=exclude,
+        specs=specs,
+        users=eval_users,
+        n_skipped=n_skipped,
+        sequences=sequences if ordered else None,
+        batch_size=batch_size,
+        sampled_negatives=sampled_negatives,
+        root=root,
+    )
 
 
-def _sampled_batch(
-    scores: np.ndarray,
-    trows: sp.csr_matrix,
-    parts: list[sp.csr_matrix],
-    specs: tuple[MetricSpec, ...],
-    k: int,
-    root: np.random.SeedSequence,
-    offset: int,
-    list_len: int,
-) -> dict[str, np.ndarray]:
-    """Per-user metric values of one batch in sampled mode (per-target values averaged per user)."""
-    n_items = scores.shape[1]
-    n_targets = np.diff(trows.indptr)
-    r = np.repeat(np.arange(scores.shape[0]), n_targets)
-    ranks = np.zeros(r.size, dtype=np.int64)
-    for b0 in range(0, scores.shape[0], sampling.BLOCK):
-        b1 = min(b0 + sampling.BLOCK, scores.shape[0])
-        block_id = (offset + b0) // sampling.BLOCK
-        rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(block_id,)))
-        sel = slice(trows.indptr[b0], trows.indptr[b1])
-        block = [p[b0:b1] for p in parts]
-        neg = sampling.sample_negatives(rng, r[sel] - b0, sampling.forbidden_keys(block, n_items), n_items, k)
-        ranks[sel] = sampling.sampled_ranks(scores[b0:b1], r[sel] - b0, trows.indices[sel], neg)
-    # each target is a one-relevant list: its rank decides every metric
-    width = max(list_len, 1)
-    hits = np.zeros((r.size, width), dtype=bool)
-    inside = (ranks >= 1) & (ranks <= list_len)
-    hits[np.flatnonzero(inside), ranks[inside] - 1] = True
-    ones = np.ones(r.size, dtype=np.int64)
-    out: dict[str, np.ndarray] = {}
-    for s in specs:
-        per_target = (
-            np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0) if s.n is None else s.fn(hits, ones, s.n)
+def _check_model(model: Scorer, shape: tuple[int, int], sequences: Sequence[np.ndarray] | None) -> bool:
+    """Whether the model reads ordered histories (it then needs `sequences`, one per target row)."""
+    model_items = getattr(model, "n_items", None)  # a plain Scorer (a score table) may not say
+    if model_items is not None and model_items != shape[1]:
+        raise ValueError(f"the model ranks {model_items} items but targets has {shape[1]} columns")
+    ordered = bool(getattr(model, "uses_sequences", False))
+    if ordered and sequences is None:
+        raise ValueError(
+            f"{type(model).__name__} reads ordered histories: pass sequences= (e.g. history_log.sequences())"
         )
-        out[s.label] = np.add.reduceat(per_target, trows.indptr[:-1]) / n_targets
+    if sequences is not None and len(sequences) != shape[0]:
+        raise ValueError(f"sequences has {len(sequences)} entries but targets has {shape[0]} rows")
+    return ordered
+
+
+def _extras(
+    plan: _Plan,
+    item_popularity: np.ndarray | None,
+    n_train_users: int | None,
+    item_vectors: np.ndarray | None,
+) -> Extras:
+    """Inputs of Novelty/ARP (popularity) and ILD (item vectors), checked against the catalog."""
+    n_items = plan.n_items
+    pop = None
+    if item_popularity is not None:
+        pop = np.asarray(item_popularity, dtype=np.float64)
+        if pop.shape != (n_items,):
+            raise ValueError(f"item_popularity must have one entry per item ({n_items}), got {pop.shape}")
+        if n_train_users is None:
+            n_train_users = int((np.diff(plan.history.indptr) > 0).sum())
+    unit = None
+    if item_vectors is not None:
+        unit = beyond.unit_vectors(item_vectors)  # once, not per batch
+        if unit.shape[0] != n_items:
+            raise ValueError(f"item_vectors must have one row per item ({n_items}), got {unit.shape}")
+    return Extras(pop=pop, n_train_users=n_train_users, unit=unit)
+
+
+def _run(
+    model: Scorer,
+    plan: _Plan,
+    extras: Extras,
+    exclude_history: bool,
+    keep_lists: bool,
+    progress: bool,
+) -> tuple[dict[str, list[np.ndarray]], dict[int, np.ndarray], list[np.ndarray]]:
+    """Score, mask and rank every batch with the shared ranking path; per-user values per metric label,
+    item counts per cut-off (full ranking) and the kept lists."""
+    columns: dict[str, list[np.ndarray]] = {s.label: [] for s in plan.specs}
+    counts = {} if plan.sampled else {n: np.zeros(plan.n_items, dtype=np.int64) for n in plan.cutoffs}
+    kept: list[np.ndarray] = []
+    for lo, hi in _batches(plan.users.size, plan.batch_size, progress):
+        bu = plan.users[lo:hi]
+        hist_rows = plan.history[bu]
+        extra_rows = plan.exclude[bu] if plan.exclude is not None else None
+        seqs = None if plan.sequences is None else [np.asarray(plan.sequences[u]) for u in bu]
+        scores = masked_scores(
+            model,
+            bu,
+            hist_rows,
+            n_items=plan.n_items,
+            sequences=seqs,
+            seen=hist_rows if exclude_history else None,
+            exclude=extra_rows,
+        )
+        trows = plan.targets[bu]
+        if plan.sampled:
+            assert plan.root is not None and plan.sampled_negatives is not None
+            parts = [hist_rows, trows] + ([extra_rows] if extra_rows is not None else [])
+            values = sampled_batch(
+                scores, trows, parts, plan.specs, plan.sampled_negatives, plan.root, lo, plan.list_len
+            )
+        else:
+            items = top_items(scores, plan.list_len)
+            values = full_batch(scores, items, trows, plan.specs, plan.cutoffs, counts, extras)
+            if keep_lists:
+                kept.append(items)
+        for label, v in values.items():
+            columns.setdefault(label, []).append(v)
+    return columns, counts, kept
+
+
+def _per_user(plan: _Plan, columns: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    suffix = f"[sampled-{plan.sampled_negatives}]" if plan.sampled else ""
+    frame: dict[str, np.ndarray] = {"user": plan.users}
+    for label, parts in columns.items():
+        frame[label + suffix] = np.concatenate(parts) if parts else np.empty(0)
+    return pd.DataFrame(frame)
+
+
+def _aggregates(plan: _Plan, counts: dict[int, np.ndarray]) -> dict[str, float]:
+    """Catalog-level measures of the full-ranking lists: Coverage@n and Gini@n."""
+    out: dict[str, float] = {}
+    for n in plan.cutoffs if not plan.sampled else ():
+        out[f"Coverage@{n}"] = beyond.coverage_from_counts(counts[n])
+        out[f"Gini@{n}"] = beyond.gini_index(counts[n])
     return out

@@ -19,7 +19,7 @@ from lmrec.eval.rating import mae, rmse
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.prepare import clean_given_split, cleaning_config
 from lmrec.experiment.search import candidates
-from lmrec.models.registry import get_model_class
+from lmrec.models.registry import make_model
 from lmrec.resources import measure
 
 VALID_FRACTION = 0.1
@@ -84,17 +84,16 @@ def load_fold(exp: Experiment, train_ref: str, test_ref: str, data_path: str | N
 
 def run_fold(exp: Experiment, spec: ModelSpec, fold: Fold, log: Callable[[str], None]) -> dict[str, Any]:
     """Select on the validation carve-out, refit on the whole train part, score the test part once."""
-    klass = get_model_class(spec.name)
     trials: list[dict[str, Any]] = []  # JSON records: params, valid_rmse
     valid_truth = _require_ratings(fold.valid_part, "validation")
     for params in candidates(spec, np.random.default_rng(exp.seed)):
-        model = klass(**params).fit(fold.fit_part, seed=exp.seed)
+        model = make_model(spec.name, params).fit(fold.fit_part, seed=exp.seed)
         err = rmse(valid_truth, _predict(model, fold.valid_part))
         trials.append({"params": params, "valid_rmse": float(err)})
         log(f"{spec.display} {fold.name}: {params} valid RMSE={err:.4f}")
     best = min(trials, key=lambda t: t["valid_rmse"])
     with measure() as m_fit:
-        model = klass(**best["params"]).fit(fold.split.train, seed=exp.seed)
+        model = make_model(spec.name, best["params"]).fit(fold.split.train, seed=exp.seed)
     with measure() as m_pred:
         pred = _predict(model, fold.split.test)
     truth = _require_ratings(fold.split.test, "test")

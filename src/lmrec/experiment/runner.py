@@ -25,8 +25,8 @@ from lmrec.experiment.prepare import Prepared, sample_users
 from lmrec.experiment.search import candidates
 from lmrec.hybrid.components import HybridRecommender
 from lmrec.hybrid.pool import ComponentPool
-from lmrec.models.base import Recommender, Validation
-from lmrec.models.registry import get_model_class
+from lmrec.models.base import FitContext, Recommender, Validation
+from lmrec.models.registry import get_model_class, make_model
 from lmrec.resources import measure
 
 
@@ -83,13 +83,6 @@ def select_key(summary: dict[str, Any], label: str) -> str:
 
 def _users_with_targets(targets: sp.csr_matrix) -> np.ndarray:
     return np.flatnonzero(np.diff(targets.indptr) > 0)
-
-
-def _build(spec: ModelSpec, params: dict[str, Any], checkpoint_dir: Path | None = None) -> Recommender:
-    model = get_model_class(spec.name)(**params)
-    if checkpoint_dir is not None and hasattr(type(model), "checkpoint_dir"):
-        model.checkpoint_dir = checkpoint_dir  # type: ignore[attr-defined]
-    return model
 
 
 def _with_threads(exp: Experiment, klass: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
@@ -186,14 +179,15 @@ def run_model(
     count becomes a selected hyper-parameter, so a train+valid refit runs exactly that many epochs.
     component_pool: fitted models shared with the hybrids of the run (the selected train-fitted model of
     every spec goes in; hybrids take their components from it when parameters, data and seed match).
-    checkpoint_dir: where models that keep training checkpoints (`checkpoint_dir` attribute: the sequence
-    models) save them, so a stopped fit continues.
+    checkpoint_dir: where models that keep training checkpoints (the sequence models) save them, so a
+    stopped fit continues. Both reach the models as their fit's `FitContext`.
     """
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
     rng = np.random.default_rng(exp.seed)
     select = parse_metric(exp.select_by)
     klass = get_model_class(spec.name)
+    context = FitContext(checkpoint_dir=checkpoint_dir, component_pool=component_pool)
     cands = [_with_threads(exp, klass, c) for c in candidates(spec, rng)]
     trials: list[Trial] = []
     has_valid = len(split.valid) > 0
@@ -234,11 +228,9 @@ def run_model(
     with bar:
         task = bar.add_task(f"tuning {spec.display} on validation", total=len(cands))
         for i, params in enumerate(cands):
-            model = _build(spec, params, checkpoint_dir)
-            if isinstance(model, HybridRecommender):
-                model.component_pool = component_pool
+            model = make_model(spec.name, params)
             with measure() as m_fit:
-                model.fit(split.train, seed=exp.seed, validation=validation, **fit_kwargs)
+                model.fit(split.train, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
             valid = {}
             if has_valid:
                 # a model that learned from some users' validation targets (a learned ranker) is scored on
@@ -278,12 +270,10 @@ def run_model(
         elif isinstance(kept_model, HybridRecommender):
             # hybrids refit their components on train+valid (early-stopped ones keep their best-on-validation
             # fit, as the single sequence models do) and keep the weights chosen on validation unchanged
-            model = kept_model.refit(fit_data, seed=exp.seed)
+            model = kept_model.refit(fit_data, seed=exp.seed, context=context)
         else:
-            model = _build(spec, best.params, checkpoint_dir)
-            if isinstance(model, HybridRecommender):
-                model.component_pool = component_pool
-            model.fit(fit_data, seed=exp.seed, **fit_kwargs)
+            model = make_model(spec.name, best.params)
+            model.fit(fit_data, seed=exp.seed, context=context, **fit_kwargs)
     fit_timing = _fit_timing(m_fit.to_dict(), _training_summary(model))
     if component_pool is not None and model is not kept_model and not isinstance(model, HybridRecommender):
         component_pool.add(model, fit_data, fit_kwargs)  # the refitted model, for the hybrids' refits

@@ -21,7 +21,8 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender, Validation, as_rng
+from lmrec.models.base import FitContext, Recommender, Validation, as_rng
+from lmrec.models.registry import make_model
 
 if TYPE_CHECKING:
     from lmrec.hybrid.pool import ComponentPool
@@ -68,12 +69,16 @@ def component_label(spec: Mapping[str, Any]) -> str:
 def build_component(spec: Mapping[str, Any], num_threads: int | None) -> Recommender:
     from lmrec.models.registry import get_model_class
 
-    klass = get_model_class(spec["name"])
     params = dict(spec.get("params") or {})
-    fields = getattr(klass.config_class, "__dataclass_fields__", {})
+    fields = getattr(get_model_class(spec["name"]).config_class, "__dataclass_fields__", {})
     if num_threads and "num_threads" in fields and "num_threads" not in params:
         params["num_threads"] = num_threads
-    return klass(**params)
+    return make_model(spec["name"], params)
+
+
+def _shared(pool: ComponentPool | None) -> FitContext:
+    """The fit context a hybrid gives its components: the pool only (no checkpoint folder)."""
+    return FitContext(component_pool=pool)
 
 
 def validation_users(validation: Validation, limit: int, rng: np.random.Generator) -> np.ndarray:
@@ -112,10 +117,15 @@ class HybridRecommender(Recommender):
         raise NotImplementedError
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:  # pragma: no cover - via _fit_with
-        self._fit_with(data, rng, item_features=None, validation=None)
+        self._fit_with(data, rng, item_features=None, validation=None, context=FitContext())
 
-    component_pool: ComponentPool | None = None
-    """Fitted models to reuse (set by the experiment runner; see `ComponentPool`)."""
+    def folds_in(self) -> bool:
+        """A hybrid re-derives a user from a given history when one of its components does (`folds_in`
+        recurses into nested hybrids): the service then passes users with new events as unknown, so that
+        e.g. the ALS component folds them in; history- and sequence-based components score an unknown
+        user from the given history exactly as a known one."""
+        self.check_is_fitted()
+        return any(c.folds_in() for c in self.components_)
 
     def fit(
         self, data: Interactions, *, seed: int | np.random.Generator | None = None, **kwargs: Any
@@ -132,16 +142,16 @@ class HybridRecommender(Recommender):
         *,
         item_features: ItemFeatures | None,
         validation: Validation | None,
+        context: FitContext,
     ) -> None:
         threads = getattr(self.config, "num_threads", None)
         self._item_features = item_features  # for `refit` (in memory only; a loaded model refits nothing)
         self.components_: list[Recommender] = []
         self.component_specs_ = self._component_specs()
         reused = []
+        pool = context.component_pool
         for spec in self.component_specs_:
             model = build_component(spec, threads)
-            if isinstance(model, HybridRecommender):
-                model.component_pool = self.component_pool  # nested hybrids share the pool
             kwargs: dict[str, Any] = {}
             if model.uses_item_features and item_features is not None:
                 kwargs["item_features"] = item_features
@@ -152,13 +162,13 @@ class HybridRecommender(Recommender):
                 )
             if model.supports_validation and validation is not None:
                 kwargs["validation"] = validation
-            pool = self.component_pool
             known = pool.get(model, data, kwargs) if pool is not None else None
             if known is not None:
                 model = known
                 reused.append(component_label(spec))
             else:
-                model.fit(data, seed=copy.deepcopy(self._component_rng), **kwargs)
+                # nested hybrids share the pool; components keep no checkpoints (as before FitContext)
+                model.fit(data, seed=copy.deepcopy(self._component_rng), context=_shared(pool), **kwargs)
                 if pool is not None:
                     pool.add(model, data, kwargs)
             self.components_.append(model)
@@ -171,23 +181,30 @@ class HybridRecommender(Recommender):
         }
         self._fit_combination(data, as_rng(rng), validation)
 
-    def refit(self, data: Interactions, *, seed: int | np.random.Generator | None = None) -> Self:
+    def refit(
+        self,
+        data: Interactions,
+        *,
+        seed: int | np.random.Generator | None = None,
+        context: FitContext | None = None,
+    ) -> Self:
         """Refit for the final test on more data (train+valid), keeping what validation chose.
 
         Components that trained with early stopping keep their best-on-validation fit (as single sequence
         models do under refit "train"); the others are refitted on `data` with their selected parameters;
         nested hybrids recurse; blend weights and other choices made on validation stay as they are.
         Without a validation set to watch, nothing here can select on the test data.
+        context: its `component_pool` gives refitted models to reuse (as in `fit`).
         """
         self.check_is_fitted()
+        pool = None if context is None else context.component_pool
         # the configuration now states what validation chose (weights, epochs), as a fresh refit would
         self.config = dataclasses.replace(self.config, **self.selected_params())
         self._component_rng = copy.deepcopy(as_rng(seed))
         threads = getattr(self.config, "num_threads", None)
         for i, (spec, comp) in enumerate(zip(self.component_specs_, self.components_, strict=True)):
             if isinstance(comp, HybridRecommender):
-                comp.component_pool = self.component_pool
-                comp.refit(data, seed=seed)
+                comp.refit(data, seed=seed, context=_shared(pool))
                 continue
             if comp.supports_validation:
                 continue
@@ -195,7 +212,6 @@ class HybridRecommender(Recommender):
             model = build_component(chosen, threads)
             features = getattr(self, "_item_features", None)
             kwargs = {"item_features": features} if comp.uses_item_features and features is not None else {}
-            pool = self.component_pool
             known = pool.get(model, data, kwargs) if pool is not None else None
             if known is None:
                 model.fit(data, seed=copy.deepcopy(self._component_rng), **kwargs)

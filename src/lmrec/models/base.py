@@ -19,6 +19,15 @@ model lacks it:
 - `adds_items_from_text`: `add_items(raw_ids, vectors)` appends items nobody has interacted with to a
   fitted model, each given by its text vector (made as `item_text_recipe()` says), and scores them from
   that text at once, without retraining (`textseq`).
+- `folds_in_users`: a user passed as unknown (-1) with a history gets their state (a factor vector)
+  re-derived from that history (ALS, BPR). The service scores users with new events that way, so the
+  events move their vector; `folds_in()` answers for an instance (a hybrid: when a component can).
+- `has_similar_items`: `similar_items(items, n)` gives item-to-item neighbours (content).
+
+Facts the callers need about a fitted model are methods, not attributes to look for:
+`training_sequences()` gives the training log in time order when the model keeps it (sequence models,
+content), else None. Context of a fit that is not a hyper-parameter (a checkpoint folder, fitted models
+to share) comes in `fit(..., context=FitContext(...))`.
 """
 
 from __future__ import annotations
@@ -39,10 +48,13 @@ from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import CapabilityError, ConfigError, DataError, NotFittedError
 from lmrec.models.params import build_config, check_params
-from lmrec.models.topk import topk
+from lmrec.models.ranking import Recommendations, rank
+from lmrec.models.ranking import mask_out as mask_out  # re-exported: callers import it from here
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+
+    from lmrec.hybrid.pool import ComponentPool
 
 FORMAT_VERSION = 1
 
@@ -54,28 +66,16 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-@dataclass(frozen=True)
-class Recommendations:
-    """Top-n lists for a batch of users: item indices (-1 = no item) and their scores, best first."""
+@dataclass(frozen=True, eq=False)
+class FitContext:
+    """Where a fit runs, as opposed to what it learns: never a hyper-parameter, never saved with the model."""
 
-    users: np.ndarray
-    items: np.ndarray
-    scores: np.ndarray
-
-    def to_records(
-        self, item_vocab: Vocabulary, user_vocab: Vocabulary | None = None
-    ) -> list[dict[str, Any]]:
-        out = []
-        for row, u in enumerate(self.users):
-            valid = self.items[row] >= 0
-            out.append(
-                {
-                    "user": user_vocab.id(u).item() if user_vocab is not None and u >= 0 else int(u),
-                    "items": item_vocab.id(self.items[row][valid]).tolist(),
-                    "scores": self.scores[row][valid].astype(float).tolist(),
-                }
-            )
-        return out
+    checkpoint_dir: Path | None = None
+    """Folder for training checkpoints, so a stopped fit with the same configuration, seed and data
+    continues from its last saved epoch (models that train in epochs: the sequence models); None: none."""
+    component_pool: ComponentPool | None = None
+    """Fitted models a hybrid may take its components from instead of fitting them again (`lmrec run`
+    shares the run's single models with its hybrids)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +113,11 @@ class Recommender(ABC):
     """True for models that accept `validation` in `fit` (early stopping / best checkpoint)."""
     adds_items_from_text: ClassVar[bool] = False
     """True for models whose `add_items` takes new items (text vectors) after fit, without retraining."""
+    folds_in_users: ClassVar[bool] = False
+    """True for models that re-derive a user's state from the history given to `score` when the user is
+    passed as unknown (-1) (factor models: ALS, BPR). The others read a given history either way."""
+    has_similar_items: ClassVar[bool] = False
+    """True for models with item-to-item neighbours (`similar_items`)."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         who = type(self).__name__
@@ -136,11 +141,14 @@ class Recommender(ABC):
         seed: int | np.random.Generator | None = None,
         item_features: ItemFeatures | None = None,
         validation: Validation | None = None,
+        context: FitContext | None = None,
     ) -> Self:
         """Learn from `data`; remembers the training vocabularies and history. Returns self.
 
         item_features: dense item content (models with `uses_item_features` only).
         validation: held-out validation targets to watch while training (`supports_validation` only).
+        context: where the fit runs (checkpoint folder, fitted components to reuse); models that have no
+        use for it ignore it.
         """
         who = type(self).__name__
         if len(data) == 0:
@@ -164,7 +172,13 @@ class Recommender(ABC):
         self.history_ = data.csr()
         self.training_: dict[str, Any] = {}
         if self.uses_item_features or self.supports_validation:
-            self._fit_with(data, as_rng(seed), item_features=item_features, validation=validation)
+            self._fit_with(
+                data,
+                as_rng(seed),
+                item_features=item_features,
+                validation=validation,
+                context=context or FitContext(),
+            )
         else:
             self._fit(data, as_rng(seed))
         return self
@@ -179,6 +193,7 @@ class Recommender(ABC):
         *,
         item_features: ItemFeatures | None,
         validation: Validation | None,
+        context: FitContext,
     ) -> None:
         """`_fit` for models that declare item features or validation support (they override this)."""
         self._fit(data, rng)
@@ -193,6 +208,35 @@ class Recommender(ABC):
         validation score of models that train in epochs; hybrids add their fitted weights."""
         best = getattr(self, "training_", {}).get("best_epoch")
         return {"epochs": int(best)} if best is not None else {}
+
+    def folds_in(self) -> bool:
+        """Whether this model re-derives a user from a given history when the user is passed as unknown
+        (`folds_in_users`; a hybrid answers for its components)."""
+        return self.folds_in_users
+
+    def training_sequences(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The training log in time order, as (indptr, items): user u's items, oldest first, are
+        items[indptr[u]:indptr[u + 1]]. None for models that keep only the history matrix (item-index
+        order); `user_history` falls back to it."""
+        return None
+
+    def user_history(self, user: int) -> np.ndarray:
+        """User `user`'s training items: oldest first when the model keeps the order, else in item-index
+        order; empty for an unknown user (-1)."""
+        self.check_is_fitted()
+        if user < 0:
+            return np.empty(0, dtype=np.int64)
+        stored = self.training_sequences()
+        indptr, items = (self.history_.indptr, self.history_.indices) if stored is None else stored
+        return np.asarray(items[indptr[user] : indptr[user + 1]], dtype=np.int64)
+
+    def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` items most similar to each of `items` (indices): (items, scores), best first. Models
+        without `has_similar_items` refuse (the default here)."""
+        raise CapabilityError(
+            f"the model {self.name} ({type(self).__name__}) has no item-to-item similarity: it lacks the "
+            "capability has_similar_items. Use a model that declares it (content)"
+        )
 
     def check_is_fitted(self) -> None:
         if not hasattr(self, "history_"):
@@ -281,17 +325,18 @@ class Recommender(ABC):
         users = np.asarray(users, dtype=np.int64).reshape(-1)
         if history is None and sequences is not None:
             history = sequences_to_csr(sequences, self.n_items)
-        given = history
-        history = self._history_rows(users, history)
         # `score` gets the history only if the caller gave one: sequence models then know whether to
         # use their stored (ordered) training sequences
-        scores = self.score(users, given, sequences=sequences)
-        if exclude_history:
-            mask_out(scores, history)
-        if exclude is not None:
-            mask_out(scores, sp.csr_matrix(exclude))
-        items, top = topk(scores, n)
-        return Recommendations(users=users, items=items, scores=top)
+        return rank(
+            self,
+            users,
+            history,
+            n,
+            n_items=self.n_items,
+            sequences=sequences,
+            seen=self._history_rows(users, history) if exclude_history else None,
+            exclude=None if exclude is None else sp.csr_matrix(exclude),
+        )
 
     def recommend_ids(
         self, user_ids: Any, n: int = 10, *, exclude_history: bool = True
@@ -372,7 +417,7 @@ class Recommender(ABC):
         A `model.json` with `"stored_in": "versions/..."` names the sub-folder holding the arrays (a model
         replaced by a retrain: `lmrec.service.versions`), so switching models is one atomic file rename.
         """
-        from lmrec.models.registry import get_model_class
+        from lmrec.models.registry import get_model_class, make_model
 
         path = Path(path)
         meta_file = path / "model.json"
@@ -387,7 +432,7 @@ class Recommender(ABC):
         klass = get_model_class(meta["model"])
         if cls is not Recommender and not issubclass(klass, cls):
             raise TypeError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
-        model = klass(klass.config_class(**meta["config"]))
+        model = make_model(meta["model"], config=klass.config_class(**meta["config"]))
         folder = _stored_in(path, meta.get("stored_in"))
         arrays = _read_arrays(folder / "arrays.npz")
         widened = meta.get("integer_text_ids", [])
@@ -463,12 +508,3 @@ def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix
     mat.sum_duplicates()
     mat.data[:] = 1
     return mat
-
-
-def mask_out(scores: np.ndarray, rows: sp.csr_matrix) -> None:
-    """Set scores of the nonzero entries of `rows` (one row per score row) to -inf, in place."""
-    rows = sp.csr_matrix(rows)
-    if rows.nnz == 0:
-        return
-    r = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-    scores[r, rows.indices] = -np.inf

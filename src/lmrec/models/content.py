@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender, Validation
+from lmrec.models.base import FitContext, Recommender, Validation
 from lmrec.models.topk import topk
 
 NO_CONTENT_SCORE = -2.0
@@ -74,6 +74,7 @@ class ContentBased(Recommender):
     uses_sequences = True
     uses_item_features = True
     requires_item_features = True
+    has_similar_items = True
 
     # --- learning -------------------------------------------------------------------------------
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
@@ -86,6 +87,7 @@ class ContentBased(Recommender):
         *,
         item_features: ItemFeatures | None,
         validation: Validation | None,
+        context: FitContext,
     ) -> None:
         if item_features is None:  # the base class refuses this already; kept for direct callers
             raise ValueError("ContentBased needs item_features")
@@ -176,6 +178,10 @@ class ContentBased(Recommender):
         if u >= 0 and np.array_equal(row, np.unique(trained)):
             return True, trained
         return False, row
+
+    def training_sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        self.check_is_fitted()
+        return self.seq_indptr_, self.seq_items_
 
     # --- item-to-item ---------------------------------------------------------------------------
     def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -97,6 +97,8 @@ class BPRConfig:
 class _ImplicitMF(Recommender):
     """Shared fit/score/persistence for the implicit-backed factor models."""
 
+    folds_in_users = True  # an unknown user (-1) is folded in from the given history (module docstring)
+
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
         seed = int(rng.integers(2**31 - 1))
         user_items = sp.csr_matrix(self.history_, dtype=np.float32)

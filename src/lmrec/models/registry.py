@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lmrec.models.base import Recommender
@@ -48,3 +49,11 @@ def get_model_class(name: str) -> type[Recommender]:
         raise KeyError(f"unknown model {name!r}; known models: {sorted(MODELS)}") from None
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+def make_model(name: str, params: Mapping[str, Any] | None = None, *, config: Any = None) -> Recommender:
+    """The one way lmrec builds a model: the class registered under `name`, from hyper-parameters
+    `params` (checked against its config dataclass) or a ready `config` (plus `params` overriding it).
+    The experiment runner, the hybrids' components, `Recommender.load` and the service's retrain all
+    build through here."""
+    return get_model_class(name)(config, **dict(params or {}))

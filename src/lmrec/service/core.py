@@ -159,7 +159,7 @@ class RecommenderService:
             "n_users": len(model.user_vocab_),
             "n_items": len(model.item_vocab_),
             "uses_sequences": bool(model.uses_sequences),
-            "similar_items": hasattr(model, "similar_items"),
+            "similar_items": bool(model.has_similar_items),
             "adds_items_from_text": bool(model.adds_items_from_text),
             "retrieval": jsonable(live.retriever.describe()),
             "training": jsonable(getattr(model, "training_", {})),

@@ -24,6 +24,7 @@ import numpy as np
 
 from lmrec.data.interactions import Interactions
 from lmrec.models.base import Recommender
+from lmrec.models.registry import make_model
 from lmrec.service.state import UnsupportedError, lookup
 
 if TYPE_CHECKING:
@@ -43,11 +44,8 @@ class RetrainLog:
 
 
 def _training_sequences(model: Recommender) -> list[np.ndarray]:
-    if hasattr(model, "seq_items_") and hasattr(model, "seq_indptr_"):
-        items, indptr = np.asarray(model.seq_items_), np.asarray(model.seq_indptr_)
-    else:
-        items, indptr = model.history_.indices, model.history_.indptr
-    return [np.asarray(items[indptr[u] : indptr[u + 1]], dtype=np.int64) for u in range(len(indptr) - 1)]
+    """Every user's training items, in time order when the model keeps it (`user_history`)."""
+    return [model.user_history(u) for u in range(len(model.user_vocab_))]
 
 
 def training_log(model: Recommender, events: Iterable[StoredEvent]) -> RetrainLog:
@@ -109,7 +107,7 @@ def refit(
             )
         fresh: Recommender = copy.deepcopy(model).refit(log.data, seed=seed)
     else:
-        fresh = type(model)(model.config).fit(log.data, seed=seed)
+        fresh = make_model(model.name, config=model.config).fit(log.data, seed=seed)
     info = {
         "events_used": log.events_used,
         "events_skipped": log.events_skipped,

@@ -6,9 +6,9 @@ it depends on what it is:
 
 - history-based models (ItemKNN, EASE, popularity exclusions, ...) get the updated history row;
 - sequence models (`uses_sequences`) get the updated ordered sequence (training sequence + new items);
-- factor models with per-user vectors that fold users in (ALS, BPR; `FOLD_IN_MODELS`) score a user with
-  new events as a folded-in user, so the new events move their vector; without new events a known user
-  keeps their trained vector;
+- models that fold users in (capability `folds_in_users`: ALS, BPR, and a hybrid with such a component,
+  `Recommender.folds_in()`) score a user with new events as a folded-in user, so the new events move
+  their vector; without new events a known user keeps their trained vector;
 - BiasedMF ignores histories when scoring (it is a rating model): new events only remove the items from
   the ranking.
 
@@ -48,8 +48,6 @@ from lmrec.retrieval.retriever import Retriever
 if TYPE_CHECKING:
     from lmrec.service.store import StoredEvent
 
-FOLD_IN_MODELS = frozenset({"als", "bpr"})
-"""Models whose known users are re-folded from their history once they have new events."""
 POPULARITY = "popularity"
 APPLY_CHUNK = 10_000
 """Events looked up and applied per step."""
@@ -235,14 +233,6 @@ class LiveModel:
             return sum(len(v) for v in self._online.values())
 
     # --- recommendations --------------------------------------------------------------------------
-    def _training_sequence(self, model: Recommender, u: int) -> np.ndarray:
-        if u < 0:
-            return np.empty(0, dtype=np.int64)
-        if hasattr(model, "seq_items_") and hasattr(model, "seq_indptr_"):  # kept in time order
-            return np.asarray(model.seq_items_[model.seq_indptr_[u] : model.seq_indptr_[u + 1]], np.int64)
-        h = model.history_
-        return np.asarray(h.indices[h.indptr[u] : h.indptr[u + 1]], dtype=np.int64)
-
     def recommend_users(
         self, user_ids: Sequence[RawId], n: int, *, exclude_seen: bool = True
     ) -> list[RecList]:
@@ -277,13 +267,11 @@ class LiveModel:
         for s in range(0, len(fresh), SCORE_CHUNK):
             part = fresh[s : s + SCORE_CHUNK]
             seqs = [
-                np.concatenate(
-                    [self._training_sequence(model, int(users[r])), np.asarray(online[r], np.int64)]
-                )
+                np.concatenate([model.user_history(int(users[r])), np.asarray(online[r], np.int64)])
                 for r in part
             ]
             idx = users[part].copy()
-            if model.name in FOLD_IN_MODELS:
+            if model.folds_in():  # re-derive the user from the updated history
                 idx[:] = -1
             lists = self._score_histories(retriever, idx, seqs, n, exclude_seen)
             for j, r in enumerate(part):
@@ -304,14 +292,16 @@ class LiveModel:
         return dataclasses.replace(out, model_version=version)
 
     def similar_items(self, item: RawId, n: int) -> RecList:
-        """The n items most similar to `item` (models with `similar_items` only)."""
+        """The n items most similar to `item` (models with `has_similar_items` only)."""
         with self._lock:
             model, version = self.model, self.version
-        similar = getattr(model, "similar_items", None)
-        if similar is None:
-            raise UnsupportedError(f"the served model ({model.name}) has no similar-items capability")
+        if not model.has_similar_items:
+            raise UnsupportedError(
+                f"the served model ({model.name}) has no similar items: it lacks the capability "
+                "has_similar_items (serve a model that has it, e.g. content)"
+            )
         idx = item_indices(model.item_vocab_, [item])
-        top, scores = similar(idx, n=n)
+        top, scores = model.similar_items(idx, n=n)
         return dataclasses.replace(self._as_list(model, top[0], scores[0], None, 0), model_version=version)
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender, Validation
+from lmrec.models.base import FitContext, Recommender, Validation
 
 if TYPE_CHECKING:
     from lmrec.models.sequential.checkpoint import TrainingCheckpoint
@@ -121,10 +121,6 @@ class SequentialRecommender(Recommender):
     supports_validation: ClassVar[bool] = True
     extra_tokens: ClassVar[int] = 0
     """Special tokens after the items (BERT4Rec's mask)."""
-    checkpoint_dir: Path | None = None
-    """Where `fit` keeps training checkpoints, so a stopped fit with the same configuration, seed and data
-    continues from its last saved epoch (`lmrec.models.sequential.checkpoint`); None: no checkpoints.
-    Set by `lmrec run` (the run's `checkpoints/` folder); not a hyper-parameter."""
 
     # --- what each model family supplies -------------------------------------------------------------
     @abstractmethod
@@ -169,7 +165,7 @@ class SequentialRecommender(Recommender):
 
     # --- fitting ---------------------------------------------------------------------------------------
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
-        self._fit_with(data, rng, item_features=None, validation=None)
+        self._fit_with(data, rng, item_features=None, validation=None, context=FitContext())
 
     def _item_encoder(self, n_items: int, features: ItemFeatures | None, counts: np.ndarray) -> Any:
         """The module that turns item tokens into vectors (ID-only here; `textseq` builds it from text).
@@ -186,7 +182,11 @@ class SequentialRecommender(Recommender):
         *,
         item_features: ItemFeatures | None,
         validation: Validation | None,
+        context: FitContext,
     ) -> None:
+        """Train; with `context.checkpoint_dir`, keep checkpoints there (`lmrec run` gives the run's
+        `checkpoints/` folder) so a stopped fit with the same configuration, seed and data continues
+        from its last saved epoch (`lmrec.models.sequential.checkpoint`)."""
         import torch
 
         from lmrec.models.sequential import trainer
@@ -212,7 +212,7 @@ class SequentialRecommender(Recommender):
             batch_rng = np.random.default_rng(seed)
             batches = self._batches(sequences, batch_rng)
             validate = None if validation is None else self._validator(validation)
-            checkpoint = self._checkpoint(data, seed, item_features, validation)
+            checkpoint = self._checkpoint(context.checkpoint_dir, data, seed, item_features, validation)
             if checkpoint is not None:
                 from lmrec.models.sequential.checkpoint import RandomStates
 
@@ -235,13 +235,14 @@ class SequentialRecommender(Recommender):
 
     def _checkpoint(
         self,
+        folder: Path | None,
         data: Interactions,
         seed: int,
         item_features: ItemFeatures | None,
         validation: Validation | None,
     ) -> TrainingCheckpoint | None:
-        """The checkpoint of this fit under `checkpoint_dir`, keyed by everything the training reads."""
-        if self.checkpoint_dir is None:
+        """The checkpoint of this fit under `folder`, keyed by everything the training reads."""
+        if folder is None:
             return None
         from lmrec.models.sequential.checkpoint import TrainingCheckpoint, fit_key
 
@@ -256,7 +257,7 @@ class SequentialRecommender(Recommender):
             if validation.users is not None:
                 arrays.append(np.asarray(validation.users))
         key = fit_key(self.name, asdict(self.config), seed, arrays, extra)
-        return TrainingCheckpoint(Path(self.checkpoint_dir), key=f"{self.name}-{key}")
+        return TrainingCheckpoint(Path(folder), key=f"{self.name}-{key}")
 
     def _validator(self, validation: Validation) -> Callable[[], float]:
         from lmrec.eval import evaluate_ranking
@@ -310,6 +311,10 @@ class SequentialRecommender(Recommender):
 
     def _stored_sequence(self, user: int) -> np.ndarray:
         return self.seq_items_[self.seq_indptr_[user] : self.seq_indptr_[user + 1]]
+
+    def training_sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        self.check_is_fitted()
+        return self.seq_indptr_, self.seq_items_
 
     def _resolve(
         self,

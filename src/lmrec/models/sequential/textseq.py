@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Validation
+from lmrec.models.base import FitContext, Validation
 from lmrec.models.sequential.recommender import torch_session
 from lmrec.models.sequential.sasrec import SASRec, SASRecConfig
 
@@ -230,9 +230,10 @@ class TextSeq(SASRec):
         *,
         item_features: ItemFeatures | None,
         validation: Validation | None,
+        context: FitContext,
     ) -> None:
         self.encoder_state_: dict[str, np.ndarray] = {}
-        super()._fit_with(data, rng, item_features=item_features, validation=validation)
+        super()._fit_with(data, rng, item_features=item_features, validation=validation, context=context)
         if self.config.finetune_layers > 0:
             assert item_features is not None  # required by the class
             self._finetune(data, rng, item_features, validation)
