@@ -9,7 +9,8 @@ stage builds textseq's fine-tuning tower (`lmrec.text.finetune.TopLayerTower`, t
 32 word pieces): it runs the 5 frozen lower blocks over every text once.
 
 Regenerate (a few minutes on 2 cores):
-    LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/text_encode.py --out benchmarks/results/text_encode
+    LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/text_encode.py \
+        --out benchmarks/results/text_encode
 """
 
 from __future__ import annotations
