@@ -114,7 +114,12 @@ class CandidateRanker(Protocol):
 
 
 class _Stateless:
-    """Persistence and refit of rankers that learn nothing."""
+    """Fit, refit and persistence of rankers that learn nothing."""
+
+    def fit(
+        self, cascade: Cascade, data: Interactions, rng: np.random.Generator, validation: Validation | None
+    ) -> None:
+        return None
 
     def refit(self, data: Interactions) -> None:
         return None
@@ -144,11 +149,6 @@ class FusionRanker(_Stateless):
     def selected_params(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
         return {}
 
-    def fit(
-        self, cascade: Cascade, data: Interactions, rng: np.random.Generator, validation: Validation | None
-    ) -> None:
-        return None
-
     def rank(
         self,
         cascade: Cascade,
@@ -174,11 +174,6 @@ class ModelRanker(_Stateless):
 
     def selected_params(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"ranker": specs[-1]}
-
-    def fit(
-        self, cascade: Cascade, data: Interactions, rng: np.random.Generator, validation: Validation | None
-    ) -> None:
-        return None
 
     def rank(
         self,
