@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmrec.data.interactions import Interactions
+from lmrec.data.interactions import Interactions, users_per_item
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import UnknownIdError
 
@@ -84,6 +84,13 @@ def test_csr_binary_collapses_repeats():
     assert twice.csr().max() == 1
     assert twice.csr(values="count").max() == 2
     assert twice.csr().nnz == len(x)
+
+
+def test_item_user_counts_count_distinct_users_and_item_counts_every_event():
+    twice = make().concat(make())  # items 10, 20, 30: users {1, 2}, {3, 1, 2}, {2}, each event twice
+    np.testing.assert_array_equal(twice.item_user_counts(), [2, 3, 1])
+    np.testing.assert_array_equal(twice.item_counts(), [4, 6, 2])
+    np.testing.assert_array_equal(users_per_item(twice.csr(values="count")), [2, 3, 1])
 
 
 def test_sequences_and_subset_keep_vocab():

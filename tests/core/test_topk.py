@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lmrec.models.topk import topk
+from lmrec.models.topk import ranks, topk
 
 
 def reference_topk(scores: np.ndarray, n: int) -> np.ndarray:
@@ -89,3 +89,19 @@ def test_mixed_sparse_and_dense_rows_match_reference():
     for n in (1, 5, 10):
         items, _ = topk(scores, n)
         np.testing.assert_array_equal(items, reference_topk(scores, n))
+
+
+@given(
+    hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(1, 4), st.integers(1, 12)),
+        elements=st.sampled_from([0.0, 1.0, 2.5]),
+    )
+)
+@settings(max_examples=50, deadline=None)
+def test_ranks_list_items_in_topk_order(scores: np.ndarray) -> None:
+    """rank 0 is topk's first item, rank 1 its second...: the same tie rule (lower index first)."""
+    items, _ = topk(scores, scores.shape[1])
+    r = ranks(scores)
+    for row in range(scores.shape[0]):
+        np.testing.assert_array_equal(np.argsort(r[row]), items[row])

@@ -439,7 +439,7 @@ def test_neural_ranker_text_embedding_is_a_dense_field_of_the_click_model(tmp_pa
     with pytest.raises(ConfigError, match="text_embedding: true needs item text"):
         model.fit(case.data, seed=0, validation=validation)
     model.fit(case.data, seed=0, validation=validation, item_features=text)
-    assert model.ranker_.dense_dim_ == 6  # type: ignore[attr-defined]
+    assert model.ranker.model.ctr_.dense_dim_ == 6  # type: ignore[attr-defined]
     users = np.arange(case.data.n_users)
     loaded = Base.load(model.save(tmp_path / "ranker"))
     np.testing.assert_allclose(loaded.score(users), model.score(users), rtol=1e-6)

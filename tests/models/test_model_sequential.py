@@ -31,6 +31,10 @@ SMALL: dict[str, Any] = {
 }
 
 
+FEW_EPOCHS: dict[str, Any] = {"epochs": 4}
+"""For the contract tests (shapes, seeds, persistence): what the model learns is the known answer's job."""
+
+
 def one_hot_features(data: Interactions) -> ItemFeatures:
     """Text stand-in for tests: each item's own co-occurrence row (items of a group share a direction)."""
     x = data.csr()
@@ -40,12 +44,16 @@ def one_hot_features(data: Interactions) -> ItemFeatures:
 
 
 class TestSASRec(RecommenderConformance):
+    contract_overrides: ClassVar[dict[str, Any]] = FEW_EPOCHS
+
     def make_model(self, **overrides: Any) -> Recommender:
         return SASRec(**{**SMALL, "learning_rate": 5e-3, **overrides})
 
 
 class TestSASRecRecToolsLayout(RecommenderConformance):
     """Positions counted back from the newest item and dropout on the output table (the Beauty-best run)."""
+
+    contract_overrides: ClassVar[dict[str, Any]] = FEW_EPOCHS
 
     def make_model(self, **overrides: Any) -> Recommender:
         return SASRec(
@@ -58,6 +66,7 @@ class TestBERT4Rec(RecommenderConformance):
     inference is one of many masked positions in training); at test size it reaches 90-92% of users,
     not all, so up to 12% misses are allowed here (SASRec and the RNNs must be exact)."""
 
+    contract_overrides: ClassVar[dict[str, Any]] = FEW_EPOCHS
     known_answer_misses: ClassVar[float] = 0.12
 
     def make_model(self, **overrides: Any) -> Recommender:
@@ -74,16 +83,22 @@ class TestBERT4Rec(RecommenderConformance):
 
 
 class TestGRU4Rec(RecommenderConformance):
+    contract_overrides: ClassVar[dict[str, Any]] = FEW_EPOCHS
+
     def make_model(self, **overrides: Any) -> Recommender:
         return GRU4Rec(**{**SMALL, "learning_rate": 5e-3, **overrides})
 
 
 class TestLSTM(RecommenderConformance):
+    contract_overrides: ClassVar[dict[str, Any]] = FEW_EPOCHS
+
     def make_model(self, **overrides: Any) -> Recommender:
         return GRU4Rec(**{**SMALL, "learning_rate": 5e-3, "cell": "lstm", **overrides})
 
 
 class TestTextSeqInductive(RecommenderConformance):
+    contract_overrides: ClassVar[dict[str, Any]] = FEW_EPOCHS
+
     def make_model(self, **overrides: Any) -> Recommender:
         return TextSeq(**{**SMALL, "learning_rate": 5e-3, **overrides})
 
@@ -92,6 +107,8 @@ class TestTextSeqInductive(RecommenderConformance):
 
 
 class TestTextSeqTransductive(RecommenderConformance):
+    contract_overrides: ClassVar[dict[str, Any]] = FEW_EPOCHS
+
     def make_model(self, **overrides: Any) -> Recommender:
         return TextSeq(
             **{**SMALL, "learning_rate": 5e-3, "mode": "transductive", "whitening": "learned", **overrides}
@@ -123,6 +140,7 @@ def test_learns_next_item_is_item_plus_one(klass: type[Recommender], extra: dict
     assert accuracy >= 0.95, f"{klass.__name__} predicts the successor for only {accuracy:.0%} of users"
 
 
+@pytest.mark.slow  # 150 epochs; TestBERT4Rec's known answer checks the same task by default
 def test_bert4rec_learns_the_successor_with_the_appended_mask() -> None:
     case = successor_sequences()
     model = BERT4Rec(
@@ -316,5 +334,3 @@ def test_table_dropout_changes_training_not_scoring() -> None:
     b = SASRec(**{**SMALL, "epochs": 2, "table_dropout": 0.5}).fit(data, seed=0)
     assert not np.allclose(a.score(np.arange(5)), b.score(np.arange(5)))
     np.testing.assert_array_equal(b.score(np.arange(5)), b.score(np.arange(5)))
-
-

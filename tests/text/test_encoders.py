@@ -149,10 +149,33 @@ def test_minilm_puts_close_sentences_closer(minilm: SentenceTransformerEncoder) 
     assert minilm.encode([]).shape == (0, 384)
 
 
-def test_loading_does_not_leave_offline_mode_set(minilm: SentenceTransformerEncoder) -> None:
-    before = os.environ.get("HF_HUB_OFFLINE")
+def test_loading_leaves_os_environ_alone_and_asks_no_server(
+    minilm: SentenceTransformerEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline through huggingface_hub's own switch: no environment change (not thread-safe while the
+    service retrains), and not even a name missing from disk opens a connection."""
+    import socket
+
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    asked: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        asked.append(args[:2])
+        raise OSError("network refused by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    before = dict(os.environ)
     SentenceTransformerEncoder()._load()
-    assert os.environ.get("HF_HUB_OFFLINE") == before
+    with pytest.raises(EncoderError, match="offline"):
+        SentenceTransformerEncoder("lmrec-tests/no-such-model-anywhere")._load()
+    assert dict(os.environ) == before
+    assert asked == []
+    assert huggingface_hub.constants.HF_HUB_OFFLINE
 
 
 def test_a_model_that_is_not_available_offline_says_so(minilm: SentenceTransformerEncoder) -> None:

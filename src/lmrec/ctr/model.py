@@ -1,13 +1,12 @@
 """A click-through model: one of the `networks`, trained with binary cross-entropy, early-stopped on the
-validation log-loss (the best-on-validation weights are kept), seeded, with a settable thread count."""
+validation log-loss (the best-on-validation weights are kept), seeded, with a settable thread count.
+The epoch loop is the sequence models' (`lmrec.models.sequential.trainer`)."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
-import logging
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -16,9 +15,10 @@ import numpy as np
 
 from lmrec import __version__
 from lmrec.ctr.fields import FieldData
-from lmrec.errors import ConfigError, NotFittedError
+from lmrec.errors import ConfigError, DataError, NotFittedError
 
-log = logging.getLogger("lmrec.train")
+FORMAT_VERSION = 1
+"""Layout of a saved click model (`model.json` + `arrays.npz`); files from before versioning count as 1."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class CTRConfig:
         if self.model not in NETWORKS:
             raise ValueError(f"model must be one of {sorted(NETWORKS)}, not {self.model!r}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        for name in ("embedding_size", "batch_size", "epochs"):
+        for name in ("embedding_size", "batch_size", "epochs", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
@@ -115,6 +115,7 @@ class CTRModel:
         import torch
 
         from lmrec.eval.rating import log_loss
+        from lmrec.models.sequential import trainer
 
         y = _labels(y, len(train), "train")
         y_valid = _labels(y_valid, len(valid), "valid")
@@ -133,61 +134,54 @@ class CTRModel:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         self.net_ = self._network(train)
+        trained: torch.nn.Module = self.net_
         aux_head = None
-        params = list(self.net_.parameters())
         if c.aux_weight > 0:
             from lmrec.ctr.networks import AuxHead
 
             n_fields = len(train.fields) + int(train.multi is not None) + int(train.dense is not None)
             aux_head = AuxHead(self.net_, n_fields)
-            params += list(aux_head.head.parameters())
-        opt = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
+            trained = torch.nn.ModuleList([self.net_, aux_head])  # parameters: the network's, then the head's
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        best, best_state, bad, history = np.inf, None, 0, []
-        started = time.perf_counter()
-        for epoch in range(1, c.epochs + 1):
-            t0 = time.perf_counter()
-            self.net_.train()
+
+        def batches(epoch: int) -> Iterator[np.ndarray]:
             order = rng.permutation(len(train))
-            total = 0.0
             for lo in range(0, order.size, c.batch_size):
-                rows = order[lo : lo + c.batch_size]
-                inputs = self._tensors(train, rows)
-                loss = loss_fn(self.net_(*inputs), torch.from_numpy(y[rows]))
-                if aux_head is not None:
-                    err = aux_head(*inputs) - torch.from_numpy(aux_std[rows])
-                    loss = loss + c.aux_weight * err.pow(2).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * rows.size
-            value = log_loss(y_valid, self._predict(valid))
-            history.append({"epoch": epoch, "loss": total / len(train), "valid_logloss": value})
-            improved = value < best - 1e-6
-            log.info(
-                "%s epoch %d/%d loss %.4f valid log-loss %.4f%s (%.1fs)",
-                c.model, epoch, c.epochs, total / len(train), value, " *" if improved else "",
-                time.perf_counter() - t0,
-            )  # fmt: skip
-            if improved:
-                best, best_state, bad = value, copy.deepcopy(self.net_.state_dict()), 0
-            else:
-                bad += 1
-                if bad >= c.patience:
-                    break
-        assert best_state is not None
-        self.net_.load_state_dict(best_state)
+                yield order[lo : lo + c.batch_size]
+
+        def step_loss(rows: np.ndarray) -> torch.Tensor:
+            inputs = self._tensors(train, rows)
+            loss = loss_fn(self.net_(*inputs), torch.from_numpy(y[rows]))
+            if aux_head is not None:
+                err = aux_head(*inputs) - torch.from_numpy(aux_std[rows])
+                loss = loss + c.aux_weight * err.pow(2).mean()
+            return loss
+
+        valid_logloss: list[float] = []
+
+        def validate() -> float:
+            valid_logloss.append(log_loss(y_valid, self._predict(valid)))
+            return valid_logloss[-1]
+
+        info = trainer.train(
+            trained, batches, step_loss, epochs=c.epochs, learning_rate=c.learning_rate,
+            weight_decay=c.weight_decay, validate=validate, metric="log-loss", patience=c.patience,
+            eval_every=1, name=c.model, minimize=True, min_delta=1e-6,
+        )  # fmt: skip
         self.n_features_ = train.n_features
         self.fields_ = train.fields
         self.has_multi_ = train.multi is not None
         self.dense_dim_ = train.dense_dim
-        best_epoch = int(np.argmin([h["valid_logloss"] for h in history])) + 1
         self.training_ = {
-            "epochs_run": len(history),
-            "best_epoch": best_epoch,
-            "best_valid_logloss": float(best),
-            "seconds_per_epoch": round((time.perf_counter() - started) / len(history), 3),
-            "history": history,
+            "epochs_run": info.epochs_run,
+            "best_epoch": info.best_epoch,
+            "best_valid_logloss": float(valid_logloss[info.best_epoch - 1]),
+            "seconds_per_epoch": info.seconds_per_epoch,
+            "stopped_early": info.stopped_early,
+            "history": [
+                {"epoch": e, "loss": loss, "valid_logloss": v}
+                for e, (loss, v) in enumerate(zip(info.losses, valid_logloss, strict=True), start=1)
+            ],
         }
         return self
 
@@ -231,6 +225,7 @@ class CTRModel:
         path.mkdir(parents=True, exist_ok=True)
         np.savez(path / "arrays.npz", **{k: v.numpy() for k, v in self.net_.state_dict().items()})
         meta = {
+            "format_version": FORMAT_VERSION,
             "lmrec_version": __version__,
             "config": dataclasses.asdict(self.config),
             "n_features": self.n_features_,
@@ -244,10 +239,23 @@ class CTRModel:
 
     @classmethod
     def load(cls, path: str | Path) -> CTRModel:
+        """Read what `save` wrote (format_version 1; a file without one predates versioning: also 1)."""
         import torch
 
         path = Path(path)
-        meta = json.loads((path / "model.json").read_text())
+        meta_file = path / "model.json"
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{path} is not a saved click model (no model.json)")
+        try:
+            meta = json.loads(meta_file.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{meta_file} is not valid JSON ({exc}); save the model again") from None
+        version = meta.get("format_version", 1)
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{meta_file}: unsupported format_version {version!r} (this lmrec {__version__} reads "
+                f"{FORMAT_VERSION}); save the model again with this version"
+            )
         model = cls(CTRConfig(**meta["config"]))
         fields = tuple(meta["fields"])
         multi = np.zeros((1, 1), dtype=np.int64) if meta["has_multi"] else None

@@ -143,7 +143,13 @@ class Interactions:
         return np.bincount(self.users, minlength=self.n_users)
 
     def item_counts(self) -> np.ndarray:
+        """Events per item (repeats count every time)."""
         return np.bincount(self.items, minlength=self.n_items)
+
+    def item_user_counts(self) -> np.ndarray:
+        """Distinct users per item (repeats count once): popularity as novelty, ARP and the hybrids'
+        item statistics define it."""
+        return users_per_item(self.csr())
 
     def indptr(self) -> np.ndarray:
         """Row offsets: events of user u are rows indptr[u]:indptr[u+1]."""
@@ -227,3 +233,9 @@ class Interactions:
     def pair_keys(self) -> np.ndarray:
         """One int64 key per (user, item) pair, for fast set operations between logs."""
         return self.users * np.int64(self.n_items) + self.items
+
+
+def users_per_item(matrix: sp.spmatrix) -> np.ndarray:
+    """Distinct users per item of a user x item matrix (stored entries per column; a fitted model's
+    binary `history_` or `Interactions.csr()`)."""
+    return np.diff(sp.csc_matrix(matrix).indptr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -24,21 +25,28 @@ def portable_paths(text: str, base: Path | None = None) -> str:
     return text.replace(f"{base.parent}/", "../")
 
 
-def jsonable(obj: Any) -> Any:
+def jsonable(obj: Any, *, portable: bool = True) -> Any:
+    """Plain JSON values (results files, the service's answers): string keys, numpy scalars and arrays
+    unpacked, NaN and infinities as null, config dataclasses and objects with `to_dict` as dicts.
+
+    portable: rewrite paths under the working directory as relative ones (`portable_paths`), as result
+    files want; the service passes False."""
     if isinstance(obj, str):
-        return portable_paths(obj)
+        return portable_paths(obj) if portable else obj
     if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, portable=portable) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
+        return [jsonable(v, portable=portable) for v in obj]
     if isinstance(obj, np.generic):
-        return jsonable(obj.item())
+        return jsonable(obj.item(), portable=portable)
     if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
+        return jsonable(obj.tolist(), portable=portable)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(dataclasses.asdict(obj), portable=portable)
     if hasattr(obj, "to_dict") and not isinstance(obj, pd.DataFrame):
-        return jsonable(obj.to_dict())
+        return jsonable(obj.to_dict(), portable=portable)
     return obj
 
 

@@ -68,7 +68,7 @@ class ModelRun:
 
 def user_popularity(data: Interactions) -> np.ndarray:
     """Distinct users per item (what novelty and ARP are defined on; repeats do not count twice)."""
-    return np.diff(data.csr().tocsc().indptr)
+    return data.item_user_counts()
 
 
 def select_key(summary: dict[str, Any], label: str) -> str:

@@ -1,26 +1,31 @@
-"""Cascade: retrieve candidates with several models, then re-rank only the candidates.
+"""Cascade: a candidate stage (several retrievers) plus a ranker strategy that orders the candidates.
 
 Candidate generation is the union of each retriever's top-`n_candidates` list (history items skipped when
-`exclude_history`); the ranker (any lmrec model) orders the candidates. Items outside the candidate set
-are ranked below every candidate, in the first retriever's order, so that lists stay complete; at every
-cut-off n <= n_candidates they can never reach the list, so a test item that retrieval lost counts as a
-miss. `candidate_recall` reports the share of targets that survive retrieval, which is where a cascade
-loses quality it can never win back.
+`exclude_history`); the ranker orders the candidates. Items outside the candidate set are ranked below
+every candidate, in the first retriever's order, so that lists stay complete; at every cut-off
+n <= n_candidates they can never reach the list, so a test item that retrieval lost counts as a miss.
+`candidate_recall` reports the share of targets that survive retrieval, which is where a cascade loses
+quality it can never win back.
 
-Without a ranker the candidates are ordered by reciprocal-rank fusion of the retrievers' lists.
+The ranker is an object the cascade holds (`CandidateRanker`), not a subclass of it: here another lmrec
+model (`ModelRanker`) or, without one, reciprocal-rank fusion of the retrievers' lists (`FusionRanker`);
+the learned rankers of `ltr` and `neural_ranker` live in `lmrec.hybrid.ltr`. The registry entries
+`ltr` and `neural_ranker` are cascades that only declare their config class and ranker strategy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
+from lmrec.data.interactions import Interactions
 from lmrec.hybrid.components import HybridRecommender, component_specs
 from lmrec.hybrid.normalize import reciprocal_rank
-from lmrec.models.base import mask_out
+from lmrec.models.base import Validation, mask_out
 from lmrec.models.topk import topk
 
 
@@ -61,8 +66,138 @@ class CascadeConfig:
             raise ValueError(f"n_candidates must be >= 1, got {self.n_candidates}")
 
 
+class CandidateRanker(Protocol):
+    """How a cascade orders its candidates. The cascade calls it with itself, so the ranker can read the
+    candidate stage (`candidates`, `component_scores`) without being a cascade."""
+
+    def extra_specs(self) -> tuple[dict[str, Any], ...]:
+        """Components the ranker scores with, fitted after the retrievers (none for learned rankers)."""
+        ...
+
+    def selected_params(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Config entries for the chosen extra components (`specs`: theirs, with selected params)."""
+        ...
+
+    def fit(
+        self, cascade: Cascade, data: Interactions, rng: np.random.Generator, validation: Validation | None
+    ) -> None: ...
+
+    def refit(self, data: Interactions) -> None:
+        """Update data statistics after the cascade's `refit` (not what validation chose)."""
+        ...
+
+    def rank(
+        self,
+        cascade: Cascade,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        cand: np.ndarray,
+        retrieved: list[np.ndarray],
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        """users x items scores; only the entries where `cand` is True are read."""
+        ...
+
+    def item_text(self) -> np.ndarray | None:
+        """L2-normalised item text vectors the ranker reads (None: it reads none)."""
+        ...
+
+    def state(self) -> dict[str, np.ndarray]: ...
+
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+    def save(self, path: Path) -> None: ...
+
+    def load(self, path: Path) -> None: ...
+
+
+class _Stateless:
+    """Fit, refit and persistence of rankers that learn nothing."""
+
+    def fit(
+        self, cascade: Cascade, data: Interactions, rng: np.random.Generator, validation: Validation | None
+    ) -> None:
+        return None
+
+    def refit(self, data: Interactions) -> None:
+        return None
+
+    def item_text(self) -> np.ndarray | None:
+        return None
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        return None
+
+    def save(self, path: Path) -> None:
+        return None
+
+    def load(self, path: Path) -> None:
+        return None
+
+
+class FusionRanker(_Stateless):
+    """Reciprocal-rank fusion of the retrievers' lists."""
+
+    def extra_specs(self) -> tuple[dict[str, Any], ...]:
+        return ()
+
+    def selected_params(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {}
+
+    def rank(
+        self,
+        cascade: Cascade,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        cand: np.ndarray,
+        retrieved: list[np.ndarray],
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        return sum((reciprocal_rank(s).astype(np.float64) for s in retrieved), np.zeros(cand.shape))
+
+
+class ModelRanker(_Stateless):
+    """Another lmrec model, fitted as the cascade's last component, scores the candidates."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    def extra_specs(self) -> tuple[dict[str, Any], ...]:
+        return (self.spec,)
+
+    def selected_params(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"ranker": specs[-1]}
+
+    def rank(
+        self,
+        cascade: Cascade,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        sequences: list[np.ndarray] | None,
+        cand: np.ndarray,
+        retrieved: list[np.ndarray],
+        *,
+        history_given: bool,
+    ) -> np.ndarray:
+        last = len(cascade.components_) - 1
+        return cascade.component_scores(
+            last, users, history, sequences, history_given=history_given
+        ).astype(np.float64)
+
+
+def cascade_ranker(config: Any) -> CandidateRanker:
+    return ModelRanker(config.ranker) if config.ranker is not None else FusionRanker()
+
+
 class Cascade(HybridRecommender):
-    """Union of the retrievers' top lists, re-ranked by the ranker.
+    """Union of the retrievers' top lists, ordered by the ranker strategy (`ranker`).
 
     Unknown users: every retriever and the ranker score them from the given history, each as it scores
     unknown users.
@@ -72,10 +207,26 @@ class Cascade(HybridRecommender):
     config_class = CascadeConfig
     config: CascadeConfig
     components_field: ClassVar[str] = "retrievers"
+    make_ranker: ClassVar[Any] = staticmethod(cascade_ranker)
+    """config -> `CandidateRanker`: the one thing a registered cascade variant declares besides its config."""
+    validation_fit_users_: np.ndarray | None = None
+    """Validation users whose targets a learned ranker trained on (their validation score is in-sample)."""
+
+    @property
+    def ranker(self) -> CandidateRanker:
+        """The strategy that orders the candidates (built from the config on first use)."""
+        ranker = self.__dict__.get("_ranker")
+        if ranker is None:
+            ranker = self.__dict__["_ranker"] = type(self).make_ranker(self.config)
+        return ranker
+
+    @property
+    def text_(self) -> np.ndarray | None:
+        """The item text vectors the ranker reads (what `explain` compares items by), or None."""
+        return self.ranker.item_text()
 
     def _component_specs(self) -> tuple[dict[str, Any], ...]:
-        ranker = (self.config.ranker,) if self.config.ranker is not None else ()
-        return tuple(self.config.retrievers) + ranker
+        return tuple(self.config.retrievers) + self.ranker.extra_specs()
 
     @property
     def _n_retrievers(self) -> int:
@@ -83,10 +234,8 @@ class Cascade(HybridRecommender):
 
     def selected_params(self) -> dict[str, Any]:
         specs = super().selected_params()[self.components_field]
-        out: dict[str, Any] = {"retrievers": specs[: self._n_retrievers]}
-        if self.config.ranker is not None:
-            out["ranker"] = specs[-1]
-        return out
+        n = self._n_retrievers
+        return {"retrievers": specs[:n], **self.ranker.selected_params(specs[n:])}
 
     def candidates(
         self,
@@ -111,6 +260,14 @@ class Cascade(HybridRecommender):
             scores.append(ranked)
         return mask, scores
 
+    def _fit_combination(
+        self, data: Interactions, rng: np.random.Generator, validation: Validation | None
+    ) -> None:
+        self.ranker.fit(self, data, rng, validation)
+
+    def _refit_combination(self, data: Interactions) -> None:
+        self.ranker.refit(data)
+
     def _combine(
         self,
         users: np.ndarray,
@@ -120,12 +277,9 @@ class Cascade(HybridRecommender):
         history_given: bool,
     ) -> np.ndarray:
         cand, retrieved = self.candidates(users, history, sequences, history_given=history_given)
-        if self.config.ranker is not None:
-            ranked = self.component_scores(
-                len(self.components_) - 1, users, history, sequences, history_given=history_given
-            ).astype(np.float64)
-        else:
-            ranked = sum((reciprocal_rank(s).astype(np.float64) for s in retrieved), np.zeros(cand.shape))
+        ranked = self.ranker.rank(
+            self, users, history, sequences, cand, retrieved, history_given=history_given
+        )
         return place_below(cand, ranked, retrieved[0])
 
     def candidate_recall(
@@ -155,3 +309,18 @@ class Cascade(HybridRecommender):
             "CandidateRecall": found / max(total, 1),
             "CandidateSetSize": size / max(users.size, 1),
         }
+
+    # --- persistence: the ranker's arrays beside the components' folders --------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        return self.ranker.state()
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.ranker.set_state(arrays)
+
+    def _save_extra(self, path: Path) -> None:
+        super()._save_extra(path)
+        self.ranker.save(path)
+
+    def _load_extra(self, path: Path) -> None:
+        super()._load_extra(path)
+        self.ranker.load(path)

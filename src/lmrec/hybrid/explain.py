@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from lmrec.data.interactions import users_per_item
 from lmrec.hybrid.components import HybridRecommender, component_label
 from lmrec.models.base import Recommender, mask_out, sequences_to_csr
+from lmrec.models.topk import ranks as item_ranks
 
 BECAUSE = 3
 """History items listed per recommended item."""
@@ -40,7 +42,7 @@ def _similarities(model: Recommender, item: int, past: np.ndarray) -> tuple[np.n
     cols = sp.csc_matrix(model.history_)
     target = cols[:, [item]]
     overlap = np.asarray((cols[:, past].T @ target).todense()).ravel()
-    counts = np.diff(cols.indptr).astype(np.float64)
+    counts = users_per_item(cols).astype(np.float64)
     denom = np.sqrt(counts[past] * counts[item])
     return np.where(denom > 0, overlap / np.maximum(denom, 1e-12), 0.0), "co-occurrence"
 
@@ -49,10 +51,7 @@ def _ranks(scores: np.ndarray, history: sp.csr_matrix, exclude_history: bool) ->
     s = scores.copy()
     if exclude_history:
         mask_out(s, history)
-    order = np.argsort(-s, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    ranks[np.arange(s.shape[0])[:, None], order] = np.arange(1, s.shape[1] + 1)[None, :]
-    return ranks
+    return item_ranks(s) + 1
 
 
 def explain(

@@ -19,6 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from lmrec.data.interactions import Interactions
+from lmrec.hybrid.normalize import zscore
+from lmrec.models.topk import ranks
 
 GROUPS = ("scores", "ranks", "popularity", "age", "text", "activity")
 
@@ -35,7 +37,7 @@ class ItemStats:
 
     @classmethod
     def of(cls, data: Interactions) -> ItemStats:
-        users_per_item = np.diff(data.csr().tocsc().indptr).astype(np.float64)
+        users_per_item = data.item_user_counts().astype(np.float64)
         n = data.n_items
         first = np.zeros(n)
         last = np.zeros(n)
@@ -80,22 +82,6 @@ def feature_names(groups: tuple[str, ...], n_retrievers: int) -> list[str]:
     return names
 
 
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    ranks[np.arange(scores.shape[0])[:, None], order] = np.arange(scores.shape[1])[None, :]
-    return ranks
-
-
-def _zscores(scores: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(scores)
-    count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
-    values = np.where(finite, scores, 0.0).astype(np.float64)
-    mean = values.sum(axis=1, keepdims=True) / count
-    std = np.sqrt((np.where(finite, values - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count)
-    return (values - mean) / np.where(std > 0, std, 1.0)
-
-
 def candidate_features(
     groups: tuple[str, ...],
     cand: np.ndarray,
@@ -113,9 +99,9 @@ def candidate_features(
     for g in groups:
         if g == "scores":
             cols += [s[rows, items] for s in retrieved]
-            cols += [_zscores(s)[rows, items] for s in retrieved]
+            cols += [zscore(s)[rows, items] for s in retrieved]  # over each row's finite scores
         elif g == "ranks":
-            cols += [_ranks(s)[rows, items].astype(np.float64) for s in retrieved]
+            cols += [ranks(s)[rows, items].astype(np.float64) for s in retrieved]
         elif g == "popularity":
             cols.append(stats.log_popularity[items])
         elif g == "age":

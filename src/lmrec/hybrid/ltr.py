@@ -1,4 +1,5 @@
-"""Learned ranking stage: a LightGBM LambdaRank model (optimising NDCG) re-ranks the retrievers' candidates.
+"""Learned ranking stage: a model trained on candidate features re-ranks the retrievers' candidates; here
+LightGBM LambdaRank (optimising NDCG), in `neural_ranker` a click model.
 
 Stages and data, with no leakage by construction:
 1. the retrievers are fitted on train (early-stopped ones watch validation targets);
@@ -9,21 +10,25 @@ Stages and data, with no leakage by construction:
 
 Users whose validation target is not among their candidates carry no ranking signal and are left out of
 the ranker's training (their share is the validation candidate miss rate, in `training_`).
+
+Composition: `LearnedRanking` is the cascade's ranker strategy (candidate features, labels from the
+validation targets, the holdout split); it holds a `RankingModel` (`LambdaRankModel` here,
+`ClickRankingModel` in `neural_ranker`) that only fits and predicts on feature rows.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.hybrid.cascade import Cascade, place_below
+from lmrec.hybrid.cascade import Cascade
 from lmrec.hybrid.components import component_specs, validation_users
 from lmrec.hybrid.features import GROUPS, ItemStats, candidate_features, feature_names
 from lmrec.models.base import Validation
@@ -92,42 +97,88 @@ class LTRConfig(CandidateStageConfig):
     """Stop when NDCG@10 of the held-out validation users has not improved for this many rounds."""
 
 
-class LearnedRanker(Cascade):
-    """Union of the retrievers' top lists, ordered by a LightGBM LambdaRank model over candidate features.
+class RankingModel(Protocol):
+    """What a learned ranking stage trains on candidate rows and predicts with."""
 
-    Unknown users: the retrievers score them from the given history; the features use that history too.
-    """
+    def text_needed(self) -> str | None:
+        """What makes the model read item text beyond the `text` feature group (None: nothing)."""
+        ...
 
-    name = "ltr"
-    config_class = LTRConfig  # type: ignore[assignment]
-    config: LTRConfig  # type: ignore[assignment]
-    components_field: ClassVar[str] = "retrievers"
+    def row_grades(
+        self, validation: Validation, row_users: np.ndarray, row_items: np.ndarray
+    ) -> np.ndarray | None:
+        """A second, graded target per candidate row for models with an auxiliary task (else None)."""
+        ...
 
-    def _component_specs(self) -> tuple[dict[str, Any], ...]:
-        return tuple(self.config.retrievers)
+    def fit(self, rows: CandidateRows, rng: np.random.Generator, text: np.ndarray | None) -> dict[str, Any]:
+        """Fit on the groups `rows.train`, early-stopping on the held-out groups `rows.held`."""
+        ...
 
-    def selected_params(self) -> dict[str, Any]:
-        specs = super(Cascade, self).selected_params()[self.components_field]
-        return {"retrievers": specs}
+    def predict(
+        self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray, text: np.ndarray | None
+    ) -> np.ndarray:
+        """Ranking scores of candidate rows (features X; user and item index of each row)."""
+        ...
 
-    @property
-    def _n_retrievers(self) -> int:
-        return len(self.config.retrievers)
+    def state(self) -> dict[str, np.ndarray]: ...
 
-    def _text(self) -> np.ndarray | None:
-        return getattr(self, "text_", None)
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None: ...
 
-    def _text_needed(self) -> str | None:
-        """What makes the ranker read item text (None: nothing does)."""
-        return "the 'text' feature group" if "text" in self.config.features else None
+    def save(self, path: Path) -> None: ...
 
-    def _fit_combination(
-        self, data: Interactions, rng: np.random.Generator, validation: Validation | None
+    def load(self, path: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class CandidateRows:
+    """The labelled candidate rows of the validation users, grouped by user (one group = one user)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    sizes: np.ndarray
+    """Rows per group."""
+    train: np.ndarray
+    """Groups the ranker trains on."""
+    held: np.ndarray
+    """Groups held out for early stopping."""
+    row_users: np.ndarray
+    row_items: np.ndarray
+    grades: np.ndarray | None
+    feature_names: list[str]
+
+    def rows_of(self, groups: np.ndarray) -> np.ndarray:
+        ends = np.cumsum(self.sizes)
+        starts = ends - self.sizes
+        return np.concatenate([np.arange(starts[g], ends[g]) for g in groups])
+
+
+class LearnedRanking:
+    """A cascade's ranker strategy: a `RankingModel` over candidate features, trained on the candidates of
+    validation users labelled by their validation targets."""
+
+    def __init__(self, name: str, config: CandidateStageConfig, model: RankingModel) -> None:
+        self.name = name
+        self.config = config
+        self.model = model
+        self.text_: np.ndarray | None = None
+
+    def extra_specs(self) -> tuple[dict[str, Any], ...]:
+        return ()
+
+    def selected_params(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {}
+
+    def fit(
+        self, cascade: Cascade, data: Interactions, rng: np.random.Generator, validation: Validation | None
     ) -> None:
         if validation is None:
-            raise ConfigError("ltr: the ranker is trained on the validation targets; fit with validation=...")
-        features = getattr(self, "_item_features", None)
-        why = self._text_needed()
+            raise ConfigError(
+                f"{self.name}: the ranker is trained on the validation targets; fit with validation=..."
+            )
+        features = getattr(cascade, "_item_features", None)
+        why = self.model.text_needed() or (
+            "the 'text' feature group" if "text" in self.config.features else None
+        )
         if why is not None:
             if features is None:
                 raise ConfigError(
@@ -143,7 +194,7 @@ class LearnedRanker(Cascade):
         seqs = validation.history.sequences()
         parts = [
             self._labelled(
-                users[lo : lo + BATCH], history, targets, [seqs[u] for u in users[lo : lo + BATCH]]
+                cascade, users[lo : lo + BATCH], history, targets, [seqs[u] for u in users[lo : lo + BATCH]]
             )
             for lo in range(0, users.size, BATCH)
         ]
@@ -154,7 +205,7 @@ class LearnedRanker(Cascade):
         keep = np.flatnonzero(positive & (sizes > 0))
         if keep.size < 10:
             raise ValueError(
-                f"ltr: only {keep.size} validation users have their target among the candidates; "
+                f"{self.name}: only {keep.size} validation users have their target among the candidates; "
                 "raise n_candidates or use stronger retrievers"
             )
         # a random share of all validation users is held out (not of those with the target among their
@@ -164,19 +215,19 @@ class LearnedRanker(Cascade):
         held = held_user[keep]
         if held.all() or not held.any():
             raise ValueError(
-                f"ltr: the holdout of {self.config.holdout:.0%} of {users.size} validation users leaves no "
-                "users with the target among their candidates on one side; use more validation users"
+                f"{self.name}: the holdout of {self.config.holdout:.0%} of {users.size} validation users "
+                "leaves no users with the target among their candidates on one side; "
+                "use more validation users"
             )
-
-        def rows_of(groups: np.ndarray) -> np.ndarray:
-            return np.concatenate([np.arange(starts[g], ends[g]) for g in groups])
-
-        tr, ho = keep[~held], keep[held]
         # the ranker learned from these users' validation targets: a validation score on them is in-sample
-        self.validation_fit_users_ = users[~held_user]
-        grades = self._row_grades(validation, row_users, row_items)
-        info = self._train_ranker(X, y, sizes, tr, ho, rows_of, row_users, row_items, rng, grades)
-        self.training_["ranker"] = {
+        cascade.validation_fit_users_ = users[~held_user]
+        rows = CandidateRows(
+            X, y, sizes, keep[~held], keep[held], row_users, row_items,
+            self.model.row_grades(validation, row_users, row_items),
+            feature_names(self.config.features, len(self.config.retrievers)),
+        )  # fmt: skip
+        info = self.model.fit(rows, rng, self.text_)
+        cascade.training_["ranker"] = {
             **info,
             "users_with_target_in_candidates": int(keep.size),
             "users": int(users.size),
@@ -190,130 +241,161 @@ class LearnedRanker(Cascade):
             users.size,
         )
 
-    def _train_ranker(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        sizes: np.ndarray,
-        tr: np.ndarray,
-        ho: np.ndarray,
-        rows_of: Callable[[np.ndarray], np.ndarray],
-        row_users: np.ndarray,
-        row_items: np.ndarray,
-        rng: np.random.Generator,
-        grades: np.ndarray | None,
-    ) -> dict[str, Any]:
-        """Fit the ranking model on the groups `tr`, early-stopping on the held-out groups `ho`.
-
-        grades: a second target per candidate row for rankers with an auxiliary task (`_row_grades`).
-        """
-        import lightgbm
-
-        ranker = lightgbm.LGBMRanker(
-            objective="lambdarank",
-            n_estimators=self.config.n_estimators,
-            learning_rate=self.config.learning_rate,
-            num_leaves=self.config.num_leaves,
-            min_child_samples=self.config.min_child_samples,
-            random_state=int(rng.integers(2**31 - 1)),
-            n_jobs=self.config.num_threads or 0,
-            deterministic=True,
-            force_row_wise=True,
-            verbosity=-1,
-        )
-        names = feature_names(self.config.features, self._n_retrievers)
-        ranker.fit(
-            X[rows_of(tr)],
-            y[rows_of(tr)],
-            group=sizes[tr],
-            eval_set=[(X[rows_of(ho)], y[rows_of(ho)])],
-            eval_group=[sizes[ho]],
-            eval_at=[10],
-            feature_name=names,
-            callbacks=[lightgbm.early_stopping(self.config.early_stopping_rounds, verbose=False)],
-        )
-        self.booster_ = ranker.booster_
-        best = int(ranker.best_iteration_ or self.config.n_estimators)
-        self.best_iteration_ = best
-        gain = self.booster_.feature_importance(importance_type="gain", iteration=best)
-        return {
-            "best_iteration": best,
-            "holdout_ndcg@10": round(float(ranker.best_score_["valid_0"]["ndcg@10"]), 6),
-            "feature_gain": {n: round(float(g), 3) for n, g in zip(names, gain, strict=True)},
-        }
-
-    def _row_grades(
-        self, validation: Validation, row_users: np.ndarray, row_items: np.ndarray
-    ) -> np.ndarray | None:
-        """A second, graded target per candidate row, for rankers trained with an auxiliary task (none
-        here: LambdaRank learns from the binary labels alone)."""
-        return None
-
     def _labelled(
-        self, users: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matrix, seqs: list[np.ndarray]
+        self,
+        cascade: Cascade,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        targets: sp.csr_matrix,
+        seqs: list[np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         hist = sp.csr_matrix(history[users])
-        cand, retrieved = self.candidates(users, hist, seqs)
+        cand, retrieved = cascade.candidates(users, hist, seqs)
         rows, items, X = candidate_features(
-            self.config.features, cand, retrieved, hist, seqs, self.stats_, self._text(), self.config.recent
+            self.config.features, cand, retrieved, hist, seqs, self.stats_, self.text_, self.config.recent
         )
         t = sp.csr_matrix(targets[users])
         y = np.asarray(t[rows, items]).ravel() > 0
         sizes = np.bincount(rows, minlength=users.size)
         return X, y.astype(np.int32), sizes, users[rows], items
 
-    def _refit_combination(self, data: Interactions) -> None:
+    def refit(self, data: Interactions) -> None:
         self.stats_ = ItemStats.of(data)  # statistics of the data the refitted retrievers saw
 
-    def _combine(
+    def rank(
         self,
+        cascade: Cascade,
         users: np.ndarray,
         history: sp.csr_matrix,
         sequences: list[np.ndarray] | None,
+        cand: np.ndarray,
+        retrieved: list[np.ndarray],
         *,
         history_given: bool,
     ) -> np.ndarray:
-        cand, retrieved = self.candidates(users, history, sequences, history_given=history_given)
         rows, items, X = candidate_features(
-            self.config.features,
-            cand,
-            retrieved,
-            history,
-            sequences,
-            self.stats_,
-            self._text(),
+            self.config.features, cand, retrieved, history, sequences, self.stats_, self.text_,
             self.config.recent,
-        )
+        )  # fmt: skip
         ranked = np.zeros(cand.shape, dtype=np.float64)
         if rows.size:
-            ranked[rows, items] = self._predict_ranker(X, users[rows], items)
-        return place_below(cand, ranked, retrieved[0])
+            ranked[rows, items] = self.model.predict(X, users[rows], items, self.text_)
+        return ranked
 
-    def _predict_ranker(self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray) -> np.ndarray:
-        """Ranking scores of candidate rows (features X; user and item index of each row)."""
+    def item_text(self) -> np.ndarray | None:
+        return self.text_
+
+    # --- persistence (array names as saved before the ranker became a strategy object) --------------
+    def state(self) -> dict[str, np.ndarray]:
+        state = {**self.model.state(), **{f"stats_{k}": v for k, v in self.stats_.arrays().items()}}
+        if self.text_ is not None:
+            state["text"] = self.text_
+        return state
+
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.model.set_state(arrays)
+        self.stats_ = ItemStats(**{k[6:]: v for k, v in arrays.items() if k.startswith("stats_")})
+        self.text_ = arrays.get("text")
+
+    def save(self, path: Path) -> None:
+        self.model.save(path)
+
+    def load(self, path: Path) -> None:
+        self.model.load(path)
+
+
+class LambdaRankModel:
+    """LightGBM LambdaRank over the candidate features."""
+
+    def __init__(self, config: LTRConfig) -> None:
+        self.config = config
+
+    def text_needed(self) -> str | None:
+        return None
+
+    def row_grades(
+        self, validation: Validation, row_users: np.ndarray, row_items: np.ndarray
+    ) -> np.ndarray | None:
+        return None  # LambdaRank learns from the binary labels alone
+
+    def fit(self, rows: CandidateRows, rng: np.random.Generator, text: np.ndarray | None) -> dict[str, Any]:
+        import lightgbm
+
+        c = self.config
+        ranker = lightgbm.LGBMRanker(
+            objective="lambdarank",
+            n_estimators=c.n_estimators,
+            learning_rate=c.learning_rate,
+            num_leaves=c.num_leaves,
+            min_child_samples=c.min_child_samples,
+            random_state=int(rng.integers(2**31 - 1)),
+            n_jobs=c.num_threads or 0,
+            deterministic=True,
+            force_row_wise=True,
+            verbosity=-1,
+        )
+        tr, ho = rows.rows_of(rows.train), rows.rows_of(rows.held)
+        ranker.fit(
+            rows.X[tr],
+            rows.y[tr],
+            group=rows.sizes[rows.train],
+            eval_set=[(rows.X[ho], rows.y[ho])],
+            eval_group=[rows.sizes[rows.held]],
+            eval_at=[10],
+            feature_name=rows.feature_names,
+            callbacks=[lightgbm.early_stopping(c.early_stopping_rounds, verbose=False)],
+        )
+        self.booster_ = ranker.booster_
+        best = int(ranker.best_iteration_ or c.n_estimators)
+        self.best_iteration_ = best
+        gain = self.booster_.feature_importance(importance_type="gain", iteration=best)
+        return {
+            "best_iteration": best,
+            "holdout_ndcg@10": round(float(ranker.best_score_["valid_0"]["ndcg@10"]), 6),
+            "feature_gain": {n: round(float(g), 3) for n, g in zip(rows.feature_names, gain, strict=True)},
+        }
+
+    def predict(
+        self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray, text: np.ndarray | None
+    ) -> np.ndarray:
         return np.asarray(
             self.booster_.predict(
                 X, num_iteration=self.best_iteration_, num_threads=self.config.num_threads or 0
             )
         )
 
-    # --- persistence --------------------------------------------------------------------------------
-    def _state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, np.ndarray]:
         model = self.booster_.model_to_string(num_iteration=self.best_iteration_)
-        state = {
+        return {
             "booster": np.frombuffer(model.encode(), dtype=np.uint8),
             "best_iteration": np.array([self.best_iteration_]),
-            **{f"stats_{k}": v for k, v in self.stats_.arrays().items()},
         }
-        if self._text() is not None:
-            state["text"] = self.text_
-        return state
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None:
         import lightgbm
 
         self.booster_ = lightgbm.Booster(model_str=arrays["booster"].tobytes().decode())
         self.best_iteration_ = int(arrays["best_iteration"][0])
-        self.stats_ = ItemStats(**{k[6:]: v for k, v in arrays.items() if k.startswith("stats_")})
-        if "text" in arrays:
-            self.text_ = arrays["text"]
+
+    def save(self, path: Path) -> None:
+        return None
+
+    def load(self, path: Path) -> None:
+        return None
+
+
+def lambdarank_ranking(config: LTRConfig) -> LearnedRanking:
+    return LearnedRanking("ltr", config, LambdaRankModel(config))
+
+
+class LearnedRanker(Cascade):
+    """Registry entry "ltr": a cascade whose ranker strategy is LambdaRank over candidate features
+    (`LearnedRanking` + `LambdaRankModel`); it declares its config and ranker and adds no behaviour.
+
+    Unknown users: the retrievers score them from the given history; the features use that history too.
+    """
+
+    name = "ltr"
+    config_class = LTRConfig  # type: ignore[assignment]
+    config: LTRConfig  # type: ignore[assignment]
+    make_ranker: ClassVar[Any] = staticmethod(lambdarank_ranking)

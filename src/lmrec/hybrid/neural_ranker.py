@@ -21,17 +21,16 @@ group is used.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from lmrec.ctr.fields import FieldData, FieldEncoder
 from lmrec.errors import ConfigError
-from lmrec.hybrid.features import feature_names
-from lmrec.hybrid.ltr import CandidateStageConfig, LearnedRanker
+from lmrec.hybrid.cascade import Cascade
+from lmrec.hybrid.ltr import CandidateRows, CandidateStageConfig, LearnedRanking
 from lmrec.models.base import Validation
 
 
@@ -74,16 +73,15 @@ class NeuralRankerConfig(CandidateStageConfig):
             raise ValueError(f"aux_weight must be >= 0, got {self.aux_weight}")
 
 
-class NeuralRanker(LearnedRanker):
-    """Union of the retrievers' top lists, ordered by a neural click model over binned candidate features.
+class ClickRankingModel:
+    """A click model (`lmrec.ctr`) over the user, the item and the binned candidate features; the
+    `RankingModel` of the `neural_ranker` stage."""
 
-    Unknown users: the retrievers score them from the given history; the ranker reads them as its
-    "unknown user" field value plus the features of their history.
-    """
+    def __init__(self, config: NeuralRankerConfig) -> None:
+        self.config = config
 
-    name = "neural_ranker"
-    config_class = NeuralRankerConfig  # type: ignore[assignment]
-    config: NeuralRankerConfig  # type: ignore[assignment]
+    def text_needed(self) -> str | None:
+        return "text_embedding: true" if self.config.text_embedding else None
 
     def _columns(self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray) -> dict[str, np.ndarray]:
         cols = {"user": row_users, "item": row_items}
@@ -91,43 +89,29 @@ class NeuralRanker(LearnedRanker):
             cols[name] = np.searchsorted(self.edges_[j], X[:, j], side="right")
         return cols
 
-    def _encode(self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray) -> FieldData:
+    def _encode(
+        self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray, text: np.ndarray | None
+    ) -> FieldData:
         data = self.encoder_.transform(self._columns(X, row_users, row_items))
         if not self.config.text_embedding:
             return data
-        text = self._text()
         if text is None:
             raise ConfigError("neural_ranker: text_embedding: true, but the model holds no item text")
         return data.with_dense(text[row_items])
 
-    def _text_needed(self) -> str | None:
-        return "text_embedding: true" if self.config.text_embedding else super()._text_needed()
-
-    def _train_ranker(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        sizes: np.ndarray,
-        tr: np.ndarray,
-        ho: np.ndarray,
-        rows_of: Callable[[np.ndarray], np.ndarray],
-        row_users: np.ndarray,
-        row_items: np.ndarray,
-        rng: np.random.Generator,
-        grades: np.ndarray | None,
-    ) -> dict[str, Any]:
+    def fit(self, rows: CandidateRows, rng: np.random.Generator, text: np.ndarray | None) -> dict[str, Any]:
         from lmrec.ctr.model import CTRModel
 
         c = self.config
-        self.feature_names_ = feature_names(c.features, self._n_retrievers)
-        train_rows, held_rows = rows_of(tr), rows_of(ho)
+        X, users, items = rows.X, rows.row_users, rows.row_items
+        self.feature_names_ = rows.feature_names
+        train_rows, held_rows = rows.rows_of(rows.train), rows.rows_of(rows.held)
         qs = np.linspace(0, 1, c.bins + 1)[1:-1]
         self.edges_ = _ragged_edges(X[train_rows], qs)
-        cols = self._columns(X[train_rows], row_users[train_rows], row_items[train_rows])
-        self.encoder_ = FieldEncoder().fit(cols)
-        train = self._encode(X[train_rows], row_users[train_rows], row_items[train_rows])
-        held = self._encode(X[held_rows], row_users[held_rows], row_items[held_rows])
-        self.ranker_ = CTRModel(
+        self.encoder_ = FieldEncoder().fit(self._columns(X[train_rows], users[train_rows], items[train_rows]))
+        train = self._encode(X[train_rows], users[train_rows], items[train_rows], text)
+        held = self._encode(X[held_rows], users[held_rows], items[held_rows], text)
+        self.ctr_ = CTRModel(
             model=c.network,
             embedding_size=c.embedding_size,
             hidden=c.hidden,
@@ -139,13 +123,13 @@ class NeuralRanker(LearnedRanker):
             aux_weight=c.aux_weight,
         ).fit(
             train,
-            y[train_rows],
+            rows.y[train_rows],
             held,
-            y[held_rows],
+            rows.y[held_rows],
             seed=int(rng.integers(2**31 - 1)),
-            aux=None if grades is None else grades[train_rows],
+            aux=None if rows.grades is None else rows.grades[train_rows],
         )
-        t = self.ranker_.training_
+        t = self.ctr_.training_
         return {
             "network": c.network,
             "aux_weight": c.aux_weight,
@@ -154,7 +138,7 @@ class NeuralRanker(LearnedRanker):
             "training_rows": int(train_rows.size),
         }
 
-    def _row_grades(
+    def row_grades(
         self, validation: Validation, row_users: np.ndarray, row_items: np.ndarray
     ) -> np.ndarray | None:
         if self.config.aux_weight == 0:
@@ -167,11 +151,13 @@ class NeuralRanker(LearnedRanker):
         rated = validation.targets.csr(values="rating", dtype=np.float64)
         return np.asarray(rated[row_users, row_items]).ravel()
 
-    def _predict_ranker(self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray) -> np.ndarray:
-        return self.ranker_.predict_proba(self._encode(X, row_users, row_items))
+    def predict(
+        self, X: np.ndarray, row_users: np.ndarray, row_items: np.ndarray, text: np.ndarray | None
+    ) -> np.ndarray:
+        return self.ctr_.predict_proba(self._encode(X, row_users, row_items, text))
 
     # --- persistence: the click model in its own folder, bins and vocabularies as JSON -------------------
-    def _state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, np.ndarray]:
         meta = {
             "feature_names": self.feature_names_,
             "edges": [e.tolist() for e in self.edges_],
@@ -179,15 +165,9 @@ class NeuralRanker(LearnedRanker):
             "vocab": self.encoder_.vocab_,
             "n_features": self.encoder_.n_features_,
         }
-        return {
-            "ranker_meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            **{f"stats_{k}": v for k, v in self.stats_.arrays().items()},
-            **({"text": self.text_} if self._text() is not None else {}),
-        }
+        return {"ranker_meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        from lmrec.hybrid.features import ItemStats
-
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None:
         meta = json.loads(arrays["ranker_meta"].tobytes().decode())
         self.feature_names_ = meta["feature_names"]
         self.edges_ = [np.asarray(e, dtype=np.float64) for e in meta["edges"]]
@@ -197,19 +177,32 @@ class NeuralRanker(LearnedRanker):
         enc.multi_vocab_ = None
         enc.n_features_ = meta["n_features"]
         self.encoder_ = enc
-        self.stats_ = ItemStats(**{k[6:]: v for k, v in arrays.items() if k.startswith("stats_")})
-        if "text" in arrays:
-            self.text_ = arrays["text"]
 
-    def _save_extra(self, path: Path) -> None:
-        super()._save_extra(path)
-        self.ranker_.save(path / "ranker")
+    def save(self, path: Path) -> None:
+        self.ctr_.save(path / "ranker")
 
-    def _load_extra(self, path: Path) -> None:
+    def load(self, path: Path) -> None:
         from lmrec.ctr.model import CTRModel
 
-        super()._load_extra(path)
-        self.ranker_ = CTRModel.load(path / "ranker")
+        self.ctr_ = CTRModel.load(path / "ranker")
+
+
+def click_model_ranking(config: NeuralRankerConfig) -> LearnedRanking:
+    return LearnedRanking("neural_ranker", config, ClickRankingModel(config))
+
+
+class NeuralRanker(Cascade):
+    """Registry entry "neural_ranker": a cascade whose ranker strategy is a neural click model over binned
+    candidate features (`LearnedRanking` + `ClickRankingModel`); it declares its config and ranker only.
+
+    Unknown users: the retrievers score them from the given history; the ranker reads them as its
+    "unknown user" field value plus the features of their history.
+    """
+
+    name = "neural_ranker"
+    config_class = NeuralRankerConfig  # type: ignore[assignment]
+    config: NeuralRankerConfig  # type: ignore[assignment]
+    make_ranker: ClassVar[Any] = staticmethod(click_model_ranking)
 
 
 def _ragged_edges(X: np.ndarray, qs: np.ndarray) -> list[np.ndarray]:

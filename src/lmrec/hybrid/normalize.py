@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lmrec.models.topk import ranks as _ranks
+
 RRF_K = 60
 """The constant of reciprocal-rank fusion (Cormack et al., SIGIR 2009)."""
 
@@ -63,15 +65,6 @@ def zscore(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     std = np.sqrt(var)
     std[std <= 0] = 1.0
     return _finish((scores - mean) / std, scores)
-
-
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    """0 for each row's best item, 1 for the next... (ties broken by the lower item index, as in top-k)."""
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    rows = np.arange(scores.shape[0])[:, None]
-    ranks[rows, order] = np.arange(scores.shape[1])[None, :]
-    return ranks
 
 
 def rank(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

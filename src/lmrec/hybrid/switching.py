@@ -79,7 +79,7 @@ class SwitchingHybrid(HybridRecommender):
     def _fit_combination(
         self, data: Interactions, rng: np.random.Generator, validation: Validation | None
     ) -> None:
-        self.item_users_ = np.diff(data.csr().tocsc().indptr).astype(np.int64)
+        self.item_users_ = data.item_user_counts().astype(np.int64)
         routed = (
             np.diff(self.history_.indptr) <= self.config.threshold
             if self.config.rule == "history_length"
@@ -89,7 +89,7 @@ class SwitchingHybrid(HybridRecommender):
         self.training_["routed_to_first"] = {what: int(routed.sum()), "of": int(routed.size)}
 
     def _refit_combination(self, data: Interactions) -> None:
-        self.item_users_ = np.diff(data.csr().tocsc().indptr).astype(np.int64)
+        self.item_users_ = data.item_user_counts().astype(np.int64)
 
     def _combine(
         self,

@@ -262,12 +262,7 @@ class Recommender(ABC):
         sequences: for models with `uses_sequences`, each user's history in time order (item indices,
         oldest first); ignored by the others.
         """
-        self.check_is_fitted()
-        users = np.asarray(users, dtype=np.int64).reshape(-1)
-        if (users >= self.history_.shape[0]).any():
-            raise ValueError(f"user index out of range (model knows {self.history_.shape[0]} users)")
-        if sequences is not None and len(sequences) != users.shape[0]:
-            raise ValueError(f"sequences has {len(sequences)} entries for {users.shape[0]} users")
+        users = self._batch_users(users, sequences)
         given = history is not None
         history = self._history_rows(users, history)
         if self.uses_sequences:
@@ -278,6 +273,17 @@ class Recommender(ABC):
         if scores.shape != (users.shape[0], self.n_items):
             raise RuntimeError(f"{type(self).__name__} returned scores of shape {scores.shape}")
         return scores
+
+    def _batch_users(self, users: np.ndarray, sequences: list[np.ndarray] | None = None) -> np.ndarray:
+        """A fitted model's batch of users as int64 indices, checked (known index or -1 = unknown; one
+        sequence per user): what `score` and the embedding methods (`user_vectors`) accept."""
+        self.check_is_fitted()
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if (users >= self.history_.shape[0]).any():
+            raise ValueError(f"user index out of range (model knows {self.history_.shape[0]} users)")
+        if sequences is not None and len(sequences) != users.shape[0]:
+            raise ValueError(f"sequences has {len(sequences)} entries for {users.shape[0]} users")
+        return users
 
     def _score_sequences(
         self,

@@ -145,10 +145,7 @@ class _ImplicitMF(Recommender):
     ) -> np.ndarray:
         """(B, d) user factors: trained ones for known users, folded in from `history` for unknown users
         (-1), exactly as `score` uses them. `sequences` is ignored (order does not matter here)."""
-        self.check_is_fitted()
-        users = np.asarray(users, dtype=np.int64).reshape(-1)
-        if (users >= self.user_factors_.shape[0]).any():
-            raise ValueError(f"user index out of range (model knows {self.user_factors_.shape[0]} users)")
+        users = self._batch_users(users)  # sequences are ignored here
         rows = self._history_rows(users, history)
         vectors = self.user_factors_[np.where(users >= 0, users, 0)]
         unknown = np.flatnonzero(users < 0)

@@ -34,7 +34,7 @@ class Popularity(Recommender):
         if self.config.count == "events":
             counts = data.item_counts()
         else:
-            counts = np.diff(self.history_.tocsc().indptr)
+            counts = data.item_user_counts()
         self.item_scores_ = counts.astype(np.float32)
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:

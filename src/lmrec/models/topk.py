@@ -93,3 +93,12 @@ def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         items = np.pad(items, ((0, 0), (0, n - k)), constant_values=-1)
         top = np.pad(top, ((0, 0), (0, n - k)), constant_values=-np.inf)
     return items, top
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """Each item's 0-based rank in its row (0 = the row's best), with the tie rule of `topk` (the lower
+    item index first): the order `topk(scores, n_items)` lists the items in."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    out = np.empty_like(order)
+    out[np.arange(scores.shape[0])[:, None], order] = np.arange(scores.shape[1])[None, :]
+    return out

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmrec import __version__
 from lmrec.errors import LmrecError
+from lmrec.experiment.report import jsonable
 from lmrec.models.base import Recommender
 from lmrec.retrieval.ann import AnnConfig
 from lmrec.service.catalog_items import AddedItems, CatalogItems
@@ -152,7 +153,7 @@ class RecommenderService:
         return {
             "name": model.name,
             "class": type(model).__name__,
-            "config": jsonable(model.config),
+            "config": jsonable(model.config, portable=False),
             "version": live.version,
             "lmrec_version": __version__,
             "saved_with_lmrec_version": self.model_meta.get("lmrec_version"),
@@ -161,8 +162,8 @@ class RecommenderService:
             "uses_sequences": bool(model.uses_sequences),
             "similar_items": bool(model.has_similar_items),
             "adds_items_from_text": bool(model.adds_items_from_text),
-            "retrieval": jsonable(live.retriever.describe()),
-            "training": jsonable(getattr(model, "training_", {})),
+            "retrieval": jsonable(live.retriever.describe(), portable=False),
+            "training": jsonable(getattr(model, "training_", {}), portable=False),
             "events_in_model": live.events_upto,
             "online_users": live.online_users(),
             "online_events": live.online_events(),
@@ -266,24 +267,3 @@ class RecommenderService:
 
     def close(self) -> None:
         self.store.close()
-
-
-def jsonable(value: Any) -> Any:
-    """Config dataclasses and training logs as plain JSON values."""
-    import dataclasses
-
-    import numpy as np
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
+from lmrec.data.interactions import users_per_item
 from lmrec.data.vocabulary import Vocabulary, as_int64
 from lmrec.errors import LmrecError, UnknownIdError
 from lmrec.models.base import Recommender
@@ -149,7 +149,7 @@ class LiveModel:
         self.events_upto = events_upto
         self.events_unused = events_unused
         # users per item, as Popularity(count="users") counts them
-        self._popularity = np.diff(sp.csc_matrix(model.history_).indptr).astype(np.float32)[None, :]
+        self._popularity = users_per_item(model.history_).astype(np.float32)[None, :]
         self._online: dict[str, list[tuple[float, int, int]]] = {}
         self.skipped = 0
         """Stored events that could not be applied (item unknown to this model)."""

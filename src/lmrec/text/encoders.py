@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -170,8 +169,8 @@ class SentenceTransformerEncoder:
                 "SentenceTransformerEncoder needs sentence-transformers and torch: pip install 'lmrec[lm]'"
             ) from None
         try:
-            with _offline():
-                self._model = SentenceTransformer(target, device=self.device, local_files_only=True)
+            _hub_offline()
+            self._model = SentenceTransformer(target, device=self.device, local_files_only=True)
         except Exception as exc:  # hub, file and config errors all mean "not available offline"
             raise EncoderError(
                 f"cannot load sentence-transformers model {self.model!r} offline ({type(exc).__name__}: "
@@ -181,21 +180,6 @@ class SentenceTransformerEncoder:
                 "make_encoder('/some/folder')"
             ) from exc
         return self._model
-
-
-@contextmanager
-def _offline() -> Iterator[None]:
-    """HF_HUB_OFFLINE=1 for the duration of a load (local_files_only guards libraries imported earlier,
-    which read the variable at import time)."""
-    before = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = before
 
 
 class TfidfLsaEncoder:
@@ -361,3 +345,23 @@ def _from_mapping(spec: Mapping[str, Any]) -> TextEncoder:
             f"encoder spec {dict(spec)!r}: unknown key(s) {unknown}; {kind} takes {list(_KEYS[klass])}"
         )
     return klass(**params)
+
+
+_OFFLINE_LOCK = threading.Lock()
+
+
+def _hub_offline() -> None:
+    """Switch huggingface_hub to offline mode for this process, through its own switch.
+
+    `local_files_only=True` keeps model files local, but huggingface_hub still builds request headers
+    (and fetches an agent registry from huggingface.co) before it finds a name missing; offline mode
+    stops that. The switch is huggingface_hub's `constants.HF_HUB_OFFLINE`, which it reads at call time
+    (the HF_HUB_OFFLINE variable is read only when it is imported, so setting os.environ after that had no
+    effect, and changing os.environ while the service retrains in another thread is not thread-safe).
+    It is only ever set, never reset: lmrec never downloads models, so there is nothing to restore
+    and no window in which another thread could see it off."""
+    import huggingface_hub.constants as hub
+
+    with _OFFLINE_LOCK:
+        if not hub.HF_HUB_OFFLINE:
+            hub.HF_HUB_OFFLINE = True

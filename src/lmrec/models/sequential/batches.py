@@ -45,6 +45,10 @@ class CausalBatch:
     tokens: torch.Tensor
     targets: torch.Tensor
 
+    def __len__(self) -> int:
+        """Sequences in the batch."""
+        return int(self.tokens.shape[0])
+
 
 def causal_examples(sequences: Sequence[np.ndarray], max_len: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per user with >= 2 items: (input, target) token rows of the last `max_len` next-item steps."""

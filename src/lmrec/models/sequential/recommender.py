@@ -390,12 +390,7 @@ class SequentialRecommender(Recommender):
         """
         import torch
 
-        self.check_is_fitted()
-        users = np.asarray(users, dtype=np.int64).reshape(-1)
-        if (users >= self.history_.shape[0]).any():
-            raise ValueError(f"user index out of range (model knows {self.history_.shape[0]} users)")
-        if sequences is not None and len(sequences) != users.shape[0]:
-            raise ValueError(f"sequences has {len(sequences)} entries for {users.shape[0]} users")
+        users = self._batch_users(users, sequences)
         seqs = self._resolve(users, self._history_rows(users, history), sequences, history is not None)
         empty = [row for row, s in enumerate(seqs) if not len(s)]
         if empty:

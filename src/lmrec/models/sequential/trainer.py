@@ -1,5 +1,6 @@
-"""The epoch loop shared by the sequence models: loss, optimiser, early stopping on a validation metric,
-best-on-validation checkpoint and per-epoch progress (logger "lmrec.train")."""
+"""The epoch loop shared by the torch models (the sequence models and the CTR click models): loss,
+optimiser, early stopping on a validation metric, best-on-validation checkpoint and per-epoch progress
+(logger "lmrec.train")."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
 
-from lmrec.models.sequential.batches import CausalBatch
 from lmrec.models.sequential.checkpoint import TrainingCheckpoint
 
 log = logging.getLogger("lmrec.train")
@@ -43,10 +43,17 @@ class TrainingLog:
         return {k: v for k, v in self.__dict__.items()}
 
 
+class Sized(Protocol):
+    def __len__(self) -> int: ...
+
+
+B = TypeVar("B", bound=Sized)
+
+
 def train(
     net: torch.nn.Module,
-    batches: Callable[[int], Iterable[CausalBatch]],
-    step_loss: Callable[[CausalBatch], torch.Tensor],
+    batches: Callable[[int], Iterable[B]],
+    step_loss: Callable[[B], torch.Tensor],
     *,
     epochs: int,
     learning_rate: float,
@@ -57,9 +64,15 @@ def train(
     eval_every: int,
     name: str,
     checkpoint: TrainingCheckpoint | None = None,
+    minimize: bool = False,
+    min_delta: float = 0.0,
 ) -> TrainingLog:
     """Adam(W) over `epochs`; with `validate`, stop after `patience` evaluations without improvement and
     restore the best weights (best-on-validation checkpoint).
+
+    batches(epoch): the epoch's batches, each with a `len` (examples; the epoch loss is their mean).
+    minimize: lower validation values are better (a loss; default: higher, a ranking metric); an
+    evaluation improves when it beats the best so far by more than `min_delta`.
 
     checkpoint: save the loop's state there as training goes, and continue from a saved state of the same
     fit; the result is the same as training in one go."""
@@ -109,8 +122,8 @@ def train(
                 raise FloatingPointError(f"{name}: loss became {loss.item()} at epoch {epoch}")
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * batch.tokens.shape[0]
-            count += batch.tokens.shape[0]
+            total += float(loss.detach()) * len(batch)
+            count += len(batch)
         epoch_seconds += time.perf_counter() - t0
         info.epochs_run = epoch
         info.losses.append(round(total / max(count, 1), 5))
@@ -120,7 +133,7 @@ def train(
             value = float(validate())
             info.valid.append(round(value, 6))
             line += f" valid {metric} {value:.4f}"
-            if info.best_valid is None or value > info.best_valid:
+            if _improves(value, info.best_valid, minimize, min_delta):
                 info.best_valid, info.best_epoch, bad = value, epoch, 0
                 best_state = copy.deepcopy(net.state_dict())
                 line += " *"
@@ -141,6 +154,12 @@ def train(
     info.train_seconds = round(seconds_before + time.perf_counter() - started, 3)
     info.seconds_per_epoch = round(epoch_seconds / max(info.epochs_run, 1), 3)
     return info
+
+
+def _improves(value: float, best: float | None, minimize: bool, min_delta: float) -> bool:
+    if best is None:
+        return True
+    return value < best - min_delta if minimize else value > best + min_delta
 
 
 def seed_from(rng: np.random.Generator) -> int:
