@@ -40,8 +40,6 @@ import json
 import os
 import platform
 import random
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +47,7 @@ from typing import Any
 
 import gevent
 import numpy as np
+from _server import free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (50, 100, 200)
@@ -103,44 +102,6 @@ def fit_models(work: Path, names: list[str]) -> dict[str, dict[str, Any]]:
         meta.write_text(json.dumps(info[name], indent=2))
         print(f"{name}: fitted in {fit_s:.1f} s", flush=True)
     return info
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(model_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    store = model_dir / "events.sqlite"
-    store.unlink(missing_ok=True)  # a fresh event store: no online state from an earlier run
-    cmd = [
-        sys.executable,
-        "-m",
-        "lmrec.cli",
-        "serve",
-        str(model_dir),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    import urllib.request
-
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"lmrec serve exited with {proc.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"lmrec serve did not answer /health within 300 s; see {log}")
 
 
 def model_info(port: int) -> dict[str, Any]:

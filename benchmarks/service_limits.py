@@ -32,8 +32,6 @@ import platform
 import select
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _server import free_port, start_server, status_kb
 
 DATA = {"n_users": 5_000, "n_items": 2_000, "density": 0.02, "seed": 0}
 TOKEN = "benchmark-token"
@@ -54,38 +53,6 @@ def fit_model(work: Path) -> Path:
 
     data = random_interactions(DATA["n_users"], DATA["n_items"], density=DATA["density"], seed=DATA["seed"])
     return ItemKNN(k=50).fit(data, seed=0).save(work / "itemknn")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(model_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LMREC_SERVICE_TOKEN": TOKEN}
-    cmd = [sys.executable, "-m", "lmrec.cli", "serve", str(model_dir), "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--log-level", "warning"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"lmrec serve exited with {proc.returncode}; see {log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("lmrec serve did not answer /health within 120 s")
-
-
-def status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
 
 
 def oversized_post(port: int) -> dict[str, Any]:
@@ -284,7 +251,7 @@ def main() -> None:
         work = Path(tmp)
         model_dir = fit_model(work)
         port = free_port()
-        proc = start_server(model_dir, port, work / "server.log")
+        proc = start_server(model_dir, port, work / "server.log", token=TOKEN)
         try:
             burst_result = burst(port, proc.pid)
         finally:
