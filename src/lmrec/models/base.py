@@ -33,7 +33,6 @@ to share) comes in `fit(..., context=FitContext(...))`.
 from __future__ import annotations
 
 import dataclasses
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +41,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec import __version__
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
-from lmrec.data.vocabulary import Vocabulary
-from lmrec.errors import CapabilityError, ConfigError, DataError, NotFittedError
+from lmrec.errors import CapabilityError, ConfigError, NotFittedError
 from lmrec.models.params import build_config, check_params
 from lmrec.models.ranking import Recommendations, rank
 from lmrec.models.ranking import mask_out as mask_out  # re-exported: callers import it from here
@@ -55,8 +52,6 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
     from lmrec.hybrid.pool import ComponentPool
-
-FORMAT_VERSION = 1
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -381,34 +376,10 @@ class Recommender(ABC):
 
     def save(self, path: str | Path) -> Path:
         """Write `model.json` (class, config, versions) and `arrays.npz` (no pickle) into folder `path`."""
+        from lmrec.models.persistence import save_model
+
         self.check_is_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        hist = self.history_
-        arrays = {
-            "user_ids": self.user_vocab_.ids,
-            "item_ids": self.item_vocab_.ids,
-            "history_indptr": hist.indptr,
-            "history_indices": hist.indices,
-            **{f"state_{k}": np.asarray(v) for k, v in self._state().items()},
-        }
-        np.savez(path / "arrays.npz", **arrays)  # savez of non-object arrays needs no pickle
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "lmrec_version": __version__,
-            "model": self.name,
-            "config": dataclasses.asdict(self.config),
-            "n_users": len(self.user_vocab_),
-            "n_items": len(self.item_vocab_),
-            "items_appended": self.item_vocab_.appended,
-            "training": getattr(self, "training_", {}),
-        }
-        widened = [k for k, v in (("user", self.user_vocab_), ("item", self.item_vocab_)) if v.integer_text]
-        if widened:  # vocabularies widened from integer ids (`Vocabulary.integer_text`)
-            meta["integer_text_ids"] = widened
-        (path / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        self._save_extra(path)
-        return path
+        return save_model(self, Path(path))
 
     def _save_extra(self, path: Path) -> None:  # noqa: B027 - optional hook
         """Write what does not fit in arrays + JSON (hybrids: their fitted components, one folder each)."""
@@ -423,69 +394,9 @@ class Recommender(ABC):
         A `model.json` with `"stored_in": "versions/..."` names the sub-folder holding the arrays (a model
         replaced by a retrain: `lmrec.service.versions`), so switching models is one atomic file rename.
         """
-        from lmrec.models.registry import get_model_class, make_model
+        from lmrec.models.persistence import load_model
 
-        path = Path(path)
-        meta_file = path / "model.json"
-        if not meta_file.is_file():
-            raise FileNotFoundError(f"{path} is not a saved lmrec model (no model.json)")
-        try:
-            meta = json.loads(meta_file.read_text())
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{meta_file} is not valid JSON ({exc}); save the model again") from None
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{meta_file}: unsupported format_version {meta.get('format_version')}")
-        klass = get_model_class(meta["model"])
-        if cls is not Recommender and not issubclass(klass, cls):
-            raise TypeError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
-        model = make_model(meta["model"], config=klass.config_class(**meta["config"]))
-        folder = _stored_in(path, meta.get("stored_in"))
-        arrays = _read_arrays(folder / "arrays.npz")
-        widened = meta.get("integer_text_ids", [])
-        model.user_vocab_ = Vocabulary(arrays["user_ids"], integer_text="user" in widened)
-        model.item_vocab_ = Vocabulary(
-            arrays["item_ids"], integer_text="item" in widened,
-            appended=int(meta.get("items_appended", 0)),
-        )
-        indices = arrays["history_indices"]
-        model.history_ = sp.csr_matrix(
-            (np.ones(indices.shape[0], dtype=np.float32), indices, arrays["history_indptr"]),
-            shape=(len(model.user_vocab_), len(model.item_vocab_)),
-        )
-        model.training_ = meta.get("training", {})
-        model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
-        model._load_extra(folder)
-        return model
-
-
-def _stored_in(path: Path, where: Any) -> Path:
-    """The folder holding a saved model's arrays: `path` itself, or the sub-folder `model.json` names."""
-    if where is None:
-        return path
-    folder = (path / str(where)).resolve()
-    if not isinstance(where, str) or not folder.is_relative_to(path.resolve()) or not folder.is_dir():
-        raise ValueError(f"{path / 'model.json'}: stored_in {where!r} is not a folder inside {path}")
-    return folder
-
-
-def _read_arrays(file: Path) -> dict[str, np.ndarray]:
-    """Every array of a saved model's `arrays.npz`; a truncated, empty or foreign file is a `DataError`
-    naming it (numpy would say BadZipFile or EOFError without the path)."""
-    import zipfile
-
-    if not file.is_file():
-        raise DataError(f"{file} is missing: the model folder is incomplete; save the model again")
-    try:  # the file is opened here so that it is closed when numpy fails to read it
-        with file.open("rb") as handle, np.load(handle, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise DataError(
-            f"{file} is damaged or truncated ({type(exc).__name__}: {exc}); save the model again"
-        ) from None
-    missing = [k for k in ("user_ids", "item_ids", "history_indptr", "history_indices") if k not in arrays]
-    if missing:
-        raise DataError(f"{file} lacks the arrays {missing}: it is not an lmrec model's arrays file")
-    return arrays
+        return load_model(Path(path), expected=None if cls is Recommender else cls)
 
 
 def lacks_adds_items(model: Recommender) -> CapabilityError:
