@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from lmrec.models.sequential.checkpoint import TrainingCheckpoint
 
@@ -115,7 +116,9 @@ def train(
         t0 = time.perf_counter()
         net.train()
         total, count = 0.0, 0
-        for batch in batches(epoch):
+        # a bar only for epochs longer than 10 s (encoder fine-tuning): fast epochs get their log line only
+        steps = tqdm(batches(epoch), desc=f"{name} epoch {epoch}", unit="batch", leave=False, delay=10)
+        for batch in steps:
             opt.zero_grad(set_to_none=True)
             loss = step_loss(batch)
             if not torch.isfinite(loss):
