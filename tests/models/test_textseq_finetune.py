@@ -91,3 +91,17 @@ def test_tuned_encoder_is_dropped_when_validation_does_not_improve(tmp_path: Pat
     info = bad.training_["finetune"]
     assert info["kept"] is False and bad.tuned_text_encoder() is None
     np.testing.assert_allclose(bad.net_.items.text.numpy()[1:], features.vectors, atol=1e-6)
+
+
+def test_fine_tuning_starts_from_the_frozen_vectors(tmp_path: Path) -> None:
+    """The tower learns a delta on the frozen vectors: before any step its table is exactly the frozen
+    encoder's vectors (full texts), although it reads only the first few word pieces of each text."""
+    from lmrec.text.encoders import make_encoder
+    from lmrec.text.finetune import TopLayerTower
+
+    _, features = _case(tmp_path)
+    encoder = make_encoder((features.recipe or {})["encoder"])
+    tower = TopLayerTower(encoder, features.texts, layers=1, max_tokens=3, frozen=features.vectors)
+    np.testing.assert_allclose(tower.cache.numpy()[1:], features.vectors, atol=1e-6)
+    with pytest.raises(ValueError, match="frozen vectors of shape"):
+        TopLayerTower(encoder, features.texts, layers=1, max_tokens=3, frozen=features.vectors[:3])

@@ -270,7 +270,9 @@ class TextSeq(SASRec):
         seed = trainer.seed_from(rng)
         started = time.perf_counter()
         with torch_session(cfg.num_threads, seed):
-            tower = TopLayerTower(encoder, features.texts, cfg.finetune_layers, cfg.finetune_max_tokens)
+            tower = TopLayerTower(
+                encoder, features.texts, cfg.finetune_layers, cfg.finetune_max_tokens, features.vectors
+            )
             cache_seconds = time.perf_counter() - started
             net.items.text_tower = tower
             generator = torch.Generator().manual_seed(seed)
