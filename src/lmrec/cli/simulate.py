@@ -13,7 +13,9 @@ def register(app: typer.Typer) -> None:
 
 
 def simulate(
-    experiment: Annotated[Path, typer.Argument(help="Simulation YAML file (see examples/simulate_ml100k.yaml).")],
+    experiment: Annotated[
+        Path, typer.Argument(help="Simulation YAML file (see examples/simulate_ml100k.yaml).")
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Results folder (default: the file's `output` or runs/NAME).")
     ] = None,

@@ -89,7 +89,7 @@ class ChoiceModel:
         """One draw per row: the chosen slot index, or -1 for no choice."""
         probs, _ = self.probabilities(utility)
         cum = np.cumsum(probs, axis=1)
-        draw = rng.random(probs.shape[0])
+        draw = np.asarray(rng.random(probs.shape[0]), dtype=np.float64)
         slot = (cum <= draw[:, None]).sum(axis=1)  # first slot whose cumulative probability exceeds draw
         return np.where(slot < probs.shape[1], slot, -1).astype(np.int64)
 
@@ -145,9 +145,7 @@ def popularity_slates(data: Interactions, users: np.ndarray, n: int) -> np.ndarr
     return out
 
 
-def fit_no_choice(
-    utility: np.ndarray, beta: float, target: float, position_bias: float = 0.0
-) -> float:
+def fit_no_choice(utility: np.ndarray, beta: float, target: float, position_bias: float = 0.0) -> float:
     """u0 such that the mean over rows of P(choose something) equals `target` (bisection: P decreases
     monotonically in u0)."""
     lo, hi = -50.0, 50.0

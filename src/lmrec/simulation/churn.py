@@ -64,7 +64,9 @@ class Churn:
         away = np.flatnonzero(~self.active)
         if not cfg.enabled:
             return 0, 0
-        happy = ~np.isnan(chosen_utility) & (np.nan_to_num(chosen_utility, nan=-np.inf) >= cfg.utility_threshold)
+        happy = ~np.isnan(chosen_utility) & (
+            np.nan_to_num(chosen_utility, nan=-np.inf) >= cfg.utility_threshold
+        )
         self.streak[shown[happy]] = 0
         sad = shown[~happy]
         self.streak[sad] += 1

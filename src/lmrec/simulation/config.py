@@ -38,7 +38,7 @@ from lmrec.simulation.user_model import UserModelConfig
 
 # the simulation modules' configs stay free of pydantic; the file schema declares them strict here
 for _klass in (ChoiceConfig, ChurnConfig, LoopSettings, PolicySpec, UserModelConfig):
-    _klass.__pydantic_config__ = STRICT  # type: ignore[attr-defined]
+    _klass.__pydantic_config__ = STRICT  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -159,13 +159,16 @@ def parse(data: Any, *, base_dir: str | Path = ".") -> Simulation:
     problems: list[str] = []
     cleaning = _check_cleaning(data.pop("cleaning", None), problems)
     data.setdefault("base_dir", str(base_dir))
-    sim = _validate(
-        TypeAdapter(Simulation), data, "", lambda loc: _dataclass_keys(Simulation, loc), problems
-    )
+    sim = _validate(TypeAdapter(Simulation), data, "", lambda loc: _dataclass_keys(Simulation, loc), problems)
     if sim is not None:
         problems.extend(_policy_problems(sim.policies, sim.world_seed))
         problems.extend(_loop_problems(sim.loop))
-    _raise([f"simulation:{p.removeprefix('experiment:')}" if p.startswith("experiment:") else p for p in problems])
+    _raise(
+        [
+            f"simulation:{p.removeprefix('experiment:')}" if p.startswith("experiment:") else p
+            for p in problems
+        ]
+    )
     return dataclasses.replace(sim, cleaning=cleaning)
 
 

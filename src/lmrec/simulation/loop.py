@@ -219,7 +219,9 @@ def run_policy(
                 slate = reranker.rerank(cand, cand_scores, settings.slate_size, history=hist, rng=rng)
             slates[lo : lo + batch.shape[0], : slate.shape[1]] = slate
         # every slate of the round is drawn: only now do the users choose
-        repeat = np.take_along_axis(consumed[active], np.where(slates >= 0, slates, 0), axis=1) & (slates >= 0)
+        repeat = np.take_along_axis(consumed[active], np.where(slates >= 0, slates, 0), axis=1) & (
+            slates >= 0
+        )
         util = users.experienced(active, slates, repeat, memory)
         slot = world.choice.choose(util, rng)
         chose = slot >= 0

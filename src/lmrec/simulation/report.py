@@ -50,7 +50,9 @@ def band(per_round: pd.DataFrame) -> pd.DataFrame:
     for (policy, rnd), group in per_round.groupby(["policy", "round"], sort=False):
         for metric in METRICS:
             mean, low, high = mean_ci(group[metric].to_numpy())
-            rows.append({"policy": policy, "round": rnd, "metric": metric, "mean": mean, "low": low, "high": high})
+            rows.append(
+                {"policy": policy, "round": rnd, "metric": metric, "mean": mean, "low": low, "high": high}
+            )
     return pd.DataFrame(rows)
 
 
@@ -97,17 +99,29 @@ def write_plots(per_round: pd.DataFrame, path: Path, title: str) -> Path:
                 y = np.concatenate([d["high"].to_numpy(), d["low"].to_numpy()[::-1]])
                 fig.add_trace(
                     go.Scatter(
-                        x=x, y=y, fill="toself", fillcolor=color, opacity=0.2, line={"width": 0},
-                        hoverinfo="skip", showlegend=False, legendgroup=policy,
-                    ),  # fmt: skip
+                        x=x,
+                        y=y,
+                        fill="toself",
+                        fillcolor=color,
+                        opacity=0.2,
+                        line={"width": 0},
+                        hoverinfo="skip",
+                        showlegend=False,
+                        legendgroup=policy,
+                    ),
                     row=r,
                     col=c,
                 )
             fig.add_trace(
                 go.Scatter(
-                    x=d["round"], y=d["mean"], mode="lines", name=policy, legendgroup=policy,
-                    line={"color": color}, showlegend=k == 0,
-                ),  # fmt: skip
+                    x=d["round"],
+                    y=d["mean"],
+                    mode="lines",
+                    name=policy,
+                    legendgroup=policy,
+                    line={"color": color},
+                    showlegend=k == 0,
+                ),
                 row=r,
                 col=c,
             )

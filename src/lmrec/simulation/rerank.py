@@ -17,6 +17,7 @@ the same for every policy.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -182,5 +183,5 @@ def make_reranker(name: str, params: dict[str, Any] | None = None) -> Reranker:
     try:
         return klass(**(params or {}))
     except TypeError as exc:
-        fields = sorted(f for f in klass.__dataclass_fields__ if f != "name")
+        fields = sorted(inspect.signature(klass).parameters)
         raise ConfigError(f"re-ranker {name}: bad params {params}; allowed: {fields}") from exc

@@ -110,7 +110,9 @@ class SimulatedUsers:
         n_u, n_i = self.user_factors.shape[0], self.item_factors.shape[0]
         # exact mean and std of p_u . q_i over all n_u x n_i pairs (no sampling)
         mean = float(self.user_factors.mean(axis=0) @ self.item_factors.mean(axis=0))
-        second = float(np.sum((self.user_factors.T @ self.user_factors) * (self.item_factors.T @ self.item_factors)))
+        second = float(
+            np.sum((self.user_factors.T @ self.user_factors) * (self.item_factors.T @ self.item_factors))
+        )
         var = second / (n_u * n_i) - mean**2
         self.mean = mean
         self.std = float(np.sqrt(var)) if var > 1e-18 else 1.0
@@ -118,7 +120,9 @@ class SimulatedUsers:
         self.unit_items = (self.item_factors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
     @classmethod
-    def fit(cls, data: Interactions, config: UserModelConfig | None = None, *, seed: int = 0) -> SimulatedUsers:
+    def fit(
+        cls, data: Interactions, config: UserModelConfig | None = None, *, seed: int = 0
+    ) -> SimulatedUsers:
         """Estimate the true preferences from every event of `data` (see the module docstring)."""
         cfg = config or UserModelConfig()
         if len(data) == 0:
@@ -135,7 +139,7 @@ class SimulatedUsers:
         return int(self.item_factors.shape[0])
 
     def utility(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Base utility u_ui (z units) for `items` of shape (len(users),) or (len(users), S); -1 items: NaN."""
+        """Base utility u_ui (z units) of `items`, shaped (len(users),) or (len(users), S); -1 items: NaN."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         p = self.user_factors[users]

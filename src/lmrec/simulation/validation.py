@@ -122,7 +122,12 @@ def distributions(
         if s_items.size and r_items.size
         else float("nan")
     )
-    return {"rounds": sim.validation.rounds, "simulated": sim_d, "real": real_d, "wasserstein_log_popularity": w}
+    return {
+        "rounds": sim.validation.rounds,
+        "simulated": sim_d,
+        "real": real_d,
+        "wasserstein_log_popularity": w,
+    }
 
 
 def _notes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -140,7 +145,10 @@ def _notes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     s, r = b["simulated"], b["real"]
     if abs(s["item_gini"] - r["item_gini"]) > 0.1:
         more = "more" if s["item_gini"] > r["item_gini"] else "less"
-        notes.append(f"simulated choices are {more} concentrated on few items (Gini {s['item_gini']:.3f} vs {r['item_gini']:.3f})")
+        notes.append(
+            f"simulated choices are {more} concentrated on few items "
+            f"(Gini {s['item_gini']:.3f} vs {r['item_gini']:.3f})"
+        )
     if abs(s["top10pct_share"] - r["top10pct_share"]) > 0.1:
         notes.append(
             f"share of choices on the top-10% items differs: {s['top10pct_share']:.3f} simulated vs "
@@ -160,7 +168,9 @@ def validate(data: Interactions, sim: Simulation, catalog: ItemCatalog | None = 
     if len(train) == 0 or len(test) == 0:
         raise ConfigError(f"validation.holdout={sim.validation.holdout} leaves an empty side of the cut")
     users = SimulatedUsers.fit(train, sim.users, seed=sim.world_seed)
-    choice = calibrate(users, train, sim.choice, sim.loop.slate_size, np.random.default_rng([sim.world_seed, 7]))
+    choice = calibrate(
+        users, train, sim.choice, sim.loop.slate_size, np.random.default_rng([sim.world_seed, 7])
+    )
     a = next_item(users, choice, train, test)
     b = distributions(sim, train, test, users, choice, catalog)
     return {
