@@ -117,13 +117,13 @@ class Simulation:
 
 
 def _policy_problems(policies: tuple[PolicySpec, ...], seed: int) -> list[str]:
-    from lmrec.experiment.schema import _check_model
+    from lmrec.experiment.schema import check_model
     from lmrec.simulation.rerank import make_reranker
 
     problems: list[str] = []
     rng = np.random.default_rng(seed)
     for i, spec in enumerate(policies):
-        _check_model(ModelSpec(name=spec.name, params=dict(spec.params)), f"policies[{i}]", rng, problems)
+        check_model(ModelSpec(name=spec.name, params=dict(spec.params)), f"policies[{i}]", rng, problems)
         if spec.refit_every < 1:
             problems.append(f"policies[{i}].refit_every: must be >= 1, got {spec.refit_every}")
         if spec.rerank is None and spec.rerank_params:
@@ -151,19 +151,20 @@ def parse(data: Any, *, base_dir: str | Path = ".") -> Simulation:
     """The simulation in mapping `data` (a YAML document), or a `ConfigError` listing every problem."""
     from pydantic import TypeAdapter
 
-    from lmrec.experiment.schema import _check_cleaning, _dataclass_keys, _raise, _validate
+    from lmrec.experiment.schema import check_cleaning, dataclass_keys, raise_problems, validate_with
 
     if not isinstance(data, dict):
         raise ConfigError("simulation file must be a mapping at the top level")
     data = dict(data)
     problems: list[str] = []
-    cleaning = _check_cleaning(data.pop("cleaning", None), problems)
+    cleaning = check_cleaning(data.pop("cleaning", None), problems)
     data.setdefault("base_dir", str(base_dir))
-    sim = _validate(TypeAdapter(Simulation), data, "", lambda loc: _dataclass_keys(Simulation, loc), problems)
+    keys = lambda loc: dataclass_keys(Simulation, loc)  # noqa: E731 - the allowed keys at a location
+    sim = validate_with(TypeAdapter(Simulation), data, "", keys, problems)
     if sim is not None:
         problems.extend(_policy_problems(sim.policies, sim.world_seed))
         problems.extend(_loop_problems(sim.loop))
-    _raise(
+    raise_problems(
         [
             f"simulation:{p.removeprefix('experiment:')}" if p.startswith("experiment:") else p
             for p in problems

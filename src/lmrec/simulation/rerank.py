@@ -74,7 +74,15 @@ class MMR(Reranker):
     name: ClassVar[str] = "mmr"
     lam: float = 0.5
 
-    def rerank(self, items, scores, n, *, history, rng):  # type: ignore[no-untyped-def]
+    def rerank(
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        n: int,
+        *,
+        history: sp.csr_matrix,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         rel = standardise(scores)
         vec = self.space.vectors[np.where(items >= 0, items, 0)]  # B x C x d
         b, c = items.shape
@@ -99,7 +107,15 @@ class Calibrated(Reranker):
     lam: float = 0.5
     alpha: float = 0.01
 
-    def rerank(self, items, scores, n, *, history, rng):  # type: ignore[no-untyped-def]
+    def rerank(
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        n: int,
+        *,
+        history: sp.csr_matrix,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         cats = self.space.categories
         p = np.asarray(history @ cats)  # B x G, user's category mass
         total = p.sum(axis=1, keepdims=True)
@@ -131,7 +147,15 @@ class PopularityDebias(Reranker):
     name: ClassVar[str] = "popularity"
     alpha: float = 0.5
 
-    def rerank(self, items, scores, n, *, history, rng):  # type: ignore[no-untyped-def]
+    def rerank(
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        n: int,
+        *,
+        history: sp.csr_matrix,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         pop = self.space.popularity[np.where(items >= 0, items, 0)]
         value = standardise(scores) - self.alpha * np.log1p(pop)
         return _top(items, np.where(items >= 0, value, -np.inf), n)
@@ -142,7 +166,15 @@ class EpsilonGreedy(Reranker):
     name: ClassVar[str] = "epsilon"
     epsilon: float = 0.1
 
-    def rerank(self, items, scores, n, *, history, rng):  # type: ignore[no-untyped-def]
+    def rerank(
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        n: int,
+        *,
+        history: sp.csr_matrix,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         out = items[:, :n].copy()
         b = out.shape[0]
         n_items = self.space.n_items
@@ -163,7 +195,15 @@ class Thompson(Reranker):
     name: ClassVar[str] = "thompson"
     sigma: float = 1.0
 
-    def rerank(self, items, scores, n, *, history, rng):  # type: ignore[no-untyped-def]
+    def rerank(
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        n: int,
+        *,
+        history: sp.csr_matrix,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         pop = self.space.popularity[np.where(items >= 0, items, 0)]
         noise = rng.standard_normal(items.shape) * self.sigma / np.sqrt(1.0 + pop)
         value = standardise(scores) + noise
