@@ -70,7 +70,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _validate(
+def validate_with(
     adapter: TypeAdapter[Any],
     data: Any,
     prefix: str,
@@ -122,7 +122,7 @@ def _unwrap(hint: Any) -> Any:
     return hint
 
 
-def _dataclass_keys(root: type, loc: tuple[Any, ...]) -> list[str]:
+def dataclass_keys(root: type, loc: tuple[Any, ...]) -> list[str]:
     """The keys the dataclass at `loc` (a path of field names and list indices under `root`) accepts."""
     hint: Any = root
     for part in loc:
@@ -161,14 +161,14 @@ def _cleaning_adapter() -> TypeAdapter[Any]:
     return _fields_adapter("cleaning", param_types(CleaningConfig))
 
 
-def _check_cleaning(raw: Any, problems: list[str]) -> CleaningSpec:
+def check_cleaning(raw: Any, problems: list[str]) -> CleaningSpec:
     from lmrec.data.cleaning import CleaningConfig
 
     if raw is None:
         return CleaningSpec()
     keys = sorted(param_types(CleaningConfig))
     before = len(problems)
-    checked = _validate(_cleaning_adapter(), raw, "cleaning", lambda _: keys, problems)
+    checked = validate_with(_cleaning_adapter(), raw, "cleaning", lambda _: keys, problems)
     if len(problems) == before:
         try:
             CleaningConfig(**checked)
@@ -217,7 +217,7 @@ def _check_split_params(method: str, params: Mapping[str, Any], prefix: str, pro
     if params and not hints:
         problems.append(f"{prefix}: split method {method} takes no params, got {dict(params)}")
         return
-    _validate(_split_adapter(method), params, prefix, lambda _: sorted(hints), problems)
+    validate_with(_split_adapter(method), params, prefix, lambda _: sorted(hints), problems)
     base, base_params = params.get("base", "leave_one_out"), params.get("base_params") or {}
     if "base" in hints and base in _BASE_SPLITS and isinstance(base_params, Mapping):
         _check_split_params(base, base_params, f"{prefix}.base_params", problems)
@@ -261,7 +261,7 @@ def _check_space(space: Any, hint: Any, where: str, problems: list[str]) -> None
         problems.append(f"{where}: a {kind} draw is {expected(draw)}, the parameter expects {expected(hint)}")
 
 
-def _check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems: list[str]) -> None:
+def check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems: list[str]) -> None:
     from lmrec.experiment.search import candidates
     from lmrec.models.registry import get_model_class
 
@@ -340,9 +340,10 @@ def parse(data: Any, *, base_dir: str | Path = ".") -> Experiment:
         if section in data and data[section] is None:
             del data[section]
     problems: list[str] = []
-    cleaning = _check_cleaning(data.pop("cleaning", None), problems)
+    cleaning = check_cleaning(data.pop("cleaning", None), problems)
     data.setdefault("base_dir", str(base_dir))
-    exp = _validate(_experiment_adapter(), data, "", lambda loc: _dataclass_keys(Experiment, loc), problems)
+    keys = lambda loc: dataclass_keys(Experiment, loc)  # noqa: E731 - the allowed keys at a location
+    exp = validate_with(_experiment_adapter(), data, "", keys, problems)
     if exp is not None:
         if exp.split.params:
             _check_split_params(exp.split.method, exp.split.params, "split.params", problems)
@@ -350,7 +351,7 @@ def parse(data: Any, *, base_dir: str | Path = ".") -> Experiment:
     else:  # the models' params are worth checking even when another section is wrong
         seed = data.get("seed")
         problems.extend(model_problems(_valid_models(data.get("models")), seed if type(seed) is int else 42))
-    _raise(problems)
+    raise_problems(problems)
     return dataclasses.replace(exp, cleaning=cleaning)
 
 
@@ -360,7 +361,7 @@ def model_problems(models: typing.Sequence[ModelSpec | None], seed: int) -> list
     rng = np.random.default_rng(seed)
     for i, spec in enumerate(models):
         if spec is not None:
-            _check_model(spec, f"models[{i}]", rng, problems)
+            check_model(spec, f"models[{i}]", rng, problems)
     return problems
 
 
@@ -377,7 +378,7 @@ def _valid_models(raw: Any) -> list[ModelSpec | None]:
     return out
 
 
-def _raise(problems: list[str]) -> None:
+def raise_problems(problems: list[str]) -> None:
     if len(problems) == 1:
         raise ConfigError(problems[0])
     if problems:
