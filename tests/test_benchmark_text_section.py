@@ -177,4 +177,38 @@ def test_cost_table_reports_text_cache_and_finetuning(text, tmp_path: Path) -> N
 
 def test_no_results_at_all_is_a_report_of_what_is_missing(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = "\n".join(text.text_section(tmp_path))
-    assert out.count("not run yet") == 12 and "_no run finished yet_" in out and "STALE" not in out
+    assert out.count("not run yet") == 14 and "_no run finished yet_" in out and "STALE" not in out
+
+
+def test_hybrid_verdict_is_the_run_s_best_on_validation_against_the_anchor(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    def scores(n10: float, r10: float) -> dict:
+        return {"NDCG@10": n10, "Recall@10": r10, "NDCG@50": 0.1, "Recall@50": 0.25, "MRR@all": 0.07}
+
+    blend = "weighted textseq+itemknn"
+    models = [
+        _model("itemknn", "itemknn", 0.0799, scores(0.0776, 0.1167)),
+        _model(TS, "textseq", 0.0715, scores(0.0641, 0.1188)),
+        _model(blend, "weighted", 0.0850, scores(0.0800, 0.1300)),
+    ]
+    _write(tmp_path, "p5_scientific_hybrids", models, [_pair("itemknn", blend, 0.0024, 0.001)])
+    out = "\n".join(text.hybrids_section(tmp_path))
+    assert f"**{blend}** (0.0850)" in out and "**met**" in out
+    # a blend that wins on validation but misses the anchor's Recall@10 on test does not meet it
+    models[2] = _model(blend, "weighted", 0.0850, scores(0.0800, 0.1200))
+    (tmp_path / "p5_scientific_hybrids" / "results.json").unlink()
+    (tmp_path / "p5_scientific_hybrids").rmdir()
+    _write(tmp_path, "p5_scientific_hybrids", models, [])
+    assert "**not met**" in "\n".join(text.hybrids_section(tmp_path))
+
+
+def test_finetune_verdict_reads_the_tuning_stage(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    test = {"NDCG@10": 0.064, "Recall@10": 0.119, "NDCG@50": 0.09, "Recall@50": 0.236, "MRR@all": 0.055}
+    tune = {"epochs_run": 4, "best_valid": 0.0722, "frozen_best_valid": 0.0715, "kept": True}
+    models = [
+        _model(TS, "textseq", 0.0715, test, training={"epochs_run": 20}),
+        _model(TF, "textseq", 0.0722, test, training={"epochs_run": 20, "finetune": tune}),
+    ]
+    _write(tmp_path, "p5_scientific_finetune", models, [_pair(TS, TF, 0.001, 0.2)])
+    out = "\n".join(text.finetune_section(tmp_path))
+    assert "validation NDCG@10 0.0722 against the frozen stage's 0.0715: tuned encoder kept" in out
+    assert "Test, fine-tuned against frozen: NDCG@10 +0.0010, paired t p = 0.2" in out

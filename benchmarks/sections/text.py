@@ -25,13 +25,16 @@ SLICES = [
     ("ml-latest-small", "p4_ml_latest_small"),
 ]
 SLICE_COLS = [("cold", "NDCG@10"), ("cold", "HR@10"), ("warm", "NDCG@10"), ("rare", "NDCG@10")]
-COST_RUNS = [name for name, _ in P5_RUNS] + [f"{p}_{s}" for _, p in SLICES for s in ("cold", "warm")]
+COST_RUNS = [name for name, _ in P5_RUNS] + ["p5_scientific_finetune"]
+COST_RUNS += [f"{p}_{s}" for _, p in SLICES for s in ("cold", "warm")]
 # per-run sections (protocol, selected parameters, paired tests); the MovieLens cold/rare runs have theirs
 # in issue 3's part
 P4_SCI = ["NDCG@10", "HR@10", "NDCG@50", "HR@50", "MRR@10"]
 TEXT_RUNS = [
     ("p5_scientific", 'Amazon Scientific, P5 "all items": textseq and ID models', P5_COLS),
     ("p5_scientific_exclude_seen", 'Amazon Scientific, P5 "exclude seen": textseq and ID models', P5_COLS),
+    ("p5_scientific_finetune", 'Amazon Scientific, P5 "all items": frozen vs fine-tuned MiniLM', P5_COLS),
+    ("p5_scientific_hybrids", 'Amazon Scientific, P5 "all items": textseq + ItemKNN/EASE blends', P5_COLS),
     ("p4_scientific_cold", "Amazon Scientific, P4 cold items (10% of items unseen in training)", P4_SCI),
     ("p4_scientific_warm", "Amazon Scientific, P4 warm targets (companion of the cold slice)", P4_SCI),
     ("p4_ml100k_warm", "MovieLens-100K, P4 warm targets (companion of the cold slice)", P4),
@@ -117,18 +120,72 @@ def p5_section(results: Path) -> list[str]:
     ]
     for name, variant in P5_RUNS:
         res, state = load(results, name)
-        rows = [
-            {"model": m["label"], "valid NDCG@10": best_valid(m, "NDCG@10")}
-            | {c: m["test"].get(c, NAN) for c in P5_COLS}
-            for m in models(res)
-        ]
-        if name == "p5_scientific":
-            rows.append({"model": ANCHOR, "valid NDCG@10": NAN} | VQREC)
-        frame = pd.DataFrame(rows).reindex(columns=["model", *P5_COLS, "valid NDCG@10"])
-        table = to_markdown(frame) if len(frame) else "_no model finished yet_"
-        out += [f"### {variant} (`{name}`: {state})", "", table, ""]
+        out += [f"### {variant} (`{name}`: {state})", "", _table(res, name == "p5_scientific"), ""]
         out += [p5_verdict(name, res, state), ""]
     return out
+
+
+def _table(res: dict | None, anchor: bool) -> str:
+    rows = [
+        {"model": m["label"], "valid NDCG@10": best_valid(m, "NDCG@10")}
+        | {c: m["test"].get(c, NAN) for c in P5_COLS}
+        for m in models(res)
+    ]
+    if anchor:
+        rows.append({"model": ANCHOR, "valid NDCG@10": NAN} | VQREC)
+    frame = pd.DataFrame(rows).reindex(columns=["model", *P5_COLS, "valid NDCG@10"])
+    return to_markdown(frame) if len(frame) else "_no model finished yet_"
+
+
+def finetune_section(results: Path) -> list[str]:
+    """Frozen vs fine-tuned encoder, paired, from p5_scientific_finetune."""
+    name = "p5_scientific_finetune"
+    res, state = load(results, name)
+    out = [
+        '### Frozen vs fine-tuned MiniLM, "all items" (`' + name + f"`: {state})",
+        "",
+        _table(res, False),
+        "",
+    ]
+    found = models(res, "textseq")
+    tuned = [m for m in found if (m["timings"].get("training") or {}).get("finetune")]
+    frozen = [m for m in found if m not in tuned]
+    if not tuned or not frozen:
+        return [*out, "Verdict: pending.", ""]
+    tune = tuned[0]["timings"]["training"]["finetune"]
+    kept = (
+        "kept" if tune.get("kept") else "dropped (validation did not improve: the model is its frozen twin)"
+    )
+    out.append(
+        f"Verdict: fine-tuning MiniLM's top block for {tune['epochs_run']} epochs reached validation NDCG@10 "
+        f"{tune.get('best_valid') or NAN:.4f} against the frozen stage's "
+        f"{tune.get('frozen_best_valid') or NAN:.4f}: "
+        f"tuned encoder {kept}. "
+        + _p(paired(res, frozen[0]["label"], tuned[0]["label"]), "Test, fine-tuned against frozen")
+        + "."
+    )
+    return [*out, ""]
+
+
+def hybrids_section(results: Path) -> list[str]:
+    """textseq blended with ItemKNN / EASE: the blend chosen on validation against the anchor."""
+    name = "p5_scientific_hybrids"
+    res, state = load(results, name)
+    out = ['### textseq blended with ItemKNN / EASE, "all items" (`' + name + f"`: {state})", ""]
+    out += [_table(res, True), ""]
+    blends = models(res, "weighted")
+    if not blends:
+        return [*out, "Verdict: pending.", ""]
+    best = max(models(res), key=lambda m: best_valid(m, "NDCG@10"))
+    test = best["test"]
+    met = test["NDCG@10"] >= VQREC["NDCG@10"] and test["Recall@10"] >= VQREC["Recall@10"]
+    out.append(
+        f"Verdict: the model with the best validation NDCG@10 in this run is **{best['label']}** "
+        f"({best_valid(best, 'NDCG@10'):.4f}); on test NDCG@10 {test['NDCG@10']:.4f} / Recall@10 "
+        f"{test['Recall@10']:.4f} against the anchor's {VQREC['NDCG@10']} / {VQREC['Recall@10']}: "
+        f"**{'met' if met else 'not met'}** (lmrec, no extra-domain data; a blend, not textseq alone)."
+    )
+    return [*out, ""]
 
 
 def _metric(res: dict | None, label: str, key: str = "NDCG@10") -> float:
@@ -251,4 +308,10 @@ def cost_section(results: Path) -> list[str]:
 
 def text_section(results: Path = RESULTS) -> list[str]:
     """Issue 16's summary tables (the per-run sections are `TEXT_RUNS`, rendered by summarize.py)."""
-    return [*p5_section(results), *slices_section(results), *cost_section(results)]
+    return [
+        *p5_section(results),
+        *finetune_section(results),
+        *hybrids_section(results),
+        *slices_section(results),
+        *cost_section(results),
+    ]
