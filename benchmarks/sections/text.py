@@ -30,6 +30,7 @@ COST_RUNS += [f"{p}_{s}" for _, p in SLICES for s in ("cold", "warm")]
 # per-run sections (protocol, selected parameters, paired tests); the MovieLens cold/rare runs have theirs
 # in issue 3's part
 P4_SCI = ["NDCG@10", "HR@10", "NDCG@50", "HR@50", "MRR@10"]
+P2_TEXT = ["NDCG@10", "HR@10", "NDCG@20", "HR@20", "MRR@10"]
 TEXT_RUNS = [
     ("p5_scientific", 'Amazon Scientific, P5 "all items": textseq and ID models', P5_COLS),
     ("p5_scientific_exclude_seen", 'Amazon Scientific, P5 "exclude seen": textseq and ID models', P5_COLS),
@@ -39,6 +40,7 @@ TEXT_RUNS = [
     ("p4_scientific_warm", "Amazon Scientific, P4 warm targets (companion of the cold slice)", P4_SCI),
     ("p4_ml100k_warm", "MovieLens-100K, P4 warm targets (companion of the cold slice)", P4),
     ("p4_ml_latest_small_warm", "ml-latest-small, P4 warm targets (companion of the cold slice)", P4),
+    ("p2_magazine_text", 'Amazon Magazine Subscriptions, P2 "exclude seen": textseq and ID models', P2_TEXT),
 ]  # fmt: skip
 NAN = float("nan")
 
