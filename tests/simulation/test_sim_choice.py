@@ -78,8 +78,25 @@ def test_churn_leaves_and_returns_with_the_configured_probabilities() -> None:
 def test_standardised_utility_and_boredom() -> None:
     data = synthetic_log(n_users=80, n_items=30, n_interactions=800, seed=1)
     users = SimulatedUsers.fit(data, UserModelConfig(method="svd", factors=4), seed=0)
-    every = users.all_utilities(np.arange(80))
-    assert every.mean() == pytest.approx(0.0, abs=1e-9) and every.std() == pytest.approx(1.0, abs=1e-9)
+    taste = users.all_affinities(np.arange(80))
+    assert taste.mean() == pytest.approx(0.0, abs=1e-9) and taste.std() == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_array_equal(users.all_utilities(np.arange(80)), taste)  # w None -> 0 until calibrated
+    # item appeal: z-score of log(1 + distinct users), increasing in popularity, added with weight w
+    pop = data.item_user_counts()
+    assert users.appeal.mean() == pytest.approx(0.0, abs=1e-6) and users.appeal.std() == pytest.approx(
+        1.0, 1e-5
+    )
+    order = np.argsort(pop, kind="stable")
+    assert (np.diff(users.appeal[order]) >= 0).all() and users.appeal[order[-1]] > users.appeal[order[0]]
+    appealing = users.with_popularity_weight(0.5)
+    np.testing.assert_allclose(appealing.all_utilities(np.arange(80)), taste + 0.5 * users.appeal[None, :])
+    np.testing.assert_allclose(
+        appealing.utility(np.array([1, 2]), np.array([[4, -1], [5, 6]])),
+        [
+            [taste[1, 4] + 0.5 * users.appeal[4], np.nan],
+            [taste[2, 5] + 0.5 * users.appeal[5], taste[2, 6] + 0.5 * users.appeal[6]],
+        ],
+    )
     memory = Memory(80, 2, 0.5)
     memory.remember(np.array([0]), np.array([3]))
     memory.remember(np.array([0]), np.array([7]))  # newest 7 (weight 1), then 3 (weight 0.5)

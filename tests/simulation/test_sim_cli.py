@@ -89,6 +89,12 @@ def test_simulate_writes_results_and_resumes(sim_file: Path, tmp_path: Path) -> 
     summary = results["summary"]["itemknn+mmr"]["round 3"]["engagement"]
     assert summary["seeds"] == 2 and summary["ci95"][0] <= summary["mean"] <= summary["ci95"][1]
     assert results["validation"]["next_item"]["events"] > 0
+    assert set(results["validation"]["next_item"]) == {"events", "model", "taste_only", "popularity"}
+    world = results["world"]
+    assert world["beta"] > 0 and world["calibration"]["model"]["events"] > 0
+    assert world["popularity_weight"] * world["beta"] == pytest.approx(
+        world["calibration"]["model"]["appeal_coef"]
+    )
     assert all(r["user_rounds_per_second"] > 0 for r in results["runs"])
     html = (out / "plots.html").read_text()
     assert re.search(r"<script[^>]*\ssrc=", html) is None  # plotly.js embedded, nothing fetched

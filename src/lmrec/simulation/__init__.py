@@ -7,7 +7,8 @@
 Layout, one concept per module:
 
 - `user_model`: simulated users, true preferences fitted on the real log, satiation and boredom;
-- `choice`: the multinomial logit over a slate with a no-choice option, and its calibration;
+- `choice`: the multinomial logit over a slate with a no-choice option, and its no-choice utility;
+- `calibration`: β and the item-appeal weight w fitted on held-out real choices;
 - `churn`: users leaving after dissatisfying rounds and returning;
 - `item_space`: what the policy side may know about items (logged-data vectors, categories, popularity);
 - `rerank`: MMR, calibrated (Steck 2018), popularity debiasing, epsilon-greedy, Thompson-style exploration;

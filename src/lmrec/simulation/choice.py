@@ -8,11 +8,10 @@ For a slate j_1..j_S shown at positions 0..S-1,
 with u the experienced utility (z units, `lmrec.simulation.user_model`), β the temperature, u0 the utility
 of choosing nothing and λ the position bias (λ = 0: position does not matter).
 
-Calibration (`calibrate`), when β or u0 are not given:
+Calibration: β (and the item-appeal weight w of the utility) are fitted by maximum likelihood on real
+choices the simulated users' truth was not fitted on, see `lmrec.simulation.calibration`; then
+(`calibrate_no_choice`):
 
-- β maximises the likelihood of real choices under a softmax over the whole catalog,
-  P(i) = exp(β u_ui) / Σ_j exp(β u_uj), on a seeded sample of events of the log the users were fitted on
-  (in-sample: it tends to make β somewhat larger, i.e. users more predictable, than held-out data would);
 - u0 makes the mean probability of choosing something, when every user is shown the n most popular items
   they have not consumed (with their boredom at the end of the log), equal to a target engagement rate;
 - the target, unless given, is read from the data: per user, the share of calendar periods (7 days by
@@ -36,7 +35,7 @@ class ChoiceConfig:
     """The choice model's parameters; None means "calibrate from the data"."""
 
     beta: float | None = None
-    """Temperature β of the logit (None: maximum likelihood on real choices)."""
+    """Temperature β of the logit (None: maximum likelihood on held-out real choices)."""
     no_choice_utility: float | None = None
     """u0, utility of choosing nothing (None: calibrated to `target_engagement`)."""
     target_engagement: float | None = None
@@ -46,7 +45,9 @@ class ChoiceConfig:
     position_bias: float = 0.0
     """λ: the weight of slate position s is exp(−λ s)."""
     calibration_users: int = 2000
-    """Users sampled (seeded) to fit β and u0."""
+    """Users sampled (seeded) to fit β, w and u0."""
+    calibration_holdout: float = 0.2
+    """Share of each sampled user's latest events held out of the truth to fit β and w on."""
 
     def __post_init__(self) -> None:
         if self.beta is not None and not self.beta > 0:
@@ -59,6 +60,8 @@ class ChoiceConfig:
             raise ConfigError(f"choice.position_bias must be >= 0, got {self.position_bias}")
         if self.calibration_users < 1:
             raise ConfigError(f"choice.calibration_users must be >= 1, got {self.calibration_users}")
+        if not 0 < self.calibration_holdout < 1:
+            raise ConfigError(f"choice.calibration_holdout must be in (0, 1), got {self.calibration_holdout}")
 
 
 @dataclass(frozen=True)
@@ -110,27 +113,6 @@ def engagement_rate(data: Interactions, period_days: float = 7.0) -> float:
     return float(np.mean(per_user / (last - first + 1)))
 
 
-def fit_beta(users: SimulatedUsers, data: Interactions, sample: np.ndarray) -> float:
-    """β maximising Σ_events log softmax_catalog(β u_u·)[i] over the events of the users in `sample`."""
-    from scipy.optimize import minimize_scalar
-
-    util = users.all_utilities(sample)
-    mask = np.isin(data.users, sample)
-    row = np.searchsorted(sample, data.users[mask])
-    chosen = util[row, data.items[mask]]
-    counts = np.bincount(row, minlength=sample.shape[0])
-
-    def nll(log_beta: float) -> float:
-        beta = float(np.exp(log_beta))
-        z = beta * util
-        top = z.max(axis=1)
-        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-        return float(-(beta * chosen.sum() - counts @ lse))
-
-    res = minimize_scalar(nll, bounds=(np.log(1e-3), np.log(1e2)), method="bounded")
-    return float(np.exp(res.x))
-
-
 def popularity_slates(data: Interactions, users: np.ndarray, n: int) -> np.ndarray:
     """The `n` most popular items (by distinct users, ties to the lower index) each user has not consumed."""
     pop = data.item_user_counts()
@@ -159,23 +141,24 @@ def fit_no_choice(utility: np.ndarray, beta: float, target: float, position_bias
     return (lo + hi) / 2
 
 
-def calibrate(
+def calibrate_no_choice(
     users: SimulatedUsers,
     data: Interactions,
     config: ChoiceConfig,
     slate_size: int,
     rng: np.random.Generator,
+    beta: float,
 ) -> ChoiceModel:
-    """The choice model of `config`, with β and u0 fitted on `data` where not given (module docstring)."""
-    size = min(config.calibration_users, data.n_users)
-    sample = np.sort(rng.choice(data.n_users, size=size, replace=False))
-    beta = config.beta if config.beta is not None else fit_beta(users, data, sample)
+    """The choice model of `config` with temperature `beta`, u0 calibrated on `data` unless given
+    (module docstring)."""
     if config.no_choice_utility is not None:
         return ChoiceModel(beta, config.no_choice_utility, config.position_bias)
     target = config.target_engagement
     if target is None:
         target = engagement_rate(data, config.period_days)
         target = float(np.clip(target, 0.01, 0.99))
+    size = min(config.calibration_users, data.n_users)
+    sample = np.sort(rng.choice(data.n_users, size=size, replace=False))
     slates = popularity_slates(data, sample, slate_size)
     memory = Memory.from_log(data, users.config.memory, users.config.memory_decay)
     util = users.experienced(sample, slates, np.zeros(slates.shape, dtype=bool), memory)

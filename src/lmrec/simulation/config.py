@@ -9,7 +9,7 @@ with its key path, e.g. `policies[1].params.k: expected an integer, got 'ten'`.
     dataset: {name: ml-100k}
     cleaning: {min_rating: 4}            # any lmrec.data.cleaning.CleaningConfig key
     users: {method: als, factors: 32, boredom: 1.0}
-    choice: {position_bias: 0.1}         # beta / no_choice_utility calibrated when absent
+    choice: {position_bias: 0.1}         # beta, users.popularity_weight, no_choice_utility: fitted if absent
     churn: {return_rate: 0.05}
     loop: {rounds: 20, slate_size: 10}
     seeds: [0, 1]

@@ -2,9 +2,10 @@
 
 Files written to the output folder:
 
-- results.json: the configuration, the calibrated world (β, u0, engagement target), the simulator's
-  validation numbers, the per-policy summary (mean and 95% CI over seeds per metric at the summary rounds),
-  fits and timings (user-rounds per second, peak RSS) of every run;
+- results.json: the configuration, the calibrated world (β, w, u0, engagement target, the calibration
+  fits with their held-out log-likelihood), the simulator's validation numbers, the per-policy summary
+  (mean and 95% CI over seeds per metric at the summary rounds), fits and timings (user-rounds per
+  second, peak RSS) of every run;
 - per_round.parquet: one row per (policy, seed, round) with every metric column;
 - plots.html: every metric over rounds, policies side by side with CI bands (offline, self-contained).
 
@@ -25,18 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from lmrec.errors import ConfigError
 from lmrec.experiment.report import jsonable, write_json
 from lmrec.resources import process_peak_rss
-from lmrec.simulation.choice import calibrate
+from lmrec.simulation.calibration import LogitFit, fit_world
 from lmrec.simulation.config import Simulation, load_simulation
 from lmrec.simulation.item_space import genre_categories
 from lmrec.simulation.loop import LoopResult, World, run_policy
 from lmrec.simulation.report import summary, write_plots
-from lmrec.simulation.user_model import SimulatedUsers
 
 PARTIAL_RUNS = "partial_runs.json"
 PARTIAL_ROWS = "partial_per_round.parquet"
@@ -70,13 +69,15 @@ def load_data(sim: Simulation, data_path: str | None = None) -> tuple[Any, Any]:
     return data, raw.catalog
 
 
-def build_world(sim: Simulation, data: Any, catalog: Any) -> World:
-    """Fit the simulated users on the whole log and calibrate their choices (seeded by `world_seed`)."""
-    users = SimulatedUsers.fit(data, sim.users, seed=sim.world_seed)
-    rng = np.random.default_rng([sim.world_seed, 7])
-    choice = calibrate(users, data, sim.choice, sim.loop.slate_size, rng)
+def build_world(sim: Simulation, data: Any, catalog: Any) -> tuple[World, dict[str, LogitFit]]:
+    """Fit the simulated users on the whole log and calibrate their choices (seeded by `world_seed`);
+    also the calibration fits (`lmrec.simulation.calibration.fit_world`)."""
+    fitted = fit_world(data, sim.users, sim.choice, sim.loop.slate_size, sim.world_seed)
     genres = genre_categories(catalog, data.item_vocab) if catalog is not None else None
-    return World(data=data, users=users, choice=choice, churn=sim.churn, catalog=catalog, genres=genres)
+    world = World(
+        data=data, users=fitted.users, choice=fitted.choice, churn=sim.churn, catalog=catalog, genres=genres
+    )
+    return world, fitted.fits
 
 
 def _load_partial(folder: Path) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
@@ -114,7 +115,7 @@ def simulate(
     done, done_rows = _load_partial(folder)
     data, catalog = load_data(sim, data_path)
     t_world = time.perf_counter()
-    world = build_world(sim, data, catalog)
+    world, fits = build_world(sim, data, catalog)
     world_seconds = time.perf_counter() - t_world
     validation: dict[str, Any] | None = None
     if sim.validation.enabled:
@@ -151,6 +152,8 @@ def simulate(
             "n_items": data.n_items,
             "events": len(data),
             "beta": world.choice.beta,
+            "popularity_weight": world.users.popularity_weight,
+            "calibration": {k: dataclasses.asdict(f) for k, f in fits.items()},
             "no_choice_utility": world.choice.no_choice_utility,
             "target_engagement": world.choice.target_engagement,
             "categories": "genres" if world.genres is not None else "popularity deciles",

@@ -14,6 +14,17 @@ deviation, computed from the factor Gram matrices), so u_ui = (s_ui − mean) / 
 average pair, +2 a pair better than ~98% of pairs under a normal approximation. Every utility parameter
 below is in these units.
 
+Item appeal. Real choices are strongly popularity-driven, beyond what a user's taste vector explains, so the
+true utility also holds a general appeal of the item, the same for every user:
+
+    u_ui = z(p_u · q_i) + w · a_i,    a_i = z(log(1 + popularity_i))
+
+with popularity_i the number of distinct users of item i in the fitted log and a its z-score over the
+catalog. "True utility" therefore means taste *plus* general item appeal; the appeal is fixed when the
+users are fitted (it does not follow the simulated choices). w (`popularity_weight`) is fitted jointly with
+the choice temperature on held-out real choices (`lmrec.simulation.calibration`); w = 0 is the pure taste
+model of earlier versions.
+
 What a user experiences when offered item i (the *experienced* utility):
 
     u_ui − repeat_penalty · [i already consumed] − boredom · max(0, max_k decay^k · cos(q_i, q_{m_k}))
@@ -25,6 +36,7 @@ consumed long ago. The memory starts from the end of each user's real history (t
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +44,7 @@ import scipy.sparse as sp
 
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
+from lmrec.hybrid.normalize import zscore
 
 METHODS = ("als", "svd")
 
@@ -57,6 +70,9 @@ class UserModelConfig:
     """How many recent consumed items the boredom term looks at."""
     memory_decay: float = 0.7
     """Weight of the k-th most recent item (k = 0 newest) is memory_decay**k."""
+    popularity_weight: float | None = None
+    """w, the weight of the item-appeal z-score in the utility (module docstring). None: fitted with the
+    choice temperature on held-out choices; 0: taste only (the model before item appeal)."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -103,11 +119,25 @@ def _true_factors(data: Interactions, cfg: UserModelConfig, seed: int) -> tuple[
 class SimulatedUsers:
     """The hidden preferences of a population (one simulated user per user of the fitted log)."""
 
-    def __init__(self, user_factors: np.ndarray, item_factors: np.ndarray, config: UserModelConfig) -> None:
+    def __init__(
+        self,
+        user_factors: np.ndarray,
+        item_factors: np.ndarray,
+        config: UserModelConfig,
+        popularity: np.ndarray | None = None,
+        popularity_weight: float | None = None,
+    ) -> None:
+        """`popularity`: distinct users per item (None: no appeal term); `popularity_weight`: w (None:
+        `config.popularity_weight`, and 0 when that is None too, i.e. until calibration sets it)."""
         self.config = config
         self.user_factors = np.asarray(user_factors, dtype=np.float64)
         self.item_factors = np.asarray(item_factors, dtype=np.float64)
         n_u, n_i = self.user_factors.shape[0], self.item_factors.shape[0]
+        self.appeal = (
+            np.zeros(n_i) if popularity is None else item_appeal(np.asarray(popularity, dtype=np.float64))
+        )
+        weight = popularity_weight if popularity_weight is not None else config.popularity_weight
+        self.popularity_weight = float(weight or 0.0)
         # exact mean and std of p_u . q_i over all n_u x n_i pairs (no sampling)
         mean = float(self.user_factors.mean(axis=0) @ self.item_factors.mean(axis=0))
         second = float(
@@ -121,14 +151,25 @@ class SimulatedUsers:
 
     @classmethod
     def fit(
-        cls, data: Interactions, config: UserModelConfig | None = None, *, seed: int = 0
+        cls,
+        data: Interactions,
+        config: UserModelConfig | None = None,
+        *,
+        seed: int = 0,
+        popularity_weight: float | None = None,
     ) -> SimulatedUsers:
-        """Estimate the true preferences from every event of `data` (see the module docstring)."""
+        """Estimate the true preferences and item appeal from every event of `data` (module docstring)."""
         cfg = config or UserModelConfig()
         if len(data) == 0:
             raise ConfigError("the simulated users need a non-empty interaction log")
         users, items = _true_factors(data, cfg, seed)
-        return cls(users, items, cfg)
+        return cls(users, items, cfg, data.item_user_counts(), popularity_weight)
+
+    def with_popularity_weight(self, weight: float) -> SimulatedUsers:
+        """The same users with w = `weight` (arrays shared, not copied)."""
+        other = copy.copy(self)
+        other.popularity_weight = float(weight)
+        return other
 
     @property
     def n_users(self) -> int:
@@ -145,13 +186,19 @@ class SimulatedUsers:
         p = self.user_factors[users]
         q = self.item_factors[np.where(items >= 0, items, 0)]
         raw = np.einsum("bk,bk->b", p, q) if items.ndim == 1 else np.einsum("bk,bsk->bs", p, q)
-        out = (raw - self.mean) / self.std
+        out = (raw - self.mean) / self.std + self.popularity_weight * self.appeal[
+            np.where(items >= 0, items, 0)
+        ]
         return np.where(items >= 0, out, np.nan)
 
-    def all_utilities(self, users: np.ndarray) -> np.ndarray:
-        """Base utility of every catalog item for each of `users` (len(users) x n_items)."""
+    def all_affinities(self, users: np.ndarray) -> np.ndarray:
+        """Taste part z(p_u · q_i) of every catalog item for each of `users` (len(users) x n_items)."""
         raw = self.user_factors[np.asarray(users, dtype=np.int64)] @ self.item_factors.T
         return (raw - self.mean) / self.std
+
+    def all_utilities(self, users: np.ndarray) -> np.ndarray:
+        """Base utility (taste + w · appeal) of every catalog item for each of `users`."""
+        return self.all_affinities(users) + self.popularity_weight * self.appeal[None, :]
 
     def experienced(
         self, users: np.ndarray, slates: np.ndarray, consumed: np.ndarray, memory: Memory
@@ -204,6 +251,11 @@ class Memory:
             return
         self.items[users, 1:] = self.items[users, :-1]
         self.items[users, 0] = items
+
+
+def item_appeal(popularity: np.ndarray) -> np.ndarray:
+    """a_i = z-score over the catalog of log(1 + popularity_i) (all zeros when popularity is constant)."""
+    return np.asarray(zscore(np.log1p(popularity)[None, :])[0], dtype=np.float64)
 
 
 def binary_rows(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:

@@ -3,12 +3,15 @@
 The log is cut at the time t_min + (1 − holdout)·(t_max − t_min). Simulated users are fitted and their
 choice model calibrated on the events before the cut only; then:
 
-(a) next-item prediction: for every held-out event (u, i) of a user with training events, with i new to u,
-    the user model's utilities rank the catalog minus u's training items. Reported: NDCG@10 (one relevant
-    item: 1/log2(rank + 2) when rank < 10, ties at their mean rank) and the mean log-likelihood of i under
-    the calibrated softmax over those items, both next to a popularity ranker (distinct users before the
-    cut; its likelihood is (c_i + 1) / Σ_j (c_j + 1)). A user model that cannot beat popularity here is
-    a poor model of who picks what.
+(a) next-item prediction: every held-out event (u, i) of a user with training events, i new to u, is scored
+    under a softmax over the items u had not consumed before it (training items and earlier held-out
+    items), by three models whose parameters all come from the same out-of-sample calibration on the
+    training log (`lmrec.simulation.calibration`): the fitted user model (taste + w · appeal, its β),
+    the taste-only model (w = 0, its own β: the model before item appeal) and a popularity softmax
+    (appeal only, its own fitted temperature; appeal = z-score of log(1 + distinct users before the cut)).
+    Reported per model: NDCG@10 (one relevant item: 1/log2(rank + 2) when rank < 10, ties at their mean
+    rank) and the mean log-likelihood per event. A user model that cannot beat popularity here is a poor
+    model of who picks what.
 (b) distributions: `rounds` rounds of the closed loop under a popularity policy, from the training log,
     against the real held-out events: concentration of choices on items (Gini over the catalog, share going
     to the 10% most popular training items), the Wasserstein distance between the log(1 + training
@@ -16,7 +19,8 @@ choice model calibrated on the events before the cut only; then:
     per active user, mean and median). Rounds and calendar time are not the same unit, and the real users
     were not shown popularity slates: these numbers show direction and size of mismatches, not a test.
 
-`notes` lists, in plain words, where the simulator does not match.
+`notes` says in plain words which models beat popularity on (a) and which do not, and where the
+distributions of (b) do not match.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ import numpy as np
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.simulation.choice import ChoiceModel, calibrate
+from lmrec.simulation.calibration import ChoiceEvents, FittedWorld, choice_events, fit_world, log_likelihood
+from lmrec.simulation.choice import ChoiceModel
 from lmrec.simulation.metrics import gini
 from lmrec.simulation.user_model import SimulatedUsers
 
@@ -47,37 +52,40 @@ def time_cut(data: Interactions, holdout: float) -> tuple[Interactions, Interact
     return data.subset(before), data.subset(~before)
 
 
-def _ranks(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """0-based rank of each row's target among finite scores, ties at their mean rank."""
-    t = scores[np.arange(scores.shape[0]), target][:, None]
-    greater = (scores > t).sum(axis=1)
-    equal = (scores == t).sum(axis=1) - 1
-    return np.asarray(greater + equal / 2.0)
+def _ndcg_sum(ev: ChoiceEvents, a: float, b: float, k: int = 10) -> float:
+    """Σ over events of NDCG@k of the chosen item ranked by a · taste + b · appeal within its choice set."""
+    bounds = np.searchsorted(ev.rows, np.arange(ev.affinity.shape[0] + 1))
+    total = 0.0
+    for r in range(ev.affinity.shape[0]):  # one row (user) at a time: its events share the candidates
+        lo, hi = bounds[r], bounds[r + 1]
+        scores = a * ev.affinity[r] + b * ev.appeal
+        cand = scores[~ev.excluded[r]]
+        chosen = scores[ev.items[lo:hi]]
+        greater = (cand[None, :] > chosen[:, None]).sum(axis=1)
+        equal = (cand[None, :] == chosen[:, None]).sum(axis=1) - 1
+        earlier = np.tri(hi - lo, k=-1, dtype=bool)  # [e, f]: event f came before e, its item left the set
+        greater -= (earlier & (chosen[None, :] > chosen[:, None])).sum(axis=1)
+        equal -= (earlier & (chosen[None, :] == chosen[:, None])).sum(axis=1)
+        rank = greater + equal / 2.0
+        total += float(np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0).sum())
+    return total
 
 
-def next_item(
-    users: SimulatedUsers, choice: ChoiceModel, train: Interactions, test: Interactions, batch: int = 1024
-) -> dict[str, Any]:
-    """(a) of the module docstring: NDCG@10 and mean log-likelihood, user model vs popularity."""
-    hist = train.csr()
-    has_train = np.diff(hist.indptr) > 0
-    keep = has_train[test.users] & (np.asarray(hist[test.users, test.items]).ravel() == 0)
-    eu, ei = test.users[keep], test.items[keep]
-    pop = train.item_user_counts().astype(np.float64)
-    out = {"model_ndcg": 0.0, "pop_ndcg": 0.0, "model_loglik": 0.0, "pop_loglik": 0.0}
-    for lo in range(0, eu.shape[0], batch):
-        u, i = eu[lo : lo + batch], ei[lo : lo + batch]
-        seen = hist[u].toarray() > 0
-        util = np.where(seen, -np.inf, choice.beta * users.all_utilities(u))
-        pops = np.where(seen, -np.inf, np.log(pop + 1.0))
-        for name, s in (("model", util), ("pop", pops)):
-            rank = _ranks(s, i)
-            out[f"{name}_ndcg"] += float(np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0).sum())
-            top = s.max(axis=1, keepdims=True)
-            lse = top[:, 0] + np.log(np.exp(s - top).sum(axis=1))
-            out[f"{name}_loglik"] += float((s[np.arange(u.shape[0]), i] - lse).sum())
-    n = max(int(eu.shape[0]), 1)
-    return {"events": int(eu.shape[0]), **{k: v / n for k, v in out.items()}}
+def next_item(fitted: FittedWorld, train: Interactions, test: Interactions) -> dict[str, Any]:
+    """(a) of the module docstring: NDCG@10 and mean log-likelihood of the user model, the taste-only
+    model and popularity (`fitted` from `fit_world(train, ..., baselines=True)`)."""
+    ev = choice_events(fitted.users, train, test)
+    beta, weight = fitted.choice.beta, fitted.users.popularity_weight
+    coefs = {
+        "model": (beta, beta * weight),
+        "taste_only": (fitted.fits["taste_only"].affinity_coef, fitted.fits["taste_only"].appeal_coef),
+        "popularity": (0.0, fitted.fits["popularity"].appeal_coef),
+    }
+    n = max(len(ev), 1)
+    out: dict[str, Any] = {"events": len(ev)}
+    for name, (a, b) in coefs.items():
+        out[name] = {"ndcg10": _ndcg_sum(ev, a, b) / n, "loglik": log_likelihood(ev, a, b)[0] / n}
+    return out
 
 
 def _distribution(items: np.ndarray, per_user: np.ndarray, pop: np.ndarray, n_users: int) -> dict[str, Any]:
@@ -130,18 +138,20 @@ def distributions(
     }
 
 
+def _compare(name: str, a: dict[str, Any], base: str) -> list[str]:
+    x, y = a[name], a[base]
+    rank = "better" if x["ndcg10"] > y["ndcg10"] else "no better"
+    lik = "higher" if x["loglik"] > y["loglik"] else "no higher"
+    return [
+        f"{name} ranks real held-out items {rank} than {base} "
+        f"(NDCG@10 {x['ndcg10']:.4f} vs {y['ndcg10']:.4f})",
+        f"{name} gives real held-out choices {lik} likelihood than {base} "
+        f"({x['loglik']:.3f} vs {y['loglik']:.3f} nats per event)",
+    ]
+
+
 def _notes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    notes = []
-    if a["model_ndcg"] <= a["pop_ndcg"]:
-        notes.append(
-            f"the user model ranks real held-out items no better than popularity (NDCG@10 "
-            f"{a['model_ndcg']:.4f} vs {a['pop_ndcg']:.4f}): simulated tastes are a weak proxy"
-        )
-    if a["model_loglik"] <= a["pop_loglik"]:
-        notes.append(
-            f"the calibrated softmax gives real choices lower likelihood than popularity "
-            f"({a['model_loglik']:.3f} vs {a['pop_loglik']:.3f} nats per event)"
-        )
+    notes = [*_compare("model", a, "popularity"), *_compare("taste_only", a, "popularity")]
     s, r = b["simulated"], b["real"]
     if abs(s["item_gini"] - r["item_gini"]) > 0.1:
         more = "more" if s["item_gini"] > r["item_gini"] else "less"
@@ -167,17 +177,16 @@ def validate(data: Interactions, sim: Simulation, catalog: ItemCatalog | None = 
     train, test = time_cut(data, sim.validation.holdout)
     if len(train) == 0 or len(test) == 0:
         raise ConfigError(f"validation.holdout={sim.validation.holdout} leaves an empty side of the cut")
-    users = SimulatedUsers.fit(train, sim.users, seed=sim.world_seed)
-    choice = calibrate(
-        users, train, sim.choice, sim.loop.slate_size, np.random.default_rng([sim.world_seed, 7])
-    )
-    a = next_item(users, choice, train, test)
-    b = distributions(sim, train, test, users, choice, catalog)
+    fitted = fit_world(train, sim.users, sim.choice, sim.loop.slate_size, sim.world_seed, baselines=True)
+    a = next_item(fitted, train, test)
+    b = distributions(sim, train, test, fitted.users, fitted.choice, catalog)
     return {
         "holdout": sim.validation.holdout,
         "train_events": len(train),
         "heldout_events": len(test),
-        "beta": choice.beta,
+        "beta": fitted.choice.beta,
+        "popularity_weight": fitted.users.popularity_weight,
+        "calibration": {k: dataclasses.asdict(f) for k, f in fitted.fits.items()},
         "next_item": a,
         "distributions": b,
         "notes": _notes(a, b),
