@@ -23,7 +23,7 @@ import typing
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
@@ -52,6 +52,7 @@ _WORDS = {
 _UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
 _DISTRIBUTIONS = {"uniform": float, "loguniform": float, "int": int}
 _BASE_SPLITS = ("leave_one_out", "temporal_ratio", "global_temporal", "random_ratio", "given")
+T = TypeVar("T")
 
 
 def _join(prefix: str, loc: tuple[Any, ...]) -> str:
@@ -394,14 +395,20 @@ def as_document(exp: Experiment) -> dict[str, Any]:
 
 def load(path: str | Path) -> Experiment:
     """Read and validate an experiment YAML file; every message starts with the file's path."""
+    return load_yaml(path, "experiment", parse)
+
+
+def load_yaml(path: str | Path, what: str, parse_document: Callable[..., T]) -> T:
+    """Read a YAML file and `parse_document(data, base_dir=its folder)` it; every error is a ConfigError
+    starting with the file's path (`what` names the kind of file when it does not exist)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist")
+        raise ConfigError(f"{what} file {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     try:
-        return parse(data, base_dir=path.parent.resolve())
+        return parse_document(data, base_dir=path.parent.resolve())
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

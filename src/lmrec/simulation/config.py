@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import yaml
 
 from lmrec.errors import ConfigError
 from lmrec.experiment.config import STRICT, CleaningSpec, DatasetSpec, ModelSpec
@@ -175,14 +174,6 @@ def parse(data: Any, *, base_dir: str | Path = ".") -> Simulation:
 
 def load_simulation(path: str | Path) -> Simulation:
     """Read and validate a simulation YAML file; every message starts with the file's path."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"simulation file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return parse(data, base_dir=path.parent.resolve())
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    from lmrec.experiment.schema import load_yaml
+
+    return load_yaml(path, "simulation", parse)

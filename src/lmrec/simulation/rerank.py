@@ -176,7 +176,6 @@ class EpsilonGreedy(Reranker):
         rng: np.random.Generator,
     ) -> np.ndarray:
         out = items[:, :n].copy()
-        b = out.shape[0]
         n_items = self.space.n_items
         swap = rng.random(out.shape) < self.epsilon
         for row, col in zip(*np.nonzero(swap), strict=True):
@@ -186,7 +185,6 @@ class EpsilonGreedy(Reranker):
                 if cand not in out[row] and cand not in seen:
                     out[row, col] = cand
                     break
-        del b
         return out
 
 
