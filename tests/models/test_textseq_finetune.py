@@ -105,3 +105,21 @@ def test_fine_tuning_starts_from_the_frozen_vectors(tmp_path: Path) -> None:
     np.testing.assert_allclose(tower.cache.numpy()[1:], features.vectors, atol=1e-6)
     with pytest.raises(ValueError, match="frozen vectors of shape"):
         TopLayerTower(encoder, features.texts, layers=1, max_tokens=3, frozen=features.vectors[:3])
+
+
+def test_tower_blocks_never_drop_out_while_training(tmp_path: Path) -> None:
+    """In training mode the re-encoded batch items equal their cached vectors before any step: the
+    encoder blocks run without dropout (whitening would amplify its noise)."""
+    import torch
+
+    from lmrec.text.encoders import make_encoder
+    from lmrec.text.finetune import TopLayerTower
+
+    _, features = _case(tmp_path)
+    encoder = make_encoder((features.recipe or {})["encoder"])
+    tower = TopLayerTower(encoder, features.texts, layers=1, max_tokens=8, frozen=features.vectors)
+    tower.train()
+    assert tower.training and not any(m.training for m in tower.blocks.modules())
+    tower.active = torch.arange(len(features.texts))
+    with torch.no_grad():
+        np.testing.assert_allclose(tower().numpy()[1:], features.vectors, atol=1e-6)
