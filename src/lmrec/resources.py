@@ -32,9 +32,14 @@ def _reset_peak() -> bool:
         return False
 
 
+_peak_before_resets = 0
+"""The highest VmHWM read just before `measure` reset the kernel's counter (which also resets ru_maxrss)."""
+
+
 def process_peak_rss() -> int:
-    """Peak RSS of this process since start (bytes)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    """Peak RSS of this process since start (bytes), across the counter resets of `measure`."""
+    rusage = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    return max(rusage, _vm_hwm_bytes() or 0, _peak_before_resets)
 
 
 @dataclass
@@ -70,8 +75,10 @@ def measure() -> Iterator[Measurement]:
     Blocks may nest: before an inner block resets the kernel counter, the peak so far is carried into
     every enclosing block, so outer peaks stay correct.
     """
+    global _peak_before_resets
     m = Measurement()
     hwm_before = _vm_hwm_bytes() or 0
+    _peak_before_resets = max(_peak_before_resets, hwm_before)
     for outer in _active:
         outer._carry = max(outer._carry, hwm_before)
     m.stage_peak = _reset_peak()
