@@ -20,7 +20,10 @@ What runs:
 - Measured per run: the loop's wall seconds; user-rounds (the active users served, summed over rounds:
   users x rounds minus the user-rounds of users away after churning); user-rounds per second; the peak
   RSS during the loop (VmHWM of /proc/self/status after resetting it at the loop's start, so it includes
-  the world every run keeps in memory) and the process's `getrusage` maxrss since start.
+  the world every run keeps in memory). VmHWM and `getrusage` maxrss are also read raw at the end of each
+  run: Linux resets *both* when VmHWM is reset (/proc/self/clear_refs, done by `lmrec.resources.measure`
+  at every stage), so they hold the peak since the loop's start, not since process start; the
+  benchmark's peak since start is the maximum over its stages (`process_peak_rss_mb`).
 - Run = world + one policy's loop (what `lmrec simulate` with that single policy would cost): its
   seconds are the world's (load and clean, fit and calibrate) plus the loop's, its peak RSS the larger
   of the two stages' peaks. It meets the target when its seconds are under 600 and the world has at
@@ -118,6 +121,7 @@ def process_vm_hwm_mb() -> float | None:
 
 
 def ru_maxrss_mb() -> float:
+    """getrusage maxrss; on Linux reset together with VmHWM (module docstring)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -193,6 +197,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if validation is not None:
         setup_seconds += stages["validation"]["seconds"]
         setup_peak = max(setup_peak, stages["validation"]["peak_rss_mb"])
+    # the kernel's peak counters restart at every stage (module docstring): the process peak is their max
+    process_peak = max(s["peak_rss_mb"] for s in stages.values())
     n_users, rounds = data.n_users, sim.loop.rounds
     every = max(1, rounds // 10)
     runs = []
@@ -209,6 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 result = run_policy(world, spec, sim.loop, seed, on_round=progress)
             active = result.per_round["active_users"].astype(int).tolist()
             seconds = setup_seconds + m.seconds
+            process_peak = max(process_peak, m.peak_rss_mb)
             run = {
                 "policy": spec.display,
                 "seed": seed,
@@ -222,8 +229,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "user_rounds_per_second": round(result.user_rounds / m.seconds, 1),
                 "loop_peak_rss_mb": round(m.peak_rss_mb, 1),
                 "peak_rss_mb": round(max(setup_peak, m.peak_rss_mb), 1),
-                "process_vm_hwm_mb": process_vm_hwm_mb(),
-                "process_ru_maxrss_mb": ru_maxrss_mb(),
+                "vm_hwm_mb": process_vm_hwm_mb(),
+                "ru_maxrss_mb": ru_maxrss_mb(),
                 "fits": len(result.fits),
                 "choices": int(result.choices.shape[0]),
                 "active_users_per_round": active,
@@ -262,10 +269,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "validation": validation,
         "runs": runs,
         "total_seconds": round(time.perf_counter() - started, 1),
-        "process_vm_hwm_mb": process_vm_hwm_mb(),
-        "process_ru_maxrss_mb": ru_maxrss_mb(),
+        "process_peak_rss_mb": round(process_peak, 1),
     }
-    emit({"total_seconds": payload["total_seconds"], "process_ru_maxrss_mb": payload["process_ru_maxrss_mb"]})
+    emit({"total_seconds": payload["total_seconds"], "process_peak_rss_mb": payload["process_peak_rss_mb"]})
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(args.out / "results.json", payload)
@@ -321,7 +327,7 @@ def report(payload: dict[str, Any]) -> str:
             to_markdown(stages, floatfmt=".2f"),
             "",
             f"Whole benchmark {payload['total_seconds']} s; process peak RSS "
-            f"{payload['process_ru_maxrss_mb']} MB (getrusage maxrss).",
+            f"{payload['process_peak_rss_mb']} MB (the largest stage peak).",
             "",
         ]
     )

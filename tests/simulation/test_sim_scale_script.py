@@ -42,7 +42,8 @@ def test_outputs_and_user_rounds_with_churn(sim_scale: ModuleType, tmp_path: Pat
         )
         assert run["seconds"] == pytest.approx(run["world_seconds"] + run["loop_seconds"], abs=1e-3)
         assert run["peak_rss_mb"] >= run["loop_peak_rss_mb"] > 0
-        assert run["process_ru_maxrss_mb"] >= run["peak_rss_mb"] - 1
+        assert run["vm_hwm_mb"] > 0 and run["ru_maxrss_mb"] > 0
+        assert saved["process_peak_rss_mb"] >= run["peak_rss_mb"]
         assert run["meets_target"] is None  # far smaller than 10,000 x 100: says nothing about the target
     # churn is on: some users leave within 3 rounds at this seed, so the subtraction is exercised
     assert sum(r["churned_user_rounds"] for r in saved["runs"]) > 0
