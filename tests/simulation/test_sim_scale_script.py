@@ -44,6 +44,8 @@ def test_outputs_and_user_rounds_with_churn(sim_scale: ModuleType, tmp_path: Pat
         assert run["peak_rss_mb"] >= run["loop_peak_rss_mb"] > 0
         assert run["vm_hwm_mb"] > 0 and run["ru_maxrss_mb"] > 0
         assert saved["process_peak_rss_mb"] >= run["peak_rss_mb"]
+        assert run["engagement"] == pytest.approx(run["choices"] / run["user_rounds"], abs=1e-4)
+        assert 0 < run["engagement"] <= 1
         assert run["meets_target"] is None  # far smaller than 10,000 x 100: says nothing about the target
     # churn is on: some users leave within 3 rounds at this seed, so the subtraction is exercised
     assert sum(r["churned_user_rounds"] for r in saved["runs"]) > 0
@@ -69,3 +71,15 @@ def test_target_verdict(sim_scale: ModuleType) -> None:
     assert sim_scale.meets_target(10_000, 100, 600.5) is False
     assert sim_scale.meets_target(2_000, 100, 1.0) is None
     assert sim_scale.meets_target(10_000, 10, 1.0) is None
+
+
+def test_note_on_a_calibration_at_its_bounds(sim_scale: ModuleType) -> None:
+    from lmrec.simulation.calibration import MIN_BETA
+    from lmrec.simulation.choice import NO_CHOICE_RANGE
+
+    assert sim_scale._degenerate_note({"beta": 0.5, "no_choice_utility": -3.0}) == []
+    assert (
+        "β at its floor: True" in sim_scale._degenerate_note({"beta": MIN_BETA, "no_choice_utility": -3.0})[0]
+    )
+    edge = sim_scale._degenerate_note({"beta": 0.5, "no_choice_utility": NO_CHOICE_RANGE[1]})[0]
+    assert "edge of its search range: True" in edge
