@@ -320,7 +320,7 @@ def report(payload: dict[str, Any]) -> str:
                 "seconds": r["seconds"],
                 "user-rounds": r["user_rounds"],
                 "user-rounds/s": r["user_rounds_per_second"],
-                "engagement": r["engagement"],
+                "engagement": f"{r['engagement']:.3f}",
                 "peak RSS MB": r["peak_rss_mb"],
                 "meets target": _verdict(r["meets_target"]),
             }
@@ -339,7 +339,7 @@ def report(payload: dict[str, Any]) -> str:
             f"{TARGET['rounds']}-round run (world + one policy's loop) under {TARGET['seconds']:.0f} s.",
             "",
             f"World: {w['n_users']:,} users, {w['n_items']:,} items, {w['events']:,} events after cleaning; "
-            f"β = {w['beta']:.3f}, w = {w['popularity_weight']:.3f}, u0 = {w['no_choice_utility']:.3f}. "
+            f"β = {w['beta']:.4g}, w = {w['popularity_weight']:.4g}, u0 = {w['no_choice_utility']:.4g}. "
             f"Machine: {m['cpus']} cores, load average {m['load_average_before']} before the run.",
             "",
             *_degenerate_note(w),
