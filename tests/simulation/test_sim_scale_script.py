@@ -42,6 +42,7 @@ def test_outputs_and_user_rounds_with_churn(sim_scale: ModuleType, tmp_path: Pat
         )
         assert run["seconds"] == pytest.approx(run["world_seconds"] + run["loop_seconds"], abs=1e-3)
         assert run["peak_rss_mb"] >= run["loop_peak_rss_mb"] > 0
+        assert run["loop_cpu_seconds"] > 0
         assert run["vm_hwm_mb"] > 0 and run["ru_maxrss_mb"] > 0
         assert saved["process_peak_rss_mb"] >= run["peak_rss_mb"]
         assert run["engagement"] == pytest.approx(run["choices"] / run["user_rounds"], abs=1e-4)
