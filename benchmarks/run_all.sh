@@ -45,4 +45,6 @@ OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cascade_latency.py --out benchmark
 for c in p5_scientific p5_scientific_exclude_seen p4_scientific_cold p4_scientific_warm; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
+# issue 18: simulator cost, 10,000 users x 100 rounds (run it on an otherwise idle machine)
+.venv/bin/python benchmarks/sim_scale.py --out benchmarks/results/sim_scale
 .venv/bin/python benchmarks/summarize.py

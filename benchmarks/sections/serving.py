@@ -1,4 +1,4 @@
-"""Scale and serving sections, read from the benchmark scripts' own result files."""
+"""Scale, serving and simulator-cost sections, read from the benchmark scripts' own result files."""
 
 from __future__ import annotations
 
@@ -89,3 +89,16 @@ def load_section() -> list[str]:
         "the ItemKNN server: the cost of the HTTP stack and of the load generator on this machine."
     )
     return ["## Load test of `lmrec serve`", *body[1:], "", note, ""]
+
+
+def sim_scale_section() -> list[str]:
+    """benchmarks/sim_scale.py's report (issue 18: a 10,000-user x 100-round simulation under 10 minutes)."""
+    head = ["## Simulator cost (10,000 users x 100 rounds)", ""]
+    path = RESULTS / "sim_scale" / "report.md"
+    if not path.is_file():
+        return [
+            *head,
+            "_not run yet_: `.venv/bin/python benchmarks/sim_scale.py --out benchmarks/results/sim_scale`",
+            "",
+        ]
+    return [*head, *path.read_text().splitlines()[1:], ""]

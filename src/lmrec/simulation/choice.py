@@ -127,10 +127,14 @@ def popularity_slates(data: Interactions, users: np.ndarray, n: int) -> np.ndarr
     return out
 
 
+NO_CHOICE_RANGE = (-50.0, 50.0)
+"""Where `fit_no_choice` searches u0; a result at either end means the target engagement was out of reach."""
+
+
 def fit_no_choice(utility: np.ndarray, beta: float, target: float, position_bias: float = 0.0) -> float:
     """u0 such that the mean over rows of P(choose something) equals `target` (bisection: P decreases
     monotonically in u0)."""
-    lo, hi = -50.0, 50.0
+    lo, hi = NO_CHOICE_RANGE
     for _ in range(100):
         mid = (lo + hi) / 2
         _, none = ChoiceModel(beta, mid, position_bias).probabilities(utility)
