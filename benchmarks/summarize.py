@@ -9,7 +9,7 @@ from sections.common import HERE
 from sections.hybrid import HYBRIDS, hybrid_target_section
 from sections.ranking import RANKING, json_table_section, ranking_section, rating_section
 from sections.sequence import SEQUENTIAL, issue3_target_section
-from sections.serving import ann_section, load_section, scale_section, sim_scale_section
+from sections.serving import ann_section, load_section, scale_section, sim_scale_section, soak_section
 from sections.text import TEXT_RUNS, text_section
 
 
@@ -67,6 +67,7 @@ def main() -> None:
     lines += ["# Serving (issue 5)", ""]
     lines += ann_section()
     lines += load_section()
+    lines += soak_section()
     lines += ["# Closed-loop simulator (issue 18)", ""]
     lines += sim_scale_section()
     lines += [

@@ -91,6 +91,16 @@ def load_section() -> list[str]:
     return ["## Load test of `lmrec serve`", *body[1:], "", note, ""]
 
 
+def soak_section() -> list[str]:
+    """benchmarks/soak.py's report (issue 17: 10 minutes of mixed reads and writes at 200 requests/s)."""
+    head = ["## Soak test of `lmrec serve` (issue 17)", ""]
+    path = RESULTS / "soak" / "report.md"
+    if not path.is_file():
+        command = ".venv/bin/python benchmarks/soak.py --out benchmarks/results/soak"
+        return [*head, f"_not run yet_: `{command}`", ""]
+    return [*head, *path.read_text().splitlines()[1:], ""]
+
+
 def sim_scale_section() -> list[str]:
     """benchmarks/sim_scale.py's report (issue 18: a 10,000-user x 100-round simulation under 10 minutes)."""
     head = ["## Simulator cost (10,000 users x 100 rounds)", ""]
