@@ -177,7 +177,7 @@ def test_cost_table_reports_text_cache_and_finetuning(text, tmp_path: Path) -> N
 
 def test_no_results_at_all_is_a_report_of_what_is_missing(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = "\n".join(text.text_section(tmp_path))
-    assert out.count("not run yet") == 14 and "_no run finished yet_" in out and "STALE" not in out
+    assert out.count("not run yet") == 16 and "_no run finished yet_" in out and "STALE" not in out
 
 
 def test_hybrid_verdict_is_the_run_s_best_on_validation_against_the_anchor(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -210,5 +210,6 @@ def test_finetune_verdict_reads_the_tuning_stage(text, tmp_path: Path) -> None: 
     ]
     _write(tmp_path, "p5_scientific_finetune", models, [_pair(TS, TF, 0.001, 0.2)])
     out = "\n".join(text.finetune_section(tmp_path))
+    assert "`p5_scientific_finetune_lr1e5`: not run yet" in out
     assert "validation NDCG@10 0.0722 against the frozen stage's 0.0715: tuned encoder kept" in out
     assert "Test, fine-tuned against frozen: NDCG@10 +0.0010, paired t p = 0.2" in out

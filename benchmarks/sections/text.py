@@ -25,7 +25,7 @@ SLICES = [
     ("ml-latest-small", "p4_ml_latest_small"),
 ]
 SLICE_COLS = [("cold", "NDCG@10"), ("cold", "HR@10"), ("warm", "NDCG@10"), ("rare", "NDCG@10")]
-COST_RUNS = [name for name, _ in P5_RUNS] + ["p5_scientific_finetune"]
+COST_RUNS = [name for name, _ in P5_RUNS] + ["p5_scientific_finetune", "p5_scientific_finetune_lr1e5"]
 COST_RUNS += [f"{p}_{s}" for _, p in SLICES for s in ("cold", "warm")]
 # per-run sections (protocol, selected parameters, paired tests); the MovieLens cold/rare runs have theirs
 # in issue 3's part
@@ -35,6 +35,7 @@ TEXT_RUNS = [
     ("p5_scientific", 'Amazon Scientific, P5 "all items": textseq and ID models', P5_COLS),
     ("p5_scientific_exclude_seen", 'Amazon Scientific, P5 "exclude seen": textseq and ID models', P5_COLS),
     ("p5_scientific_finetune", 'Amazon Scientific, P5 "all items": frozen vs fine-tuned MiniLM', P5_COLS),
+    ("p5_scientific_finetune_lr1e5", 'Scientific, P5 "all items": frozen vs MiniLM tuned at 1e-5', P5_COLS),
     ("p5_scientific_hybrids", 'Amazon Scientific, P5 "all items": textseq + ItemKNN/EASE blends', P5_COLS),
     ("p4_scientific_cold", "Amazon Scientific, P4 cold items (10% of items unseen in training)", P4_SCI),
     ("p4_scientific_warm", "Amazon Scientific, P4 warm targets (companion of the cold slice)", P4_SCI),
@@ -139,16 +140,18 @@ def _table(res: dict | None, anchor: bool) -> str:
     return to_markdown(frame) if len(frame) else "_no model finished yet_"
 
 
+FINETUNE_RUNS = [("p5_scientific_finetune", "learning rate 1e-4"), ("p5_scientific_finetune_lr1e5", "1e-5")]
+
+
 def finetune_section(results: Path) -> list[str]:
-    """Frozen vs fine-tuned encoder, paired, from p5_scientific_finetune."""
-    name = "p5_scientific_finetune"
+    """Frozen vs fine-tuned encoder, paired, one run per fine-tuning learning rate."""
+    return [line for name, rate in FINETUNE_RUNS for line in _finetune_run(results, name, rate)]
+
+
+def _finetune_run(results: Path, name: str, rate: str) -> list[str]:
     res, state = load(results, name)
-    out = [
-        '### Frozen vs fine-tuned MiniLM, "all items" (`' + name + f"`: {state})",
-        "",
-        _table(res, False),
-        "",
-    ]
+    title = f'### Frozen vs fine-tuned MiniLM ({rate}), "all items" (`{name}`: {state})'
+    out = [title, "", _table(res, False), ""]
     found = models(res, "textseq")
     tuned = [m for m in found if (m["timings"].get("training") or {}).get("finetune")]
     frozen = [m for m in found if m not in tuned]
