@@ -16,9 +16,12 @@ from lmrec.experiment.config import load_experiment, parse_experiment
 from lmrec.experiment.schema import as_document
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = sorted((REPO / "benchmarks" / "configs").glob("*.yaml")) + sorted(
-    (REPO / "examples").glob("*.yaml")
-)
+SHIPPED = [
+    *sorted((REPO / "benchmarks" / "configs").glob("*.yaml")),
+    *sorted((REPO / "examples").glob("*.yaml")),
+]
+# experiments only: simulation files (`lmrec simulate`, top-level `policies:`) have their own schema
+CONFIGS = [p for p in SHIPPED if "policies" not in (yaml.safe_load(p.read_text()) or {})]
 HEAD = "name: t\ndataset: {name: ml-100k}\n"
 POP = "models: [{name: pop}]\n"
 
