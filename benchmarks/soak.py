@@ -116,9 +116,11 @@ class Recorder:
             self.failures[name][str(exception)[:160]] += 1
 
 
-def client_class(host: str, users: list[str], items: list[str]) -> type[FastHttpUser]:
-    kinds = [k for k, _ in MIX]
-    weights = [w for _, w in MIX]
+def client_class(
+    host: str, users: list[str], items: list[str], mix: tuple[tuple[str, float], ...] = MIX
+) -> type[FastHttpUser]:
+    kinds = [k for k, _ in mix]
+    weights = [w for _, w in mix]
     auth = {"Authorization": f"Bearer {TOKEN}"}
 
     def expect(resp: Any, lists: int) -> None:
@@ -181,7 +183,14 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     return {**out, "max_ms": round(float(a.max()), 2)}
 
 
-def soak(model_dir: Path, rate: int, seconds: float, warmup_s: float, log: Path) -> dict[str, Any]:
+def soak(
+    model_dir: Path,
+    rate: int,
+    seconds: float,
+    warmup_s: float,
+    log: Path,
+    mix: tuple[tuple[str, float], ...] = MIX,
+) -> dict[str, Any]:
     from lmrec.models.base import Recommender
 
     model = Recommender.load(model_dir)
@@ -201,7 +210,7 @@ def soak(model_dir: Path, rate: int, seconds: float, warmup_s: float, log: Path)
         load_before = os.getloadavg()[0]
         sampler = gevent.spawn(sample_rss)
         recorder = Recorder()
-        env = Environment(user_classes=[client_class(f"http://127.0.0.1:{port}", users, items)])
+        env = Environment(user_classes=[client_class(f"http://127.0.0.1:{port}", users, items, mix)])
         env.events.request.add_listener(recorder.on_request)
         runner = env.create_local_runner()
         runner.start(rate, spawn_rate=100)  # all clients within 2 s, well inside the warm-up
@@ -240,6 +249,7 @@ def soak(model_dir: Path, rate: int, seconds: float, warmup_s: float, log: Path)
     n_failed = sum(sum(c.values()) for c in recorder.failures.values())
     return {
         "target_rps": rate,
+        "mix": [list(kw) for kw in mix],
         "warmup_seconds": warmup_s,
         "seconds": round(elapsed, 1),
         "requests": len(all_ms),
@@ -287,7 +297,7 @@ def report(results: dict[str, Any]) -> str:
         "Server: one uvicorn worker, one BLAS/torch thread, write token, SQLite event store; load: locust on "
         f"loopback, Poisson arrivals at {s['target_rps']} requests/s, {s['warmup_seconds']:g} s warm-up then "
         f"{s['seconds']:g} s recorded; load average before: {s['load_average_before']}. Mix: "
-        + ", ".join(f"{int(w * 100)}% {ENDPOINTS[k]}" for k, w in MIX)
+        + ", ".join(f"{round(w * 100)}% {ENDPOINTS[k]}" for k, w in s["mix"])
         + ".",
         "",
         f"Achieved {s['achieved_rps']} requests/s, {s['requests']:,} requests; HTTP statuses "
@@ -324,12 +334,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=SECONDS)
     parser.add_argument("--warmup", type=float, default=WARMUP_S)
     parser.add_argument("--rate", type=int, default=RATE)
+    parser.add_argument("--reads-only", action="store_true",
+                        help="no event writes (the read share scaled up): tells memory growth from stored "
+                        "events apart from a leak")  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     model_dir, info = fit_model(args.work)
-    result = soak(model_dir, args.rate, args.seconds, args.warmup, args.work / "server.log")
+    mix = tuple((k, w / (1 - dict(MIX)["event"])) for k, w in MIX if k != "event") if args.reads_only else MIX
+    result = soak(model_dir, args.rate, args.seconds, args.warmup, args.work / "server.log", mix)
     results = {
         "command": "python benchmarks/soak.py " + " ".join(sys.argv[1:]).replace(str(ROOT) + "/", ""),
         "protocol": __doc__,
