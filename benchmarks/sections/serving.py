@@ -98,7 +98,16 @@ def soak_section() -> list[str]:
     if not path.is_file():
         command = ".venv/bin/python benchmarks/soak.py --out benchmarks/results/soak"
         return [*head, f"_not run yet_: `{command}`", ""]
-    return [*head, *path.read_text().splitlines()[1:], ""]
+    out = [*head, *path.read_text().splitlines()[1:], ""]
+    reads = RESULTS / "soak_reads_only" / "report.md"
+    if reads.is_file():  # the same soak without writes: is the memory growth the stored events?
+        out += [
+            "### The same soak without event writes (`--reads-only`)",
+            "",
+            *reads.read_text().splitlines()[1:],
+        ]
+        out += [""]
+    return out
 
 
 def sim_scale_section() -> list[str]:
