@@ -123,3 +123,36 @@ def test_tower_blocks_never_drop_out_while_training(tmp_path: Path) -> None:
     tower.active = torch.arange(len(features.texts))
     with torch.no_grad():
         np.testing.assert_allclose(tower().numpy()[1:], features.vectors, atol=1e-6)
+
+
+def test_batch_softmax_equals_the_full_softmax_when_every_item_is_a_candidate(tmp_path: Path) -> None:
+    """The fine-tuning loss (softmax over the batch's items, Horvitz-Thompson weighted) is exactly the
+    full-softmax loss when every item is a candidate with inclusion probability 1; with fewer candidates
+    it is smaller, and the inclusion shares are those of the epoch's batches."""
+    import torch
+
+    from lmrec.models.sequential.batches import CausalBatch
+    from lmrec.models.sequential.textseq import _batch_items, _log_inclusion
+
+    data, features = _case(tmp_path)
+    params = {**PARAMS, "finetune_layers": 0, "adaptor_dropout": 0.0}
+    model = TextSeq(**params).fit(data, seed=0, item_features=features)
+    net, n = model.net_, model.n_items
+    net.eval()
+    batches = model._batches(data.sequences(), np.random.default_rng(3))
+    batch = next(iter(batches(0)))
+    with torch.no_grad():
+        full = float(model._step_loss(net, batch, torch.Generator()))
+        every = float(model._batch_softmax_loss(net, batch, torch.arange(n), torch.zeros(n)))
+        two = CausalBatch(tokens=batch.tokens[:2], targets=batch.targets[:2])
+        own = _batch_items(two)
+        fewer = float(model._batch_softmax_loss(net, two, own, torch.zeros(n)))
+        whole = float(model._step_loss(net, two, torch.Generator()))
+    assert every == pytest.approx(full, rel=1e-5)
+    assert len(own) < n and fewer < whole
+
+    held = [set(_batch_items(b).tolist()) for b in batches(0)]
+    expected = [max(sum(i in h for h in held), 1) / len(held) for i in range(n)]
+    np.testing.assert_allclose(
+        _log_inclusion(lambda _e: iter(list(batches(0))), n).exp().numpy(), expected, rtol=1e-6
+    )

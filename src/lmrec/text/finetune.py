@@ -5,9 +5,11 @@ on 4,385 Scientific items: about a teraflop per step). Two things make it afford
 - The frozen lower layers are run once: their output for every item (token states, attention mask) is
   cached, and only the top `layers` Transformer blocks, then mean pooling and L2 normalisation, run
   while training.
-- Only the items of the current batch (its inputs and targets) are re-encoded with gradients at a step;
-  the rest of the scoring table reads a cache of every item's vector, refreshed before each validation
-  and at the end (`refresh`). The softmax still spans the whole catalog.
+- Only the items of the current batch (its inputs and targets) are re-encoded with gradients at a step,
+  and the training softmax runs over those items only, weighted by how often each item is in a batch
+  (`textseq.TextSeq._batch_softmax_loss`: fresh positives against stale negatives from the cache taught
+  the model to shift the fresh vectors as a group). Scoring and validation read a cache of every item's
+  vector, refreshed before each validation and at the end (`refresh`).
 
 What is learned is a delta on the frozen vectors, as in "Let It Go? Not Quite" (arXiv 2507.19473): an
 item's vector is its frozen encoding (the full text, exactly the vector the frozen-encoder model trained on)

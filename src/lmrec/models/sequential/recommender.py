@@ -300,9 +300,13 @@ class SequentialRecommender(Recommender):
             trained_idx=self._trained_idx_t,
             negative_sharing=self.config.negative_sharing,
         )
+        return self._normalised(total, targets)
+
+    def _normalised(self, total: Any, targets: Any) -> Any:
+        """A batch's summed loss divided as `loss_weighting` says (targets: the batch's target tokens)."""
         if self.config.loss_weighting == "position":
             return total / (targets.shape[0] * self._loss_scale)
-        return total / where.sum()
+        return total / (targets > 0).sum()
 
     # --- scoring ---------------------------------------------------------------------------------------
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:

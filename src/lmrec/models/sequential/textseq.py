@@ -275,7 +275,6 @@ class TextSeq(SASRec):
             )
             cache_seconds = time.perf_counter() - started
             net.items.text_tower = tower
-            generator = torch.Generator().manual_seed(seed)
             batches = self._batches(data.sequences(), np.random.default_rng(seed))
             validate = None
             if validation is not None:
@@ -285,10 +284,12 @@ class TextSeq(SASRec):
                     tower.refresh()
                     return check()
 
+            sample = self._batches(data.sequences(), np.random.default_rng(seed + 1))  # leaves `batches` be
+            log_inclusion = _log_inclusion(sample, self.n_items)
+
             def step(batch: Any) -> Any:
-                tokens = torch.cat([batch.tokens.reshape(-1), batch.targets.reshape(-1)])
-                tower.active = torch.unique(tokens[tokens > 0]) - 1
-                return self._step_loss(net, batch, generator)
+                tower.active = _batch_items(batch)
+                return self._batch_softmax_loss(net, batch, tower.active, log_inclusion)
 
             log = trainer.train(
                 net, batches, step, epochs=cfg.finetune_epochs, learning_rate=cfg.finetune_learning_rate,
@@ -319,6 +320,32 @@ class TextSeq(SASRec):
             "cache_seconds": round(cache_seconds, 3),
         }
 
+    def _batch_softmax_loss(self, net: Any, batch: Any, active: Any, log_inclusion: Any) -> Any:
+        """Fine-tuning loss: the softmax over the batch's own items, corrected for how often each item is
+        in a batch.
+
+        Only the batch's items are re-encoded with gradients; the rest of the catalog would be read from
+        the cache refreshed at the last validation. A softmax over the whole catalog then pits fresh
+        positives against stale negatives, and training learns to move the fresh vectors as a group
+        (towards the user states) rather than to tell items apart: on Scientific the training loss rose
+        epoch after epoch and validation NDCG@10 fell (0.0676 -> 0.0508 at lr 1e-4). Here every
+        candidate is fresh, and the partition function over the catalog is estimated from the batch's
+        items weighted by 1 / P(item in a batch) (Horvitz-Thompson; the gradient is that of the logQ
+        correction of Yi et al., RecSys 2019), so the loss is comparable with the full-softmax one.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        hidden = F.normalize(net(batch.tokens), dim=-1) / self.config.temperature
+        where = batch.targets > 0
+        rows = net.items.rows(active + 1)  # (len(active), dim), fresh
+        logits = hidden[where] @ rows.T - log_inclusion[active][None, :]
+        targets = batch.targets[where] - 1
+        picked = torch.searchsorted(active, targets)
+        lse = torch.logsumexp(logits, dim=1)
+        total = (lse - logits.gather(1, picked[:, None]).squeeze(1) - log_inclusion[targets]).sum()
+        return self._normalised(total, batch.targets)
+
     def tuned_text_encoder(self) -> Any:
         """A `lmrec.text.finetune.FinetunedEncoder` that encodes new texts as this model's items were
         encoded, or None when the encoder was not fine-tuned (the frozen encoder is then the right one)."""
@@ -338,3 +365,24 @@ class TextSeq(SASRec):
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(arrays)
         self.encoder_state_ = {k[len("encoder.") :]: v for k, v in arrays.items() if k.startswith("encoder.")}
+
+
+def _batch_items(batch: Any) -> Any:
+    """Sorted 0-based indices of the items a batch holds (inputs and targets)."""
+    import torch
+
+    tokens = torch.cat([batch.tokens.reshape(-1), batch.targets.reshape(-1)])
+    return torch.unique(tokens[tokens > 0]) - 1
+
+
+def _log_inclusion(batches: Any, n_items: int) -> Any:
+    """(n_items,) log of the share of an epoch's batches that hold each item (from one epoch's batches;
+    items in none get the floor of one batch, they are never candidates anyway)."""
+    import torch
+
+    counts = torch.zeros(n_items)
+    n = 0
+    for batch in batches(0):
+        counts[_batch_items(batch)] += 1
+        n += 1
+    return torch.log(counts.clamp(min=1) / max(n, 1))
