@@ -27,7 +27,6 @@ always scores with one consistent (model, histories) pair.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import itertools
 import threading
@@ -44,6 +43,7 @@ from lmrec.models.base import Recommender
 from lmrec.models.topk import topk
 from lmrec.retrieval.ann import AnnConfig
 from lmrec.retrieval.retriever import Retriever
+from lmrec.service.online import OnlineEvents
 
 if TYPE_CHECKING:
     from lmrec.service.store import StoredEvent
@@ -150,7 +150,7 @@ class LiveModel:
         self.events_unused = events_unused
         # users per item, as Popularity(count="users") counts them
         self._popularity = users_per_item(model.history_).astype(np.float32)[None, :]
-        self._online: dict[str, list[tuple[float, int, int]]] = {}
+        self._online = OnlineEvents()
         self.skipped = 0
         """Stored events that could not be applied (item unknown to this model)."""
 
@@ -184,13 +184,7 @@ class LiveModel:
                 self.skipped += 1
                 continue
             key = canonical_id(model.user_vocab_, e.user)
-            rows = self._online.setdefault(key, [])
-            entry = (e.timestamp, e.id, int(item))
-            at = bisect.bisect_left(rows, entry)
-            if at < len(rows) and rows[at] == entry:
-                continue
-            rows.insert(at, entry)
-            added += 1
+            added += self._online.add(key, e.timestamp, e.id, int(item))
         return added
 
     def swap(
@@ -226,11 +220,11 @@ class LiveModel:
 
     def online_users(self) -> int:
         with self._lock:
-            return len(self._online)
+            return self._online.n_users
 
     def online_events(self) -> int:
         with self._lock:
-            return sum(len(v) for v in self._online.values())
+            return self._online.n_events
 
     # --- recommendations --------------------------------------------------------------------------
     def recommend_users(
@@ -241,7 +235,7 @@ class LiveModel:
         with self._lock:
             model, pop, version, retriever = self.model, self._popularity, self.version, self.retriever
             keys = [canonical_id(model.user_vocab_, u) for u in user_ids]
-            online = [[item for _, _, item in self._online.get(k, ())] for k in keys]
+            online = [self._online.items(k) for k in keys]
         users = lookup(model.user_vocab_, list(user_ids), what="user")
         # answer with the id in the vocabulary's type: user 42 of an integer vocabulary, not "42"
         shown = [
@@ -249,10 +243,10 @@ class LiveModel:
             for k, u in zip(keys, user_ids, strict=True)
         ]
         out: list[RecList | None] = [None] * len(user_ids)
-        plain = [r for r in range(len(keys)) if users[r] >= 0 and not online[r]]
-        fresh = [r for r in range(len(keys)) if online[r]]
+        plain = [r for r in range(len(keys)) if users[r] >= 0 and not online[r].size]
+        fresh = [r for r in range(len(keys)) if online[r].size]
         for r in range(len(keys)):
-            if users[r] < 0 and not online[r]:
+            if users[r] < 0 and not online[r].size:
                 out[r] = self._ranked(model, pop, n, shown[r], fallback=POPULARITY)
         # in chunks: a batch x catalog score matrix of 1000 users and 100k items would be 400 MB
         for s in range(0, len(plain), SCORE_CHUNK):
@@ -266,10 +260,7 @@ class LiveModel:
                 )
         for s in range(0, len(fresh), SCORE_CHUNK):
             part = fresh[s : s + SCORE_CHUNK]
-            seqs = [
-                np.concatenate([model.user_history(int(users[r])), np.asarray(online[r], np.int64)])
-                for r in part
-            ]
+            seqs = [np.concatenate([model.user_history(int(users[r])), online[r]]) for r in part]
             idx = users[part].copy()
             if model.folds_in():  # re-derive the user from the updated history
                 idx[:] = -1
