@@ -99,6 +99,7 @@ def test_simulate_writes_results_and_resumes(sim_file: Path, tmp_path: Path) -> 
     html = (out / "plots.html").read_text()
     assert re.search(r"<script[^>]*\ssrc=", html) is None  # plotly.js embedded, nothing fetched
     assert "Plotly" in html and "itemknn+mmr" in html
+    assert (out / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "partial_runs.json").exists()
     # a stopped run: keep its partial files and resume: the finished runs are reused unchanged
     (out / "partial_runs.json").write_text(

@@ -26,7 +26,7 @@ def simulate(
     quiet: Annotated[bool, typer.Option(help="No progress bar; only the results folder is printed.")] = False,
 ) -> None:
     """Simulate policies in a closed loop with users fitted on a real log; write results.json,
-    per_round.parquet and plots.html."""
+    per_round.parquet, plots.html and plots.png."""
     from lmrec.simulation import load_simulation
     from lmrec.simulation import simulate as run
 

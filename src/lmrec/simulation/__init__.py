@@ -2,7 +2,7 @@
 
     from lmrec.simulation import simulate
     result = simulate("examples/simulate_ml100k.yaml", out="runs/sim")  # results.json, per_round.parquet,
-    result.per_round                                                     # plots.html in runs/sim
+    result.per_round                                                     # plots.html, plots.png in runs/sim
 
 Layout, one concept per module:
 

@@ -7,7 +7,8 @@ Files written to the output folder:
   (mean and 95% CI over seeds per metric at the summary rounds), fits and timings (user-rounds per
   second, peak RSS) of every run;
 - per_round.parquet: one row per (policy, seed, round) with every metric column;
-- plots.html: every metric over rounds, policies side by side with CI bands (offline, self-contained).
+- plots.html: every metric over rounds, policies side by side with CI bands (offline, self-contained);
+- plots.png: the same plots as a static image (for documents such as the README).
 
 Resuming: after every finished (policy, seed) run, its rows and record go to partial_per_round.parquet and
 partial_runs.json, each run keyed by a fingerprint of everything that decides its numbers (data, cleaning,
@@ -35,7 +36,7 @@ from lmrec.simulation.calibration import LogitFit, fit_world
 from lmrec.simulation.config import Simulation, load_simulation
 from lmrec.simulation.item_space import genre_categories
 from lmrec.simulation.loop import LoopResult, World, run_policy
-from lmrec.simulation.report import summary, write_plots
+from lmrec.simulation.report import summary, write_plots, write_png
 
 PARTIAL_RUNS = "partial_runs.json"
 PARTIAL_ROWS = "partial_per_round.parquet"
@@ -165,7 +166,9 @@ def simulate(
         "timings": {"seconds": time.perf_counter() - started, "peak_rss_mb": process_peak_rss() / 2**20},
     }
     write_json(folder / "results.json", results)
-    write_plots(per_round, folder / "plots.html", f"lmrec simulation: {sim.name}")
+    title = f"lmrec simulation: {sim.name}"
+    write_plots(per_round, folder / "plots.html", title)
+    write_png(per_round, folder / "plots.png", title)
     for name in (PARTIAL_RUNS, PARTIAL_ROWS):
         (folder / name).unlink(missing_ok=True)
     return SimulationResult(folder=folder, results=results, per_round=per_round)
