@@ -52,6 +52,11 @@ BASE: dict[str, Any] = {
         ),
         ({"policies": [{"name": "pop", "rerank": "dpp"}]}, "policies[0].rerank: unknown re-ranker 'dpp'"),
         ({"policies": [{"name": "pop", "refit_every": 0}]}, "policies[0].refit_every: must be >= 1"),
+        (
+            {"policies": [{"name": "ease", "warm_start_epochs": 2}]},
+            "policies[0].warm_start_epochs: ease cannot start from its previous fit",
+        ),
+        ({"policies": [{"name": "sasrec", "warm_start_epochs": 0}]}, "warm_start_epochs: must be"),
         ({"seeds": []}, "give at least one seed"),
         ({"choice": {"beta": "hot"}}, "choice.beta: expected"),
         ({"surprise": 1}, "simulation: unknown key(s) ['surprise']"),

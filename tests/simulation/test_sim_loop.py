@@ -132,3 +132,13 @@ def test_folding_in_and_sequences_are_passed(world: World) -> None:
         seed=0,
     )
     assert [f["round"] for f in result.fits] == [0, 2]
+
+
+def test_warm_start_refits_continue_from_the_last_fit(world: World) -> None:
+    """`warm_start_epochs`: the first fit trains from scratch, every later refit starts from the previous
+    fit's weights."""
+    pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
+    params = {"embedding_size": 8, "epochs": 2, "batch_size": 64, "num_threads": 1, "max_len": 20}
+    spec = PolicySpec("sasrec", params=params, refit_every=2, warm_start_epochs=1)
+    result = run_policy(world, spec, LoopSettings(rounds=5, slate_size=3, candidates=10), seed=0)
+    assert [(f["round"], f["warm"]) for f in result.fits] == [(0, False), (2, True), (4, True)]

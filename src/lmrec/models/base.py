@@ -71,6 +71,10 @@ class FitContext:
     component_pool: ComponentPool | None = None
     """Fitted models a hybrid may take its components from instead of fitting them again (`lmrec run`
     shares the run's single models with its hybrids)."""
+    warm_start: Recommender | None = None
+    """A fitted model of the same class and item catalog whose weights this fit starts from instead of a
+    fresh initialisation (models with `warm_starts`), as a production model is updated on new data;
+    None: from scratch."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +117,9 @@ class Recommender(ABC):
     passed as unknown (-1) (factor models: ALS, BPR). The others read a given history either way."""
     has_similar_items: ClassVar[bool] = False
     """True for models with item-to-item neighbours (`similar_items`)."""
+    warm_starts: ClassVar[bool] = False
+    """True for models whose `fit` can start from another fitted model's weights (`FitContext.warm_start`)
+    and that train for an `epochs` parameter."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         who = type(self).__name__
@@ -162,11 +169,21 @@ class Recommender(ABC):
                 raise ValueError(f"{who} does not train with a validation set; do not pass validation")
             if validation.targets.n_items != data.n_items or validation.history.n_items != data.n_items:
                 raise ValueError(f"{who}: validation data must share the training item vocabulary")
+        if context is not None and context.warm_start is not None:
+            if not self.warm_starts:
+                raise ValueError(f"{who} cannot start from another model's weights (warm_start)")
+            context.warm_start.check_is_fitted()
+            if type(context.warm_start) is not type(self):
+                raise ValueError(
+                    f"{who} can warm-start only from a {who}, not {type(context.warm_start).__name__}"
+                )
+            if not _same_items(context.warm_start, data):
+                raise ValueError(f"{who}: warm_start must have been fitted on the same item catalog")
         self.user_vocab_ = data.user_vocab
         self.item_vocab_ = data.item_vocab
         self.history_ = data.csr()
         self.training_: dict[str, Any] = {}
-        if self.uses_item_features or self.supports_validation:
+        if self.uses_item_features or self.supports_validation or self.warm_starts:
             self._fit_with(
                 data,
                 as_rng(seed),
@@ -425,3 +442,8 @@ def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix
     mat.sum_duplicates()
     mat.data[:] = 1
     return mat
+
+
+def _same_items(model: Recommender, data: Interactions) -> bool:
+    """True when fitted `model` has exactly the item vocabulary of `data` (same ids, same indices)."""
+    return bool(np.array_equal(model.item_vocab_.ids, data.item_vocab.ids))

@@ -17,6 +17,7 @@ with its key path, e.g. `policies[1].params.k: expected an integer, got 'ten'`.
       - {name: itemknn, params: {k: 50}}
       - {name: itemknn, rerank: mmr, rerank_params: {lam: 0.3}}
       - {name: als, label: als-once, trained_once: true}
+      - {name: sasrec, params: {epochs: 10}, warm_start_epochs: 2}   # refits continue from the last fit
 """
 
 from __future__ import annotations
@@ -125,6 +126,24 @@ def _policy_problems(policies: tuple[PolicySpec, ...], seed: int) -> list[str]:
         check_model(ModelSpec(name=spec.name, params=dict(spec.params)), f"policies[{i}]", rng, problems)
         if spec.refit_every < 1:
             problems.append(f"policies[{i}].refit_every: must be >= 1, got {spec.refit_every}")
+        if spec.warm_start_epochs is not None:
+            from lmrec.models.registry import get_model_class
+
+            try:
+                klass: Any = get_model_class(spec.name)
+            except (ConfigError, KeyError, ValueError):
+                klass = None  # check_model has reported the unknown name
+            if spec.warm_start_epochs < 1:
+                problems.append(
+                    f"policies[{i}].warm_start_epochs: must be >= 1, got {spec.warm_start_epochs}"
+                )
+            elif klass is not None and not klass.warm_starts:
+                problems.append(
+                    f"policies[{i}].warm_start_epochs: {spec.name} cannot start from its previous fit "
+                    "(only models that train in epochs from weights can, e.g. sasrec)"
+                )
+            if spec.trained_once:
+                problems.append(f"policies[{i}].warm_start_epochs: a trained_once policy is never refitted")
         if spec.rerank is None and spec.rerank_params:
             problems.append(f"policies[{i}].rerank_params: given without a rerank")
         if spec.rerank is not None:

@@ -5,7 +5,8 @@ One run = one policy x one seed, for `rounds` rounds. In round t:
 1. refit: at t = 0 the policy is fitted on the initial (real) log; then every `refit_every` rounds (t = k,
    2k, ...) it is refitted on the initial log plus every simulated choice of rounds < t, unless it is
    `trained_once` (Chaney et al. 2018's comparison: the policy never sees the simulated choices in
-   training). Re-rankers re-read the logged data's item space at the same moments.
+   training). With `warm_start_epochs` a refit after the first starts from the previous fit's weights
+   (sequence models). Re-rankers re-read the logged data's item space at the same moments.
 2. slates: every active user gets the top-`candidates` items of the policy (items they consumed excluded
    unless `allow_repeats`), cut to `slate_size` by the re-ranker (or the first n). Between refits the
    policy sees each user's up-to-date history the way lmrec's service gives it: the history matrix to
@@ -35,7 +36,7 @@ import scipy.sparse as sp
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender
+from lmrec.models.base import FitContext, Recommender
 from lmrec.models.ranking import masked_scores
 from lmrec.models.registry import make_model
 from lmrec.models.topk import topk
@@ -61,6 +62,10 @@ class PolicySpec:
     """Refit the model every this many rounds on the initial log plus the simulated choices so far."""
     trained_once: bool = False
     """Fit once on the initial log and never again (history-based scoring still sees new choices)."""
+    warm_start_epochs: int | None = None
+    """Refits after the first start from the previous fit's weights and train this many epochs (models
+    with `warm_starts`, e.g. SASRec), as a production model is updated on new data rather than retrained
+    from scratch; None: every refit trains from scratch with the model's own `epochs`."""
 
     @property
     def display(self) -> str:
@@ -146,8 +151,11 @@ class _Log:
         )
 
 
-def _fit(spec: PolicySpec, log: Interactions, seed: int) -> Recommender:
-    return make_model(spec.name, spec.params).fit(log, seed=seed)
+def _fit(spec: PolicySpec, log: Interactions, seed: int, previous: Recommender | None) -> Recommender:
+    if spec.warm_start_epochs is None or previous is None:
+        return make_model(spec.name, spec.params).fit(log, seed=seed)
+    params = {**spec.params, "epochs": spec.warm_start_epochs}
+    return make_model(spec.name, params).fit(log, seed=seed, context=FitContext(warm_start=previous))
 
 
 def run_policy(
@@ -187,8 +195,10 @@ def run_policy(
     for rnd in range(settings.rounds):
         if model is None or (not spec.trained_once and rnd % spec.refit_every == 0):
             current = log.interactions()
-            model = _fit(spec, current, seed * 100_003 + len(fits))
-            fits.append({"round": rnd, "events": len(current)})
+            model = _fit(spec, current, seed * 100_003 + len(fits), model)
+            fits.append(
+                {"round": rnd, "events": len(current), "warm": bool(model.training_.get("warm_start"))}
+            )
             changed[:] = False
             if reranker is not None:
                 reranker.refit(

@@ -119,6 +119,7 @@ class SequentialRecommender(Recommender):
     config: SequentialConfig
     uses_sequences: ClassVar[bool] = True
     supports_validation: ClassVar[bool] = True
+    warm_starts: ClassVar[bool] = True
     extra_tokens: ClassVar[int] = 0
     """Special tokens after the items (BERT4Rec's mask)."""
 
@@ -207,12 +208,23 @@ class SequentialRecommender(Recommender):
         seed = trainer.seed_from(rng)
         with torch_session(cfg.num_threads, seed):
             net = self._make_net(self._item_encoder(data.n_items, item_features, trained))
+            if context.warm_start is not None:  # same class and catalog (checked by `fit`)
+                previous: Any = context.warm_start
+                try:
+                    net.load_state_dict(previous.net_.state_dict())
+                except RuntimeError as exc:
+                    raise ValueError(f"{self.name}: warm_start has another network shape: {exc}") from None
+                self.training_["warm_start"] = True
             self.net_ = net
             generator = torch.Generator().manual_seed(seed)
             batch_rng = np.random.default_rng(seed)
             batches = self._batches(sequences, batch_rng)
             validate = None if validation is None else self._validator(validation)
-            checkpoint = self._checkpoint(context.checkpoint_dir, data, seed, item_features, validation)
+            checkpoint = (  # a checkpoint does not record the weights a warm start began from
+                None
+                if context.warm_start is not None
+                else self._checkpoint(context.checkpoint_dir, data, seed, item_features, validation)
+            )
             if checkpoint is not None:
                 from lmrec.models.sequential.checkpoint import RandomStates
 
