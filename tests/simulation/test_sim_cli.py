@@ -124,3 +124,25 @@ def test_user_error_is_one_line_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", str(bad)])
     assert result.exit_code == 2
     assert "loop.rounds: expected an integer" in result.output and "Traceback" not in result.output
+
+
+def test_fingerprint_counts_warm_start_only_when_set() -> None:
+    """A run's resume key changes with `warm_start_epochs` when it is set, and an unset option leaves the
+    key as it was before the option existed (the digest of the policy without that field)."""
+    import dataclasses
+
+    from lmrec.simulation.runner import _digest, run_fingerprint
+
+    policies = [{"name": "sasrec"}, {"name": "sasrec", "label": "warm", "warm_start_epochs": 2}]
+    sim = parse({**BASE, "policies": policies})
+    setup = {k: v for k, v in dataclasses.asdict(sim).items() if k not in runner_not_setup()}
+    unset = dataclasses.asdict(sim.policies[0])
+    del unset["warm_start_epochs"]
+    assert run_fingerprint(sim, 0, 0) == _digest({"setup": setup, "policy": unset, "seed": 0})
+    assert run_fingerprint(sim, 1, 0) != run_fingerprint(sim, 0, 0)
+
+
+def runner_not_setup() -> tuple[str, ...]:
+    from lmrec.simulation.runner import _NOT_SETUP
+
+    return _NOT_SETUP

@@ -41,6 +41,9 @@ from lmrec.simulation.report import summary, write_plots, write_png
 PARTIAL_RUNS = "partial_runs.json"
 PARTIAL_ROWS = "partial_per_round.parquet"
 _NOT_SETUP = ("policies", "seeds", "output", "base_dir", "summary_rounds", "validation", "name")
+_UNSET_LEAVES_OUT = ("warm_start_epochs",)
+"""Policy options added after runs were recorded: unset, they stay out of the fingerprint, so runs made
+before the option existed (which behave as it unset) remain resumable."""
 
 
 @dataclass
@@ -57,7 +60,11 @@ def _digest(obj: Any) -> str:
 def run_fingerprint(sim: Simulation, policy_index: int, seed: int) -> str:
     """Hash of everything that decides the numbers of one (policy, seed) run."""
     setup = {k: v for k, v in dataclasses.asdict(sim).items() if k not in _NOT_SETUP}
-    return _digest({"setup": setup, "policy": dataclasses.asdict(sim.policies[policy_index]), "seed": seed})
+    policy = dataclasses.asdict(sim.policies[policy_index])
+    for key in _UNSET_LEAVES_OUT:
+        if policy.get(key) is None:
+            del policy[key]
+    return _digest({"setup": setup, "policy": policy, "seed": seed})
 
 
 def load_data(sim: Simulation, data_path: str | None = None) -> tuple[Any, Any]:
