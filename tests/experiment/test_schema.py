@@ -60,7 +60,7 @@ BAD_FILES = [
     ("models: [{name: sasrec2}]", "models[0].name: unknown model 'sasrec2'; known models: ['als'"),
     (
         "models: [{name: itemknn, parms: {}}]",
-        "models[0]: unknown key(s) ['parms']; allowed: ['item_text', 'label'",
+        "models[0]: unknown key(s) ['parms']; allowed: ['augmentation', 'item_text', 'label'",
     ),
     ("models: [{name: itemknn, label: 7}]", "models[0].label: expected a string, got 7"),
     (

@@ -224,3 +224,99 @@ def assert_disjoint(
         temporal="none",
         checks=("shared events",),
     )
+
+
+# --- augmented fit data -----------------------------------------------------------------------------
+# Structural: `lmrec.augment` types are not imported, so data/ does not depend on augment/; any object with
+# `data` (Interactions) and `synthetic` (bool per row) is checked.
+
+
+def _synthetic_part(augmented: Any) -> tuple[Interactions, Interactions]:
+    mask = np.asarray(augmented.synthetic, dtype=bool)
+    data: Interactions = augmented.data
+    if mask.shape != (len(data),):
+        raise LeakageError(f"synthetic mask has shape {mask.shape}, expected ({len(data)},)")
+    return data.subset(~mask), data.subset(mask)
+
+
+def check_augmented(augmented: Any, source: Interactions, *, name: str = "augmented") -> LeakageReport:
+    """Raise `LeakageError` unless `augmented` is `source` plus marked pseudo-interactions only.
+
+    Checks (a) "real rows": the rows not marked synthetic are exactly `source`'s rows (same users, items,
+    timestamps, ratings, in order), so no unmarked row was added, dropped or changed; (b) "synthetic
+    pairs new": every synthetic (user, item) pair is absent from `source` (an augmenter adds items new to
+    the user, so no pseudo row duplicates or shadows a real one); (c) "synthetic before real" (logs with
+    timestamps): every synthetic event is earlier than the user's first event in `source`, the prepending
+    `lmrec.augment` documents. With `source` the fit data after `assert_disjoint`, the augmented data holds
+    no held-out event except as a marked guess that the evaluation never reads.
+    """
+    real, synthetic = _synthetic_part(augmented)
+    problems = []
+    same = (
+        len(real) == len(source)
+        and np.array_equal(real.users, source.users)
+        and np.array_equal(real.items, source.items)
+        and _same_optional(real.timestamps, source.timestamps)
+        and _same_optional(real.ratings, source.ratings)
+    )
+    if not same:
+        problems.append(
+            f"the {len(real)} unmarked rows are not the {len(source)} rows of the data that was augmented"
+        )
+    shadow = _isin(synthetic.pair_keys(), source.pair_keys())
+    if shadow.any():
+        rows = np.flatnonzero(shadow)
+        problems.append(
+            f"{rows.size} synthetic row(s) repeat a pair of the real data, e.g. "
+            + _describe_events(synthetic, rows)
+        )
+    src_times, syn_times = source.timestamps, synthetic.timestamps
+    has_times = src_times is not None and syn_times is not None
+    if src_times is not None and syn_times is not None and len(synthetic):
+        u = synthetic.users
+        if len(source):
+            first = src_times[np.minimum(source.indptr()[:-1], len(source) - 1)]
+            late = (source.user_counts()[u] == 0) | (syn_times >= first[u])
+        else:
+            late = np.ones(u.size, bool)
+        if late.any():
+            rows = np.flatnonzero(late)
+            problems.append(
+                f"{rows.size} synthetic event(s) are not before their user's first real event, e.g. "
+                + _describe_events(synthetic, rows)
+            )
+    if problems:
+        raise LeakageError(f"{name} data is not its source plus marked rows:\n  " + "\n  ".join(problems))
+    return LeakageReport(
+        split=name,
+        event_key="user,item,timestamp" if has_times else "user,item",
+        rows={"real": len(real), "synthetic": len(synthetic)},
+        overlaps=("synthetic vs real",),
+        temporal="synthetic before real" if has_times else "skipped: no timestamps",
+        checks=("real rows", "synthetic pairs new", *(("synthetic before real",) if has_times else ())),
+    )
+
+
+def _same_optional(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.array_equal(a, b))
+
+
+def assert_no_synthetic(augmented: Any, logs: dict[str, Interactions]) -> None:
+    """Raise `LeakageError` if a log handed to evaluation (a history or a target set) holds a synthetic
+    event of `augmented`: pseudo-interactions are model input only.
+
+    Events are matched by (user, item, timestamp) when both sides have timestamps (a pseudo event sits
+    before its user's first real one, so it matches no real event of a per-user time-ordered split), else
+    by (user, item); there, a target pair that an augmenter happened to propose is reported too, so check
+    histories only, or logs with timestamps.
+    """
+    _, synthetic = _synthetic_part(augmented)
+    problems = []
+    for name, log in logs.items():
+        rows = shared_events(_events(synthetic), _events(log), log.n_users, log.n_items)
+        if rows.size:
+            problems.append(f"{rows.size} {name} event(s) are synthetic, e.g. {_describe_events(log, rows)}")
+    if problems:
+        raise LeakageError("synthetic rows reach evaluation:\n  " + "\n  ".join(problems))

@@ -106,6 +106,57 @@ class SearchSpec:
 
 
 @dataclass(frozen=True)
+class AugmentationSpec:
+    """Training-data augmentation of one model entry (`lmrec.augment`): pseudo-interactions added to the
+    model's fit data only (train when tuning, train+valid when refitted), after the split, seeded from the
+    experiment seed; validation and test targets and histories stay the split's own."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+
+    method: str
+    """random, popularity, itemknn or text (see `lmrec.augment`)."""
+    amount: int | None = None
+    """Pseudo-interactions per selected user (default 5)."""
+    ratio: float | None = None
+    """Instead of `amount`: ceil(ratio x the user's interaction count) per user."""
+    users: Any = "all"
+    """"all", or {max_train: k}: only users with at most k interactions in the data being augmented
+    (checked here rather than by a type union, so a mistake gets one message)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Options of the method (e.g. itemknn: k, shrink; popularity: exponent)."""
+    item_text: dict[str, str] | None = None
+    """For method text: {encoder, template} of the item embeddings (default: the model's `item_text`, else
+    the default encoder)."""
+
+    def __post_init__(self) -> None:
+        if self.amount is not None and self.ratio is not None:
+            raise ValueError("takes `amount` or `ratio`, not both")
+        users = self.users
+        k = users.get("max_train") if isinstance(users, dict) and set(users) == {"max_train"} else None
+        if users != "all" and (type(k) is not int or k < 1):
+            raise ValueError(
+                f"users must be 'all' or {{max_train: k}} with k a positive integer, got {users!r}"
+            )
+        unknown = sorted(set(self.item_text or {}) - {"encoder", "template"})
+        if unknown:
+            raise ValueError(f"item_text: unknown key(s) {unknown}; allowed: ['encoder', 'template']")
+
+    @property
+    def max_train(self) -> int | None:
+        return int(self.users["max_train"]) if isinstance(self.users, dict) else None
+
+    def describe(self) -> str:
+        """One line for leaderboards: "text, 5 per user, users with <= 10 interactions"."""
+        from lmrec.augment.base import Augmenter  # numpy and scipy: not needed to parse a file
+
+        amount = self.amount if self.amount is not None else Augmenter.amount
+        how = f"{self.ratio:g} x the user's count" if self.ratio is not None else f"{amount} per user"
+        who = "all users" if self.max_train is None else f"users with <= {self.max_train} interactions"
+        extra = "".join(f", {k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.method}, {how}, {who}{extra}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model of the experiment."""
 
@@ -124,6 +175,9 @@ class ModelSpec:
     item_text: dict[str, str] | None = None
     """For content-aware models: {encoder: "minilm" | "tfidf" | a sentence-transformers name or path,
     template: "{title}. {genres}" (default: the catalog's text fields)}."""
+    augmentation: AugmentationSpec | None = None
+    """Pseudo-interactions added to this model's fit data (`AugmentationSpec`); the default label is then
+    "<name>+<method>", so the same model can be listed with and without it."""
 
     def __post_init__(self) -> None:
         if self.refit not in (None, "train", "train+valid"):
@@ -134,7 +188,9 @@ class ModelSpec:
 
     @property
     def display(self) -> str:
-        return self.label or self.name
+        if self.label:
+            return self.label
+        return self.name if self.augmentation is None else f"{self.name}+{self.augmentation.method}"
 
 
 @dataclass(frozen=True)
@@ -209,6 +265,9 @@ class Experiment:
             raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
         if not self.models:
             raise ValueError("an experiment needs at least one model")
+        augmented = [m.display for m in self.models if m.augmentation is not None]
+        if self.task == "rating" and augmented:
+            raise ValueError(f"augmentation is for task=ranking; remove it from models {augmented}")
         self._check_selection()
         labels = [m.display for m in self.models]
         dup = sorted({x for x in labels if labels.count(x) > 1})

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from lmrec import __version__
 from lmrec.eval import compare
 from lmrec.eval.metrics import parse_metric
-from lmrec.experiment.config import Experiment
+from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.hybrids import hybrid_comparisons
 from lmrec.experiment.prepare import prepare
 from lmrec.experiment.rating import run_rating
@@ -132,6 +132,7 @@ def run_experiment(
         console.log(f"data: {len(prep.data)} events after cleaning ({first}); {exp.split.method}: {sizes}")
         memo: dict[Any, Any] = {}  # item text embeddings shared by the models that use the same encoder
         pool = ComponentPool()  # hybrids reuse the models this run already trained
+        augmented: dict[Any, Any] = {}  # entries with the same augmentation share the augmented logs
         runs = load_finished(folder, exp) if resume else []
         if resume:
             names = ", ".join(r.label for r in runs) or "none"
@@ -149,6 +150,7 @@ def run_experiment(
                     features_memo=memo,
                     component_pool=pool,
                     checkpoint_dir=folder / CHECKPOINTS,
+                    augment_memo=augmented,
                 )
             )
             write_partial(folder, exp, _header(exp), runs)
@@ -156,9 +158,11 @@ def run_experiment(
     sig = _significance(exp, runs, key)
     hybrids = hybrid_comparisons(runs, key, seed=exp.seed) if exp.evaluation.significance else []
     pairs = _pairs(exp, runs, key)
+    with_aug = any(m.augmentation is not None for m in exp.models)
     rows = [
         {
             "model": r.label,
+            **({"augmentation": _augmentation_label(r.spec)} if with_aug else {}),
             **r.test,
             "fit_s": r.timings["fit"]["seconds"],
             "eval_s": r.timings["evaluate"]["seconds"],
@@ -216,6 +220,11 @@ def run_experiment(
     return results
 
 
+def _augmentation_label(spec: ModelSpec) -> str:
+    """The leaderboard's augmentation column: the entry's augmentation in words, "none" without one."""
+    return "none" if spec.augmentation is None else spec.augmentation.describe()
+
+
 def _public(record: dict[str, Any]) -> dict[str, Any]:
     """A run record less the matching keys only a resumed run needs."""
     return {k: v for k, v in record.items() if k not in ("signature", "components")}
@@ -241,6 +250,7 @@ def _epoch_columns(training: dict[str, Any]) -> dict[str, Any]:
 def _terminal_columns(key: str) -> list[str]:
     base = [
         "model",
+        "augmentation",
         key,
         "NDCG@10",
         "Recall@10",

@@ -74,6 +74,7 @@ def run_record(run: ModelRun) -> dict[str, Any]:
         "components": run.components,
         "test": run.test,
         "timings": run.timings,
+        **({"augmentation": run.augmentation} if run.augmentation is not None else {}),
         **({"resumed": True} if run.resumed else {}),
     }
 
@@ -151,6 +152,7 @@ def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:
                 config=record["config"],
                 signature=record["signature"],
                 components=record["components"],
+                augmentation=record.get("augmentation"),
                 resumed=True,
             )
         )

@@ -18,6 +18,7 @@ from lmrec.data.interactions import Interactions
 from lmrec.data.leakage import assert_disjoint
 from lmrec.eval import evaluate_ranking
 from lmrec.eval.metrics import parse_metric
+from lmrec.experiment.augmentation import FitAugmentation
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.features import item_features_for
 from lmrec.experiment.hybrids import component_signatures, model_signature
@@ -60,6 +61,8 @@ class ModelRun:
     """Signatures of a hybrid's components (empty for single models)."""
     resumed: bool = False
     """Taken from a stopped run's partial results (`lmrec run --resume`), not trained in this run."""
+    augmentation: dict[str, Any] | None = None
+    """What the entry's `augmentation` added to each fit data ("train", "train+valid"), with its checks."""
 
     @property
     def label(self) -> str:
@@ -172,6 +175,7 @@ def run_model(
     features_memo: dict[Any, Any] | None = None,
     component_pool: ComponentPool | None = None,
     checkpoint_dir: Path | None = None,
+    augment_memo: dict[Any, Any] | None = None,
 ) -> ModelRun:
     """Tune `spec` on validation (train → valid), then refit (or keep) and evaluate on test exactly once.
 
@@ -181,6 +185,10 @@ def run_model(
     every spec goes in; hybrids take their components from it when parameters, data and seed match).
     checkpoint_dir: where models that keep training checkpoints (the sequence models) save them, so a
     stopped fit continues. Both reach the models as their fit's `FitContext`.
+    augment_memo: augmented logs shared by the entries with the same `augmentation`. An entry's
+    augmentation changes its fit data only (train for the search, train+valid for the refit): validation
+    and test are scored with the split's own parts as targets and histories, and the item popularity of
+    the beyond-accuracy metrics is the real fit data's.
     """
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
@@ -195,6 +203,10 @@ def run_model(
     refit = spec.refit or exp.evaluation.refit
     fit_kwargs: dict[str, Any] = {}
     text_stats: dict[str, Any] = {}
+    augment = None
+    if spec.augmentation is not None:
+        augment = FitAugmentation(spec, prep, seed=exp.seed, memo=augment_memo, features_memo=features_memo)
+    train_fit = split.train if augment is None else augment(split.train, "train")
     # hybrids use item features only when a component needs them, which their `item_text` says
     if klass.uses_item_features and (klass.requires_item_features or spec.item_text is not None):
         fit_kwargs["item_features"] = item_features_for(
@@ -230,7 +242,7 @@ def run_model(
         for i, params in enumerate(cands):
             model = make_model(spec.name, params)
             with measure() as m_fit:
-                model.fit(split.train, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
+                model.fit(train_fit, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
             valid = {}
             if has_valid:
                 # a model that learned from some users' validation targets (a learned ranker) is scored on
@@ -257,10 +269,14 @@ def run_model(
     best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
     if component_pool is not None and kept is not None and not isinstance(kept[1], HybridRecommender):
         pooled = {**fit_kwargs, **({"validation": validation} if validation is not None else {})}
-        component_pool.add(kept[1], split.train, pooled)
+        component_pool.add(kept[1], train_fit, pooled)  # augmented data: only alike-augmented hybrids match
 
     fit_data = split.train_valid() if refit == "train+valid" else split.train
     assert_disjoint(fit_data, split)
+    if augment is None or refit == "train":
+        model_data = fit_data if augment is None else train_fit
+    else:
+        model_data = augment(fit_data, refit)
     kept_model = kept[1] if kept is not None else None
     with measure() as m_fit:
         if refit == "train" and kept_model is not None:
@@ -270,13 +286,13 @@ def run_model(
         elif isinstance(kept_model, HybridRecommender):
             # hybrids refit their components on train+valid (early-stopped ones keep their best-on-validation
             # fit, as the single sequence models do) and keep the weights chosen on validation unchanged
-            model = kept_model.refit(fit_data, seed=exp.seed, context=context)
+            model = kept_model.refit(model_data, seed=exp.seed, context=context)
         else:
             model = make_model(spec.name, best.params)
-            model.fit(fit_data, seed=exp.seed, context=context, **fit_kwargs)
+            model.fit(model_data, seed=exp.seed, context=context, **fit_kwargs)
     fit_timing = _fit_timing(m_fit.to_dict(), _training_summary(model))
     if component_pool is not None and model is not kept_model and not isinstance(model, HybridRecommender):
-        component_pool.add(model, fit_data, fit_kwargs)  # the refitted model, for the hybrids' refits
+        component_pool.add(model, model_data, fit_kwargs)  # the refitted model, for the hybrids' refits
     if refit == "train" and kept is not None:
         fit_timing = {**kept[2], "reused_selected_trial": True}
     history = split.train_valid()
@@ -311,9 +327,17 @@ def run_model(
         },
         model=model,
         config=dataclasses.asdict(model.config),
-        signature=model_signature(model),
+        signature=_signature(model, spec),
         components=component_signatures(model),
+        augmentation=None if augment is None else augment.facts,
     )
+
+
+def _signature(model: Recommender, spec: ModelSpec) -> str:
+    """The model's signature, marked when its fit data was augmented: a hybrid's (unaugmented) component
+    is not the same model as an augmented single one."""
+    plain = model_signature(model)
+    return plain if spec.augmentation is None else f"{plain} + augmentation {spec.augmentation.describe()}"
 
 
 def describe_spec(spec: ModelSpec) -> dict[str, Any]:

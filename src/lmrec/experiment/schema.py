@@ -262,10 +262,45 @@ def _check_space(space: Any, hint: Any, where: str, problems: list[str]) -> None
         problems.append(f"{where}: a {kind} draw is {expected(draw)}, the parameter expects {expected(hint)}")
 
 
+def check_augmentation(spec: ModelSpec, where: str, problems: list[str]) -> None:
+    """The model entry's `augmentation`: a known method, its params by name and type, and the values the
+    augmenter itself refuses (amount, ratio, max_train, params), each by key path and naming the model."""
+    from lmrec.augment.base import COMMON_OPTIONS
+    from lmrec.augment.registry import get_augmenter_class, make_augmenter, method_params
+
+    aug = spec.augmentation
+    if aug is None:
+        return
+    where = f"{where}.augmentation"
+    try:
+        klass = get_augmenter_class(aug.method)
+    except KeyError as exc:
+        problems.append(f"{where}.method: {exc.args[0]} (model {spec.display})")
+        return
+    who = f"augmentation method {aug.method} of model {spec.display}"
+    before = len(problems)
+    for key in sorted(set(aug.params) & set(COMMON_OPTIONS)):
+        beside = "users: {max_train: k}" if key == "max_train" else f"{key}: ..."
+        problems.append(
+            f"{where}.params.{key}: a common option, given beside method ({beside}), not in params"
+        )
+    params = {k: v for k, v in aug.params.items() if k not in COMMON_OPTIONS}
+    _check_values(params, method_params(aug.method), f"{where}.params", who, problems)
+    if aug.item_text is not None and not klass.needs_item_features:
+        problems.append(f"{where}.item_text: {who} uses no item text; remove item_text")
+    if len(problems) > before:
+        return
+    try:
+        make_augmenter(aug.method, aug.params, amount=aug.amount, ratio=aug.ratio, max_train=aug.max_train)
+    except ConfigError as exc:
+        problems.append(f"{where}: {exc} (model {spec.display})")
+
+
 def check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems: list[str]) -> None:
     from lmrec.experiment.search import candidates
     from lmrec.models.registry import get_model_class
 
+    check_augmentation(spec, where, problems)
     try:
         klass = get_model_class(spec.name)
     except KeyError as exc:
