@@ -4,14 +4,17 @@ Run as a script to write the corpus to a folder (`python tests/data/fuzz_corpus.
 `test_fuzz_loaders.py` build it in a temporary folder and run every case through `load_dataset` and
 `lmrec data info`. Each case expects one of:
 
-* `error`: a `DataError` whose message names the file and (where the defect has one) the line;
-  the CLI exits with code 2 and prints no traceback;
+* `error`: a `DataError` whose message names the file, (where the defect has one) the line (a Parquet
+  file's row) and, where given, `mentions` (a column, an archive member, a missing file); the CLI exits
+  with code 2 and prints no traceback;
 * `problem`: the log loads and a `Problem`, a `bad_values` row or a warning names the file and line;
 * `exact`: the log loads and the user/item ids are exactly the given values (type included): odd but
   valid input is read without changing a value.
 
 Formats: CSV and TSV tables (plain and `.gz`), MovieLens `u.data`, `ratings.dat`, `ratings.csv`,
-Amazon JSON lines (plain and `.gz`) and whitespace sequence files (plain and `.gz`).
+Amazon JSON lines (plain and `.gz`), whitespace sequence files (plain and `.gz`) and user-item lines
+(`format="user-item-lines"`) here; Parquet tables, zip archives and UniSRec / RecBole atomic folders in
+`fuzz_corpus_files`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Case:
     """Unique id: `<format>-<defect>`."""
     file: str
     """File name (the case folder holds only this file; the file itself is what is loaded)."""
-    data: bytes
+    data: bytes | None
     """File content as stored (compressed for `.gz` names)."""
     expect: Expect
     line: int | None = None
@@ -44,14 +47,22 @@ class Case:
     ids: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
     """For `exact`: the expected (users, items), in file order."""
     options: dict[str, Any] = field(default_factory=dict)
-    """Keyword options of `load_dataset` (and, as `--encoding`, of the CLI)."""
+    """Keyword options of `load_dataset` (and, as `--encoding` / `--format`, of the CLI)."""
+    others: tuple[tuple[str, bytes], ...] = ()
+    """Further files (name, content) written beside `file`, for formats that are a folder of files."""
+    folder: bool = False
+    """Load the case folder instead of `file` (then `data=None` means `file` is missing)."""
+    mentions: str | None = None
+    """For `error`: text the message must contain besides the path (a column, a member, a file name)."""
 
     def write(self, root: Path) -> Path:
+        """Write the case under `root`; the path to load."""
         folder = root / self.name
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / self.file
-        path.write_bytes(self.data)
-        return path
+        for name, data in ((self.file, self.data), *self.others):
+            if data is not None:
+                (folder / name).write_bytes(data)
+        return folder if self.folder else folder / self.file
 
 
 # --- the formats ----------------------------------------------------------------------------------
@@ -74,6 +85,8 @@ class Format:
     """True when the format's ids are integers by definition (MovieLens, sequences)."""
     text_ids: bool = True
     """False for formats whose ids are never decided by their text (JSON ids are strings)."""
+    options: tuple[tuple[str, str], ...] = ()
+    """`load_dataset` options every case of the format gets (e.g. the format, when the name cannot tell)."""
 
 
 def _table(sep: str, header: str | None) -> Callable[[list[Row]], bytes]:
@@ -103,6 +116,7 @@ FORMATS = (
     Format("mlcsv", "ratings.csv", _table(",", "userId,movieId,rating,timestamp"), 2, True),
     Format("json", "reviews.json", _json, 1, False, text_ids=False),
     Format("seq", "seq.txt", _seq, 1, True),
+    Format("uil", "pairs.txt", _seq, 1, True, options=(("format", "user-item-lines"),)),
 )
 GZ_FORMATS = ("csv", "tsv", "json", "seq")
 
@@ -129,6 +143,7 @@ def _cases_for(fmt: Format) -> Iterator[Case]:
     line2 = fmt.first_data_line + 1  # the file line of BASE[1]
 
     def case(defect: str, data: bytes, expect: Expect, line: int | None = None, **kw: Any) -> Case:
+        kw["options"] = {**dict(fmt.options), **kw.get("options", {})}
         return Case(f"{fmt.name}-{defect}", fmt.file, data, expect, line, **kw)
 
     yield case("valid", base, "exact", ids=_ids(fmt, list(BASE)))
@@ -191,9 +206,10 @@ def _id_cases(fmt: Format, case: Callable[..., Case], line2: int) -> Iterator[Ca
         return
     # a row with a field too many / too few
     data = fmt.render(list(BASE)).splitlines(keepends=True)
-    sep = {"csv": b",", "mlcsv": b",", "dat": b"::"}.get(fmt.name, b"\t")
+    sep = {"csv": b",", "mlcsv": b",", "dat": b"::", "uil": b" "}.get(fmt.name, b"\t")
     short = data.copy()
-    short[line2 - 1] = sep.join(data[line2 - 1].split(sep)[:2]) + b"\n"
+    keep = 1 if fmt.name == "uil" else 2  # a user-item line is two fields: one too few is the user alone
+    short[line2 - 1] = sep.join(data[line2 - 1].rstrip(b"\n").split(sep)[:keep]) + b"\n"
     yield case("short-row", b"".join(short), "problem", line2)
     long = data.copy()
     long[line2 - 1] = data[line2 - 1].rstrip(b"\n") + sep + b"9\n"
@@ -256,12 +272,15 @@ def _gz_cases(fmt: Format, plain: list[Case]) -> Iterator[Case]:
 
 def corpus() -> list[Case]:
     """Every case, in a stable order; names are unique."""
+    from fuzz_corpus_files import cases  # it imports Case from here
+
     out: list[Case] = []
     for fmt in FORMATS:
         plain = list(_cases_for(fmt))
         out += plain
         if fmt.name in GZ_FORMATS:
             out += list(_gz_cases(fmt, plain))
+    out += cases()
     names = [c.name for c in out]
     if len(set(names)) != len(names):
         raise AssertionError("duplicate case names")

@@ -22,8 +22,20 @@ CASES = corpus()
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _names_line(text: str, line: int | None) -> bool:
-    return line is None or re.search(rf"\bline {line}\b", text) is not None
+def _names_line(text: str, case: Case) -> bool:
+    """`line N`, a Parquet file's `row N`, or `file:N` (the UniSRec loader's form)."""
+    if case.line is None:
+        return True
+    where = rf"\b(line|row) {case.line}\b|{re.escape(Path(case.file).name)}:{case.line}\b"
+    return re.search(where, text) is not None
+
+
+def _check_error(text: str, case: Case, path: Path) -> None:
+    assert str(path) in text, text
+    assert _names_line(text, case), text
+    assert case.mentions is None or case.mentions in text, text
+    if case.folder and case.data is not None:  # the damaged file of a multi-file format, by name
+        assert case.file in text, text
 
 
 def _reported_lines(log: RawLog, path: Path) -> set[int]:
@@ -49,9 +61,7 @@ def test_load_dataset(case: Case, tmp_path: Path) -> None:
     if case.expect == "error":
         with pytest.raises(DataError) as info:
             load_dataset(path, **case.options)
-        message = str(info.value)
-        assert str(path) in message, message
-        assert _names_line(message, case.line), message
+        _check_error(str(info.value), case, path)
         return
     log = load_dataset(path, **case.options)
     if case.expect == "problem" or case.line is not None:
@@ -83,15 +93,14 @@ def test_cli_data_info(
 ) -> None:
     path = case.write(tmp_path)
     args = ["data", "info", str(path)]
-    if "encoding" in case.options:
-        args += ["--encoding", case.options["encoding"]]
+    for option, value in case.options.items():
+        args += [{"encoding": "--encoding", "format": "--format"}[option], value]
     code, text = _cli(args, capsys, monkeypatch)
     assert "Traceback" not in text, text
     if case.expect == "error":
         assert code == 2, text
-        flat = text.replace("\n", "")
-        assert str(path) in flat, text
-        assert _names_line(flat, case.line), text
+        assert len(text.strip().splitlines()) == 1 and text.startswith("error:"), text
+        _check_error(text.replace("\n", ""), case, path)
     else:
         assert code == 0, text
         if case.line is not None:  # a warning says "line N", a problem "file:N: column ..."
@@ -99,7 +108,9 @@ def test_cli_data_info(
             assert re.search(where, text.replace("\n", " ")), text
 
 
-@pytest.mark.parametrize("name", ["csvgz-truncated", "udata-latin1-byte", "json-id-object"])
+@pytest.mark.parametrize(
+    "name", ["csvgz-truncated", "udata-latin1-byte", "json-id-object", "parquet-text-file", "zip-truncated"]
+)
 def test_cli_subprocess_exit_code_and_message(name: str, tmp_path: Path) -> None:
     """The installed entry point, as a user runs it (no test harness between)."""
     case = next(c for c in CASES if c.name == name)
@@ -118,8 +129,9 @@ def test_cli_subprocess_exit_code_and_message(name: str, tmp_path: Path) -> None
 def test_corpus_covers_every_format_and_outcome() -> None:
     formats = {c.name.split("-")[0] for c in CASES}
     assert formats >= {"csv", "tsv", "udata", "dat", "mlcsv", "json", "seq", "csvgz", "jsongz", "seqgz"}
+    assert formats >= {"uil", "parquet", "zip", "unisrec"}
     assert {c.expect for c in CASES} == {"error", "problem", "exact"}
-    assert len(CASES) >= 150
+    assert len(CASES) >= 300
 
 
 # --- properties -----------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ def _edit(path: Path, line: int, new: str | None) -> None:
             "Sci.train.inter",
             3,
             "0\t0 x\t1\n",
-            r"Sci\.train\.inter:3: column 2 \(item_id_list:token_seq\): 'x' is",
+            r"Sci\.train\.inter:3: column 2 \(item_id_list:token_seq\): 'x' in '0 x' is not a non-negative",
         ),
         (
             "Sci.valid.inter",
@@ -201,7 +201,7 @@ def test_malformed_or_inconsistent_files_name_file_line_and_column(
 def test_missing_files_and_bad_utf8(tmp_path: Path) -> None:
     folder = write_unisrec(tmp_path / "d")
     (folder / "Sci.text").write_bytes(b"item_id:token\ttext:token_seq\nA\tok\nB\t\xff\n")
-    with pytest.raises(DataError, match=r"Sci\.text:3: not UTF-8"):
+    with pytest.raises(DataError, match=r"Sci\.text: line 3, column 3: byte 0xff is not valid utf-8"):
         load_unisrec(folder, max_history=3)
     (folder / "Sci.text").unlink()
     with pytest.raises(DataError, match=r"lacks \['Sci\.text'\]"):

@@ -117,9 +117,23 @@ def test_option_errors_raised_by_commands_are_one_line_too(folder: Path, tmp_pat
     user_error(["serve", str(tmp_path / "none")], f"{tmp_path / 'none'} is not a saved lmrec model")
 
 
+def test_data_info_input_errors_are_one_line(tmp_path: Path) -> None:
+    """Issue 17: a fake Parquet file printed pyarrow's ~89-line ArrowInvalid traceback and an unknown
+    `--encoding` a LookupError traceback."""
+    fake = tmp_path / "x.parquet"
+    fake.write_text("user,item\n1,2\n")
+    user_error(["data", "info", str(fake)], str(fake), "not a readable Parquet file")
+    table = tmp_path / "events.csv"
+    table.write_text("user,item\n1,2\n")
+    user_error(["data", "info", str(table), "--encoding", "nope"], "unknown encoding 'nope'")
+    user_error(["data", "info", str(table), "--format", "nope"], "format must be one of", "'nope'")
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
+        (["data", "info", "{fake_parquet}"], "not a readable Parquet file"),
+        (["data", "info", "{prep}/../events.csv", "--encoding", "nope"], "unknown encoding 'nope'"),
         (["recommend", "--model", "{pop}", "--user", "1", "-n", "0"], "-n must be a positive integer, got 0"),
         (["recommend", "--model", "{pop}", "--user", "abc"], "['abc']"),
         (["train", "--data", "{prep}", "--model", "ease", "--out", "{tmp}", "--param", "reg=abc"], "reg=abc"),
@@ -129,6 +143,8 @@ def test_a_real_process_prints_one_line_and_exits_2(
     folder: Path, tmp_path: Path, args: list[str], named: str
 ) -> None:
     paths = {"pop": str(folder / "pop"), "prep": str(folder / "prep"), "tmp": str(tmp_path / "m")}
+    paths["fake_parquet"] = str(tmp_path / "fake.parquet")
+    (tmp_path / "fake.parquet").write_bytes(b"PAR1 but not really\n")
     proc = subprocess.run(
         [sys.executable, "-m", "lmrec.cli", *(a.format(**paths) if a[0] == "{" else a for a in args)],
         capture_output=True,

@@ -61,6 +61,14 @@ def info(
         str | None,
         typer.Option(help="Encoding of the data files (default UTF-8), e.g. latin-1 or cp1252."),
     ] = None,
+    data_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Read the path as this format instead of guessing from its name: movielens, amazon, "
+            "sequences, user-item-lines, tabular or unisrec.",
+        ),
+    ] = None,
 ) -> None:
     """Load, clean and describe a dataset: data card and cleaning report (every dropped row counted)."""
     from lmrec.data.cleaning import clean
@@ -69,6 +77,8 @@ def info(
     from lmrec.experiment.prepare import cleaning_config
 
     options: dict[str, Any] = {} if encoding is None else {"encoding": encoding}
+    if data_format is not None:
+        options["format"] = data_format  # an unknown one is load_dataset's DataError, listing the formats
     raw = load_dataset(dataset, path=data, **options) if data else load_dataset(dataset, **options)
     inter, report = clean(raw, cleaning_config(parse_pairs(clean_opt, "--clean")))
     card = data_card(inter, name=raw.name, timestamp_kind=report.timestamp_kind)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.data.loaders._source import DataSource, PathLike
+from lmrec.data.loaders._text import check_encoding_name
 from lmrec.data.loaders.amazon import load_amazon, load_amazon_metadata
 from lmrec.data.loaders.movielens import ML100K_RATING_FILES, load_movielens, load_movielens_file
 from lmrec.data.loaders.registry import DATASETS, DatasetEntry, find_entry
@@ -62,10 +63,13 @@ def load_dataset(
       as a MovieLens folder/zip/fold file, Amazon JSON reviews, a sequence file or a table.
     * `format` forces one of FORMATS; `columns` maps user/item/rating/timestamp for tables (and implies
       `format="tabular"`; without it a table's columns must be named user, item[, rating, timestamp]).
-    * `options` go to the format's loader (e.g. `sep`, `timestamp_format`, `item_text_from_reviews`).
+    * `options` go to the format's loader (e.g. `sep`, `timestamp_format`, `item_text_from_reviews`);
+      every loader takes `encoding`, whose name is checked here before anything is resolved or read.
     """
     if format is not None and format not in FORMATS:
         raise DataError(f"format must be one of {FORMATS}, not {format!r}")
+    if "encoding" in options:
+        check_encoding_name(options["encoding"])
     key = str(name_or_path)
     entry = find_entry(key)
     if entry is not None:

@@ -39,6 +39,12 @@ class DataSource:
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
             self.kind = "zip"
             self._members = self._zip_members()
+        elif self.path.is_file() and self.path.suffix.lower() == ".zip":
+            # is_zipfile looks for the end-of-archive record: a cut-off download or another format
+            raise DataError(
+                f"{self.path}: not a zip archive (no end-of-archive record): truncated (an interrupted "
+                "download?), damaged, or another format under a .zip name"
+            )
         elif self.path.is_file():
             self.kind = "file"
             self._members = {self.path.name: self.path.name}
@@ -48,18 +54,25 @@ class DataSource:
     def _zip_members(self) -> dict[str, str]:
         members: dict[str, str] = {}
         clashes: dict[str, list[str]] = {}
-        with zipfile.ZipFile(self.path) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                base = name.rsplit("/", 1)[-1]
-                if info.is_dir() or name.startswith(_IGNORED_PREFIXES) or base.startswith("._"):
-                    continue
-                if base in members:
-                    clashes.setdefault(base, [members[base]]).append(name)
-                members[base] = name
+        try:
+            infos = self._infolist()
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:  # a damaged central directory
+            raise DataError(f"{self.path}: the zip archive is damaged or truncated: {exc}") from None
+        for info in infos:
+            name = info.filename
+            base = name.rsplit("/", 1)[-1]
+            if info.is_dir() or name.startswith(_IGNORED_PREFIXES) or base.startswith("._"):
+                continue
+            if base in members:
+                clashes.setdefault(base, [members[base]]).append(name)
+            members[base] = name
         # A name that occurs twice cannot be addressed by base name; remember it to fail clearly on use.
         self._clashes = clashes
         return members
+
+    def _infolist(self) -> list[zipfile.ZipInfo]:
+        with zipfile.ZipFile(self.path) as zf:
+            return zf.infolist()
 
     def __repr__(self) -> str:
         return f"DataSource({str(self.path)!r}, kind={self.kind!r})"
@@ -121,8 +134,17 @@ class DataSource:
     @contextmanager
     def _open_raw(self, member: str) -> Iterator[IO[bytes]]:
         if self.kind == "zip":
-            with zipfile.ZipFile(self.path) as zf, zf.open(member) as fh:
-                yield fh
+            with zipfile.ZipFile(self.path) as zf:
+                try:
+                    fh = zf.open(member)
+                except (RuntimeError, NotImplementedError) as exc:  # encrypted, or deflate64 / unknown method
+                    raise DataError(
+                        f"{self.path}:{member}: the zip member cannot be read ({exc}); extract the archive "
+                        "with a tool that can and load the folder, or re-create it without encryption and "
+                        "with deflate compression"
+                    ) from None
+                with fh:
+                    yield fh
         else:
             path = self.path / member if self.kind == "folder" else self.path
             with open(path, "rb") as fh:

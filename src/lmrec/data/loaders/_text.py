@@ -20,6 +20,7 @@ import codecs
 
 import numpy as np
 
+from lmrec.data.loaders._source import detect_encoding
 from lmrec.errors import DataError
 
 BOM = b"\xef\xbb\xbf"
@@ -28,7 +29,10 @@ _HINT = "declare the encoding (load option encoding='latin-1', or --encoding lat
 
 def check_encoding_name(encoding: str) -> str:
     """`encoding` as given, after checking Python knows it and that it keeps ASCII (separators, digits,
-    newlines) as single bytes, which every reader here relies on."""
+    newlines) as single bytes, which every reader here relies on. Loaders call this before they read or
+    decode anything, so a misspelt name is this error and not a `LookupError` from deep inside a reader."""
+    if not isinstance(encoding, str):  # e.g. `encoding: 1` in an experiment file
+        raise DataError(f"encoding must be a name such as 'utf-8' or 'latin-1', not {encoding!r}")
     if encoding == "auto":
         return encoding
     try:
@@ -95,6 +99,17 @@ def strip_bom(data: bytes, encoding: str) -> bytes:
     if data.startswith(BOM) and (encoding == "auto" or is_utf8(encoding)):
         return data[len(BOM) :]
     return data
+
+
+def decode_text(data: bytes, label: str, encoding: str) -> str:
+    """A whole small file as text: checked by `check_text`, byte-order mark skipped, "auto" decided as UTF-8
+    when the bytes are valid UTF-8 and latin-1 otherwise (`_source.detect_encoding`)."""
+    encoding = check_encoding_name(encoding)
+    check_text(data, label, encoding)
+    data = strip_bom(data, encoding)
+    if encoding == "auto":
+        encoding = detect_encoding(data)
+    return data.decode(encoding)
 
 
 def decode_line(raw: bytes, label: str, line: int, encoding: str) -> str:

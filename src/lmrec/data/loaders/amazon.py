@@ -74,13 +74,15 @@ def load_amazon(
       `review_text_field` values (by time) of each item; for categories without metadata. Review text
       written after a test event is future information: a content model using it can leak.
     * `catalog_items`: "log" keeps metadata only for items that occur in the reviews; "all" keeps all.
-    * `encoding`: of the review file (JSON is UTF-8; a byte invalid in it is an error naming the line).
+    * `encoding`: of the review and metadata files (JSON is UTF-8; a byte invalid in it is an error naming
+      line and column; an unknown name is an error before anything is read).
 
     Ids (`reviewerID`, `asin`) must be JSON strings or integers (kept as their decimal text); an object,
     list, boolean or float there is an error naming file, line and field.
     """
     if review_text_k < 1:
         raise ValueError(f"review_text_k must be >= 1, not {review_text_k}")
+    encoding = check_encoding_name(encoding)
     source = DataSource(path)
     file = file or _reviews_file(source)
     label = source.label(file)
@@ -106,7 +108,7 @@ def load_amazon(
     text_fields: list[str] = []
     meta_source, meta_file = _meta_file(source, meta)
     if meta_file is not None:
-        cat, meta_problems, meta_info = load_amazon_metadata(meta_source, file=meta_file)
+        cat, meta_problems, meta_info = load_amazon_metadata(meta_source, file=meta_file, encoding=encoding)
         info.update(meta_info)
         info.update(catalog_problem_meta(meta_problems))
         catalog_frame, text_fields = cat.frame, list(cat.text_fields)
@@ -127,12 +129,15 @@ def load_amazon(
 
 
 def load_amazon_metadata(
-    path: PathLike | DataSource, *, file: str | None = None
+    path: PathLike | DataSource, *, file: str | None = None, encoding: str = "utf-8"
 ) -> tuple[ItemCatalog, list[Problem], dict[str, Any]]:
-    """Item metadata (2014 or 2018 layout) as a catalog indexed by asin; the first record of an asin wins."""
+    """Item metadata (2014 or 2018 layout) as a catalog indexed by asin; the first record of an asin wins.
+
+    `encoding` is the file's (default UTF-8, byte-order mark skipped; see `load_amazon`)."""
+    encoding = check_encoding_name(encoding)
     source = as_source(path)
     file = file or (source.names()[0] if source.kind == "file" else _only_meta(source))
-    df, lines, problems = read_json_lines(source, file, _META_FIELDS, id_fields=("asin",))
+    df, lines, problems = read_json_lines(source, file, _META_FIELDS, encoding, id_fields=("asin",))
     label = source.label(file)
     asin = str_ids(df["asin"])
     missing = asin.isna().to_numpy()

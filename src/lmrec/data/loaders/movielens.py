@@ -27,6 +27,7 @@ from lmrec.data.loaders._source import (
     int_ids,
     raw_frame,
 )
+from lmrec.data.loaders._text import check_encoding_name
 from lmrec.data.loaders.registry import GROUPLENS_BENCHMARK_TERMS, GROUPLENS_LATEST_TERMS, find_entry
 from lmrec.data.raw import Problem, RawLog
 from lmrec.errors import DataError
@@ -87,6 +88,7 @@ def load_movielens(
     file's (catalog files have their release's own); ids must be integers that fit int64, anything else
     is NA with its text in `bad_values`.
     """
+    encoding = check_encoding_name(encoding)
     path = Path(path)
     if path.is_file() and path.name in (*_RATING_FILES, *ML100K_RATING_FILES):
         if _FOLD_NAME.match(path.name) and path.name != "u.data":
@@ -116,6 +118,7 @@ def load_movielens_file(
     `folder_or_zip` is an ml-100k folder or zip, or a registered dataset name (resolved like
     `load_dataset` does: LMREC_DATA_HOME, cache, download). Used for the official rating-prediction folds.
     """
+    encoding = check_encoding_name(encoding)
     location = Path(folder_or_zip)
     if not location.exists() and find_entry(str(folder_or_zip)) is not None:
         # Imported here: download imports this package's registry, so a module-level import would cycle.

@@ -12,13 +12,19 @@ import pandas as pd
 
 from lmrec.data.loaders._delimited import read_delimited
 from lmrec.data.loaders._source import DataSource, PathLike
+from lmrec.data.loaders._text import check_encoding_name
 from lmrec.errors import DataError
 
 COLUMNS = ("user", "age", "gender", "occupation", "zip")
 
 
-def load_movielens_users(path: PathLike) -> pd.DataFrame:
-    """User demographics of a MovieLens 100K or 1M copy (folder or zip)."""
+def load_movielens_users(path: PathLike, *, encoding: str = "latin-1") -> pd.DataFrame:
+    """User demographics of a MovieLens 100K or 1M copy (folder or zip).
+
+    `encoding` defaults to latin-1, the encoding of the GroupLens releases (their user files are ASCII, so
+    UTF-8 reads them the same); a byte invalid in a declared encoding is an error naming line and column.
+    """
+    encoding = check_encoding_name(encoding)
     source = DataSource(path)
     if source.has("u.user"):
         name, sep, names = "u.user", "|", ["user", "age", "gender", "occupation", "zip"]
@@ -30,7 +36,7 @@ def load_movielens_users(path: PathLike) -> pd.DataFrame:
             f"files present: {source.names()}"
         )
     d = read_delimited(
-        source, name, sep=sep, header=False, names=names, quoting=False, encoding="latin-1",
+        source, name, sep=sep, header=False, names=names, quoting=False, encoding=encoding,
         text_columns=["zip", "occupation", "gender"],
     )  # fmt: skip
     label = source.label(name)

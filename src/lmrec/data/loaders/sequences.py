@@ -70,11 +70,12 @@ def load_sequences(
     """
     if layout not in ("auto", "sequence", "pairs"):
         raise ValueError(f"layout must be 'auto', 'sequence' or 'pairs', not {layout!r}")
+    encoding = check_encoding_name(encoding)
     source = DataSource(path)
     file = file or _only_text_file(source)
     label = source.label(file)
     data = source.read_bytes(file)
-    check_text(data, label, check_encoding_name(encoding), 1)
+    check_text(data, label, encoding, 1)
     data = strip_bom(data, encoding)
     tokens, line_of, n_lines = _tokens(data, id_type, "latin-1" if encoding == "auto" else encoding)
     if tokens.size == 0:

@@ -1,14 +1,14 @@
 """Any CSV / TSV / Parquet interaction table, given which columns hold user, item, rating and time.
 
 CSV/TSV go through the two-pass reader of `_delimited` (exact line numbers, malformed lines listed as
-Problems, pandas C engine for speed). Parquet is read with pyarrow, mapped columns only, integer ids
-downcast, so a 20M-row log stays at roughly 30 bytes per row.
+Problems, pandas C engine for speed). Parquet is read with pyarrow (`_parquet`: a damaged file or a column of
+the wrong type is a `DataError`), mapped columns only, integer ids downcast, so a 20M-row log stays at
+roughly 30 bytes per row.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.loaders._delimited import read_delimited
+from lmrec.data.loaders._parquet import ParquetColumns, parquet_column_names
 from lmrec.data.loaders._source import (
     NOT_A_NUMBER,
     NOT_AN_INTEGER_ID,
@@ -25,12 +26,14 @@ from lmrec.data.loaders._source import (
     PathLike,
     Unparsed,
     auto_ids,
+    detect_encoding,
     id_warning,
     int_ids,
     positions,
     raw_frame,
     str_ids,
 )
+from lmrec.data.loaders._text import check_encoding_name
 from lmrec.data.loaders.registry import UNKNOWN_TERMS
 from lmrec.data.raw import RawLog
 from lmrec.errors import DataError
@@ -69,6 +72,10 @@ class ColumnMapping:
     def used(self) -> list[str]:
         return [c for c in (self.user, self.item, self.rating, self.timestamp) if c is not None]
 
+    def roles(self) -> dict[str, str]:
+        """Role (user, item, rating, timestamp) -> column name, for the mapped roles."""
+        return {k: v for k, v in vars(self).items() if v is not None}
+
 
 def load_table(
     path: PathLike,
@@ -98,14 +105,16 @@ def load_table(
       with a warning in `meta["warnings"]` naming the first line that made it text; "int" makes every
       other value NA (listed in `bad_values`); "str" keeps the text.
     * `encoding`: of the file (default UTF-8; a byte-order mark is skipped); a byte invalid in it is an
-      error naming line and column.
+      error naming line and column, and an unknown encoding name is an error before anything is read.
     * `explicit`: whether ratings are explicit stars (default: a rating column is mapped).
 
-    A mapped column that the file lacks raises `DataError` naming the file and its columns. Without a
-    timestamp column each event gets its position within its user's events, in file order.
+    A mapped column that the file lacks raises `DataError` naming the file and its columns; so does a
+    Parquet file pyarrow cannot read or a Parquet column whose type cannot hold its role (see `_parquet`).
+    Without a timestamp column each event gets its position within its user's events, in file order.
     """
     if timestamp_unit not in _UNITS:
         raise ValueError(f"timestamp_unit must be one of {sorted(_UNITS)}, not {timestamp_unit!r}")
+    encoding = check_encoding_name(encoding)
     source = DataSource(path)
     file = file or _only_table(source)
     suffixes = [s.lower() for s in Path(file).suffixes]
@@ -115,7 +124,7 @@ def load_table(
         columns.update({k: k for k in ("rating", "timestamp") if k in present})
     mapping = ColumnMapping.coerce(columns)
     if ".parquet" in suffixes or ".pq" in suffixes:
-        df: Any = _ParquetColumns(source, file, mapping)
+        df: Any = ParquetColumns(source, file, mapping.roles())
         lines = df.lines
         problems: list[Any] = []
         fmt = "parquet"
@@ -167,7 +176,7 @@ def load_table(
         "license": license,
         "timestamp_kind": kind,
         "explicit": mapping.rating is not None if explicit is None else explicit,
-        "columns": {k: v for k, v in vars(mapping).items() if v is not None},
+        "columns": mapping.roles(),
     }
     if warnings:
         meta["warnings"] = warnings
@@ -182,11 +191,18 @@ def load_split_files(
     valid: PathLike | None,
     test: PathLike,
     columns: ColumnMapping | Mapping[str, str | None] | None = None,
+    *,
+    encoding: str = "utf-8",
     **options: Any,
 ) -> tuple[RawLog, RawLog | None, RawLog]:
-    """User-supplied train / valid / test files (valid may be None), each read with `load_table`."""
+    """User-supplied train / valid / test files (valid may be None), each read with `load_table`.
+
+    `encoding` is the three files' (see `load_table`); an unknown name is an error before any is read.
+    """
     mapping = ColumnMapping.coerce(columns)
-    parts = [None if p is None else load_table(p, mapping, **options) for p in (train, valid, test)]
+    encoding = check_encoding_name(encoding)
+    paths = (train, valid, test)
+    parts = [None if p is None else load_table(p, mapping, encoding=encoding, **options) for p in paths]
     return parts[0], parts[1], parts[2]  # type: ignore[return-value]
 
 
@@ -197,14 +213,12 @@ def _column_names(
     if names is not None:
         return list(names)
     if any(s.lower() in (".parquet", ".pq") for s in Path(file).suffixes):
-        import pyarrow.parquet as pq
-
-        local = source.local_path(file)
-        return list(
-            pq.read_schema(str(local) if local is not None else io.BytesIO(source.read_bytes(file))).names
-        )
+        return parquet_column_names(source, file)
     with source.open(file) as fh:
-        first = fh.readline().decode(encoding, errors="replace").removeprefix("\ufeff")
+        line = fh.readline()
+    # `encoding` was checked by the caller; "auto" is decided on this line as read_delimited decides it
+    codec = detect_encoding(line) if encoding == "auto" else encoding
+    first = line.decode(codec, errors="replace").removeprefix("\ufeff")
     # a file with bare carriage returns is one "line" here; read_delimited reports it with its line
     first = (first.splitlines() or [""])[0]
     delimiter = sep or next((_SEPARATORS[s] for s in Path(file).suffixes if s in _SEPARATORS), ",")
@@ -222,27 +236,6 @@ def _only_table(source: DataSource) -> str:
     if len(tables) != 1:
         raise DataError(f"{source.path}: expected exactly one table file, found {tables}; name one")
     return tables[0]
-
-
-class _ParquetColumns:
-    """Columns of a Parquet file, each read only when asked for: peak memory is one column, not the table."""
-
-    def __init__(self, source: DataSource, file: str, mapping: ColumnMapping) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        local = source.local_path(file)
-        where: Any = str(local) if local is not None else pa.BufferReader(source.read_bytes(file))
-        self.file = pq.ParquetFile(where, memory_map=local is not None)
-        present = self.file.schema_arrow.names
-        missing = [c for c in mapping.used() if c not in present]
-        if missing:
-            raise DataError(f"{source.label(file)}: no column(s) {missing}; the file has columns {present}")
-        n = self.file.metadata.num_rows
-        self.lines = np.arange(1, n + 1, dtype=np.int32 if n < 2**31 - 1 else np.int64)
-
-    def __getitem__(self, name: str) -> pd.Series:
-        return self.file.read(columns=[name]).column(0).to_pandas()
 
 
 def _timestamps(col: pd.Series, label: str, name: str, fmt: str | None, unit: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 """UniSRec / RecBole atomic files: a published leave-one-out split plus one text per item.
 
 A dataset `<D>` (e.g. `Scientific`, Hou et al., KDD 2022; also used by VQ-Rec) is six TAB-separated
-UTF-8 files:
+UTF-8 files (another encoding can be declared with `encoding=`):
 
 * `<D>.train.inter`, `<D>.valid.inter`, `<D>.test.inter`: header `user_id:token  item_id_list:token_seq
   item_id:token`, then one row per prediction: a user index, the space-separated item indices before the
@@ -16,11 +16,15 @@ then the training targets, the valid target, the test target), checks every row 
 against it, and returns one event per sequence position: raw ids from the index files, timestamp = the
 position (the files hold no times), repeated (user, item) pairs kept, and `RawLog.given_parts` marking
 the published split, which the split method `given` keeps exactly. Anything malformed or inconsistent is
-a `DataError` naming the file, line and column: a published split is used as is or not at all.
+a `DataError` naming the file, line and column: a published split is used as is or not at all. An index
+is an ASCII decimal written without leading zeros (`012`, `1.0` or a non-ASCII digit are errors, never the
+index 12 or 1); a token_seq is indices separated by spaces (empty tokens from repeated spaces are skipped,
+as RecBole does).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +33,7 @@ import pandas as pd
 
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.loaders._source import DataSource, PathLike, raw_frame, short
+from lmrec.data.loaders._text import check_encoding_name, decode_text
 from lmrec.data.loaders.registry import UNKNOWN_TERMS
 from lmrec.data.raw import RawLog
 from lmrec.errors import DataError
@@ -38,6 +43,8 @@ TEXT_ID, TEXT = "item_id:token", "text:token_seq"
 PARTS = ("train", "valid", "test")
 SUFFIXES = (*(f".{p}.inter" for p in PARTS), ".user2index", ".item2index", ".text")
 """The files of a dataset `<D>`: `<D>` + each suffix."""
+_INDEX = re.compile(r"0|[1-9][0-9]*", re.ASCII)
+"""An index as the files write it: `str(int)`."""
 
 
 def load_unisrec(
@@ -47,22 +54,26 @@ def load_unisrec(
     max_history: int = 50,
     name: str | None = None,
     license: str = UNKNOWN_TERMS,
+    encoding: str = "utf-8",
 ) -> RawLog:
     """Load UniSRec atomic files from a folder or zip (`dataset` picks `<D>` when it holds several).
 
     `max_history` is the truncation length of the histories (UniSRec's MAX_ITEM_LIST_LENGTH, 50): a history
-    must be the whole prefix before its target, or exactly its last `max_history` items.
+    must be the whole prefix before its target, or exactly its last `max_history` items. `encoding` is the
+    six files' (default UTF-8, byte-order mark skipped); a byte invalid in it is an error naming file, line
+    and column.
     """
     if max_history < 1:
         raise ValueError(f"max_history must be >= 1, not {max_history}")
+    encoding = check_encoding_name(encoding)
     source = DataSource(path)
     prefix = dataset or _prefix(source)
     missing = [prefix + s for s in SUFFIXES if not source.has(prefix + s)]
     if missing:
         raise DataError(f"{source.path}: UniSRec dataset {prefix!r} lacks {missing}")
-    users = _read_index(source, prefix + ".user2index")
-    items = _read_index(source, prefix + ".item2index")
-    rows = {p: _read_inter(source, f"{prefix}.{p}.inter", users, items) for p in PARTS}
+    users = _read_index(source, prefix + ".user2index", encoding)
+    items = _read_index(source, prefix + ".item2index", encoding)
+    rows = {p: _read_inter(source, f"{prefix}.{p}.inter", users, items, encoding) for p in PARTS}
     seqs = _rebuild(rows, users, max_history)
     labels = [source.label(f"{prefix}.{p}.inter") for p in PARTS]
     frame = raw_frame(
@@ -73,7 +84,7 @@ def load_unisrec(
         pd.Categorical.from_codes(seqs.file, categories=labels),
         seqs.line,
     )
-    catalog = _read_text(source, prefix + ".text")
+    catalog = _read_text(source, prefix + ".text", encoding)
     pairs = pd.DataFrame({"u": seqs.user, "i": seqs.item})
     meta: dict[str, Any] = {
         "source": str(source.path),
@@ -107,13 +118,9 @@ def _prefix(source: DataSource) -> str:
 # --- reading ------------------------------------------------------------------------------------------
 
 
-def _lines(source: DataSource, file: str) -> tuple[str, list[str]]:
+def _lines(source: DataSource, file: str, encoding: str) -> tuple[str, list[str]]:
     label = source.label(file)
-    try:
-        text = source.read_bytes(file).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = source.read_bytes(file)[: exc.start].count(b"\n") + 1
-        raise DataError(f"{label}:{line}: not UTF-8 ({exc.reason})") from exc
+    text = decode_text(source.read_bytes(file), label, encoding)  # bad bytes: line and column
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -150,14 +157,17 @@ class _Index:
     known: np.ndarray
 
 
-def _read_index(source: DataSource, file: str) -> _Index:
-    label, lines = _lines(source, file)
+def _read_index(source: DataSource, file: str, encoding: str) -> _Index:
+    label, lines = _lines(source, file, encoding)
     raw: dict[int, str] = {}
     seen: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         key, value = _fields(label, number, line, 2, "raw id, index")
-        if not value.isdigit():
-            raise DataError(f"{label}:{number}: column 2 (index) = {value!r} is not a non-negative integer")
+        if not _INDEX.fullmatch(value):
+            raise DataError(
+                f"{label}:{number}: column 2 (index) = {short(value, 40)!r} is not a non-negative integer "
+                "written in ASCII digits without leading zeros"
+            )
         if not key:
             raise DataError(f"{label}:{number}: column 1 (raw id) is empty")
         if key in seen:
@@ -191,8 +201,8 @@ class _Rows:
     line: list[int] = field(default_factory=list)
 
 
-def _read_inter(source: DataSource, file: str, users: _Index, items: _Index) -> _Rows:
-    label, lines = _lines(source, file)
+def _read_inter(source: DataSource, file: str, users: _Index, items: _Index, encoding: str) -> _Rows:
+    label, lines = _lines(source, file, encoding)
     iu, ih, it = _header(label, lines, (USER, HISTORY, TARGET))
     width = len(lines[0].split("\t"))
     header = lines[0].split("\t")
@@ -200,17 +210,22 @@ def _read_inter(source: DataSource, file: str, users: _Index, items: _Index) -> 
     for number, line in enumerate(lines[1:], start=2):
         f = _fields(label, number, line, width, ", ".join(header))
         out.user.append(_id(f[iu], users, label, number, USER, iu))
-        history = f[ih].split(" ") if f[ih].strip() else []
-        out.history.append([_id(t, items, label, number, HISTORY, ih) for t in history])
+        history = [t for t in f[ih].split(" ") if t]  # RecBole skips empty tokens too
+        out.history.append([_id(t, items, label, number, HISTORY, ih, f[ih]) for t in history])
         out.target.append(_id(f[it], items, label, number, TARGET, it))
         out.line.append(number)
     return out
 
 
-def _id(token: str, index: _Index, label: str, number: int, column: str, at: int) -> int:
-    if not token.isdigit():
+def _id(
+    token: str, index: _Index, label: str, number: int, column: str, at: int, seq: str | None = None
+) -> int:
+    if not _INDEX.fullmatch(token):
+        where = "" if seq is None else f" in {short(seq, 80)!r}"
+        rule = "" if seq is None else "; a token_seq is item indices separated by spaces"
         raise DataError(
-            f"{label}:{number}: column {at + 1} ({column}): {token!r} is not a non-negative integer"
+            f"{label}:{number}: column {at + 1} ({column}): {short(token, 40)!r}{where} is not a "
+            f"non-negative integer written in ASCII digits without leading zeros{rule}"
         )
     value = int(token)
     if value >= index.known.size or not index.known[value]:
@@ -220,8 +235,8 @@ def _id(token: str, index: _Index, label: str, number: int, column: str, at: int
     return value
 
 
-def _read_text(source: DataSource, file: str) -> ItemCatalog:
-    label, lines = _lines(source, file)
+def _read_text(source: DataSource, file: str, encoding: str) -> ItemCatalog:
+    label, lines = _lines(source, file, encoding)
     ii, it = _header(label, lines, (TEXT_ID, TEXT))
     width = len(lines[0].split("\t"))
     ids: list[str] = []
