@@ -40,3 +40,18 @@ class UnknownIdError(LmrecError, KeyError):
 class CapabilityError(LmrecError, ValueError):
     """A model was asked for something it does not declare it can do; the message names the capability
     and a model that has it."""
+
+
+def yaml_problem(exc: Exception) -> str:
+    """One line for a PyYAML error: "line L, column C: <problem> (<context> at line l, column c)", with
+    1-based positions; PyYAML's own text spreads them over five or more lines with a caret drawing."""
+    import yaml
+
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return " ".join(str(exc).split())  # e.g. a reader error: its own text, on one line
+    mark = exc.problem_mark
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    if exc.context:
+        at = exc.context_mark
+        text += f" ({exc.context}" + (f" at line {at.line + 1}, column {at.column + 1})" if at else ")")
+    return text

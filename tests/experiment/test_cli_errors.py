@@ -129,6 +129,34 @@ def test_data_info_input_errors_are_one_line(tmp_path: Path) -> None:
     user_error(["data", "info", str(table), "--format", "nope"], "format must be one of", "'nope'")
 
 
+def test_click_usage_errors_are_one_line_naming_the_option(folder: Path) -> None:
+    """Issue 17 item 7: a wrong type, an unknown option or command, a missing option or a value outside a
+    declared range printed typer's five-to-six-line box; now one line naming the option and the help."""
+    pop = str(folder / "pop")
+    user_error(
+        ["recommend", "--model", pop, "--user", "1", "-n", "abc"],
+        "Invalid value for '-n'",
+        "valid integer",
+        "'lmrec recommend --help'",
+    )
+    user_error(["serve", pop, "--max-body-bytes", "0"], "--max-body-bytes", "'lmrec serve --help'")
+    user_error(["recommend", "--user", "1"], "Missing option '--model'")
+    user_error(["train", "--bogus"], "No such option: --bogus", "'lmrec train --help'")
+    user_error(["--bogus"], "No such option: --bogus", "'lmrec --help'")
+    user_error(["data", "infoo"], "No such command 'infoo'", "'lmrec data --help'")
+    # a group called without a sub-command still prints its help (a usage error click shows as help)
+    res = runner.invoke(app, ["data"])
+    assert res.exit_code == 2 and "Usage" in res.output and "error:" not in res.output
+
+
+def test_bad_yaml_is_one_line_with_line_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodels: [pop,\nsplit: 3\n")
+    user_error(
+        ["run", str(bad)], str(bad), "not valid YAML: line 4, column 1", "flow sequence at line 2, column 9"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -137,6 +165,8 @@ def test_data_info_input_errors_are_one_line(tmp_path: Path) -> None:
         (["recommend", "--model", "{pop}", "--user", "1", "-n", "0"], "-n must be a positive integer, got 0"),
         (["recommend", "--model", "{pop}", "--user", "abc"], "['abc']"),
         (["train", "--data", "{prep}", "--model", "ease", "--out", "{tmp}", "--param", "reg=abc"], "reg=abc"),
+        (["recommend", "--model", "{pop}", "--user", "1", "-n", "abc"], "valid integer"),
+        (["serve", "{pop}", "--max-body-bytes", "0"], "--max-body-bytes"),
     ],
 )
 def test_a_real_process_prints_one_line_and_exits_2(

@@ -30,7 +30,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from lmrec.errors import ConfigError
+from lmrec.errors import ConfigError, yaml_problem
 from lmrec.experiment.config import STRICT, CleaningSpec, Experiment, ModelSpec
 from lmrec.models.params import expected, fits, param_types
 
@@ -442,7 +442,7 @@ def load_yaml(path: str | Path, what: str, parse_document: Callable[..., T]) -> 
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     try:
         return parse_document(data, base_dir=path.parent.resolve())
     except ConfigError as exc:

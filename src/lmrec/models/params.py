@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from lmrec.errors import ConfigError
+from lmrec.errors import ConfigError, yaml_problem
 
 _EXPECTS = {bool: "a boolean (true or false)", int: "an integer", float: "a float", str: "a string"}
 _TRUE = ("true", "yes", "on", "1")
@@ -130,5 +130,5 @@ def parse_param(config_class: type, name: str, text: str, who: str) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{who}: {name} is not valid YAML ({text!r}): {exc}") from None
+            raise ConfigError(f"{who}: {name} is not valid YAML ({text!r}): {yaml_problem(exc)}") from None
     raise ConfigError(f"{who}: {_expects(name, declared[name])}, got {text!r}")
