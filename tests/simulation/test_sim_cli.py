@@ -118,6 +118,43 @@ def test_simulate_writes_results_and_resumes(sim_file: Path, tmp_path: Path) -> 
     pd.testing.assert_frame_equal(pd.read_parquet(out / "per_round.parquet"), table)
 
 
+def test_resume_adds_a_new_policy_to_a_finished_folder(sim_file: Path, tmp_path: Path) -> None:
+    """A finished folder (no partial files) plus a policy added to the configuration: `--resume` runs the
+    new policy alone, keeps the finished runs' rows unchanged, and writes one folder with all of them."""
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["simulate", str(sim_file), "--out", str(out), "--quiet"])
+    assert first.exit_code == 0, first.output
+    table = pd.read_parquet(out / "per_round.parquet")
+    grown = {
+        **BASE,
+        "policies": [
+            *BASE["policies"],
+            {"name": "pop", "label": "pop+eps", "refit_every": 2, "rerank": "epsilon"},
+        ],
+    }
+    path = tmp_path / "grown.yaml"
+    path.write_text(yaml.safe_dump(grown))
+    (tmp_path / "events.csv").write_bytes((sim_file.parent / "events.csv").read_bytes())
+    again = runner.invoke(app, ["simulate", str(path), "--out", str(out), "--quiet", "--resume"])
+    assert again.exit_code == 0, again.output
+    results = json.loads((out / "results.json").read_text())
+    assert [(r["policy"], r.get("resumed", False)) for r in results["runs"]] == [
+        ("pop", True),
+        ("pop", True),
+        ("itemknn+mmr", True),
+        ("itemknn+mmr", True),
+        ("pop+eps", False),
+        ("pop+eps", False),
+    ]
+    both = pd.read_parquet(out / "per_round.parquet")
+    pd.testing.assert_frame_equal(both[both["policy"] != "pop+eps"].reset_index(drop=True), table)
+    assert set(results["summary"]) == {"pop", "itemknn+mmr", "pop+eps"}
+    # without --resume the finished folder is run again from scratch
+    fresh = runner.invoke(app, ["simulate", str(path), "--out", str(out), "--quiet"])
+    assert fresh.exit_code == 0, fresh.output
+    assert not any(r.get("resumed") for r in json.loads((out / "results.json").read_text())["runs"])
+
+
 def test_user_error_is_one_line_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**BASE, "loop": {"rounds": "many"}}))

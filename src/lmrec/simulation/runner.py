@@ -13,8 +13,9 @@ Files written to the output folder:
 Resuming: after every finished (policy, seed) run, its rows and record go to partial_per_round.parquet and
 partial_runs.json, each run keyed by a fingerprint of everything that decides its numbers (data, cleaning,
 users, choice, churn, loop, world seed, the policy and the seed). `resume=True` reuses the runs whose
-fingerprint matches and runs only the rest; without it a previous partial state is discarded. Both partial
-files are removed once results.json is written.
+fingerprint matches and runs only the rest, from the partial files or, when there are none, from a finished
+folder's results.json and per_round.parquet (so a policy added to a configuration is run alone); without it a
+previous partial state is discarded. Both partial files are removed once results.json is written.
 """
 
 from __future__ import annotations
@@ -89,9 +90,14 @@ def build_world(sim: Simulation, data: Any, catalog: Any) -> tuple[World, dict[s
 
 
 def _load_partial(folder: Path) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    """Runs already done in `folder`, keyed by fingerprint, and their per-round rows: the partial state
+    of an interrupted run if there is one, else the runs of a finished one (results.json and
+    per_round.parquet), so that policies added to a configuration run alone."""
     path, rows_path = folder / PARTIAL_RUNS, folder / PARTIAL_ROWS
     if not path.exists():
-        return {}, pd.DataFrame()
+        path, rows_path = folder / "results.json", folder / "per_round.parquet"
+        if not path.exists():
+            return {}, pd.DataFrame()
     if not rows_path.exists():
         raise ConfigError(f"{path}: its per-round rows {rows_path.name} are missing; run without --resume")
     runs = {r["fingerprint"]: r for r in json.loads(path.read_text())["runs"]}
@@ -120,7 +126,7 @@ def simulate(
     if not resume:
         for name in (PARTIAL_RUNS, PARTIAL_ROWS):
             (folder / name).unlink(missing_ok=True)
-    done, done_rows = _load_partial(folder)
+    done, done_rows = _load_partial(folder) if resume else ({}, pd.DataFrame())
     data, catalog = load_data(sim, data_path)
     t_world = time.perf_counter()
     world, fits = build_world(sim, data, catalog)
