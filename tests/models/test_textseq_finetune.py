@@ -125,6 +125,45 @@ def test_tower_blocks_never_drop_out_while_training(tmp_path: Path) -> None:
         np.testing.assert_allclose(tower().numpy()[1:], features.vectors, atol=1e-6)
 
 
+def test_one_training_step_encodes_its_items_once(tmp_path: Path) -> None:
+    """The reads of one step (input tokens, scoring rows) share one pass through the top blocks; a new
+    `active` set starts a new pass; eval mode reads the cache, and a refresh is seen by the whitening."""
+    import torch
+
+    from lmrec.models.sequential.text_adaptor import TextAdaptorItems, zca_whitening
+    from lmrec.text.encoders import make_encoder
+    from lmrec.text.finetune import TopLayerTower
+
+    _, features = _case(tmp_path)
+    encoder = make_encoder((features.recipe or {})["encoder"])
+    tower = TopLayerTower(encoder, features.texts, layers=1, max_tokens=8, frozen=features.vectors)
+    n = len(features.texts)
+    text = torch.zeros(n + 1, features.dim)
+    items = TextAdaptorItems(
+        text, torch.ones(n + 1), 8, n_experts=2, whitening="zca", transductive=False, id_dropout=0.0,
+        adaptor_dropout=0.0, whiten=zca_whitening(features.vectors),
+    )  # fmt: skip
+    items.text_tower = tower
+    calls = []
+    encode = tower.encode_rows
+    tower.encode_rows = lambda rows: (calls.append(len(rows)), encode(rows))[1]  # type: ignore[method-assign]
+    tower.train()
+    tower.active = torch.tensor([0, 3, 5])
+    first = items(torch.tensor([[1, 4, 6]]))
+    rows = items.rows(tower.active + 1)
+    assert calls == [3]
+    (first.sum() + rows.sum()).backward()  # one graph, both reads
+    assert any(p.grad is not None for p in tower.blocks.parameters())
+    tower.active = torch.tensor([1, 2])
+    items.rows(tower.active + 1)
+    assert calls == [3, 2]
+    tower.eval()
+    before = items.whitened().clone()
+    with torch.no_grad():
+        tower.cache[1:] += 1.0  # what a refresh does: the cache changes in place
+    assert not torch.allclose(items.whitened(), before)
+
+
 def test_batch_softmax_equals_the_full_softmax_when_every_item_is_a_candidate(tmp_path: Path) -> None:
     """The fine-tuning loss (softmax over the batch's items, Horvitz-Thompson weighted) is exactly the
     full-softmax loss when every item is a candidate with inclusion probability 1; with fewer candidates

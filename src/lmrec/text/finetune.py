@@ -108,8 +108,8 @@ class TopLayerTower(nn.Module):
         )
         self.register_buffer("origin", torch.zeros_like(self.frozen), persistent=False)
         self.register_buffer("cache", torch.zeros(len(texts) + 1, lower.shape[2]))
-        self.active: torch.Tensor | None = None
-        """Item rows (0-based) re-encoded with gradients in the next forward pass; None: cache only."""
+        self._active: torch.Tensor | None = None
+        self._fresh: torch.Tensor | None = None
         with torch.no_grad():  # the untrained blocks' output: the delta is measured from it
             self.eval()
             for rows in _chunks(len(texts)):
@@ -146,11 +146,27 @@ class TopLayerTower(nn.Module):
             self.cache[rows + 1] = self.encode_rows(rows)
         self.train(was)
 
+    @property
+    def active(self) -> torch.Tensor | None:
+        """Item rows (0-based) re-encoded with gradients in training-mode forward passes; None: cache
+        only. Setting it starts a new training step."""
+        return self._active
+
+    @active.setter
+    def active(self, rows: torch.Tensor | None) -> None:
+        self._active, self._fresh = rows, None
+
     def forward(self) -> torch.Tensor:
-        if self.active is None or not self.training:
+        """The catalog's text vectors: the cache, with the active rows re-encoded with gradients.
+
+        The re-encoded table is kept until `active` is set again, so the several reads of one training
+        step (the input tokens, the scoring rows) share one pass through the top blocks and one autograd
+        graph; re-encoding per read doubled the cost of a fine-tuning step."""
+        if self._active is None or not self.training:
             return self.cache
-        fresh = self.encode_rows(self.active)
-        return self.cache.index_put((self.active + 1,), fresh)
+        if self._fresh is None:
+            self._fresh = self.cache.index_put((self._active + 1,), self.encode_rows(self._active))
+        return self._fresh
 
 
 def _chunks(n: int) -> list[torch.Tensor]:

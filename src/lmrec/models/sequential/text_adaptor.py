@@ -96,6 +96,8 @@ class TextAdaptorItems(nn.Module):
         self.text_tower: nn.Module | None = None
         self._white: torch.Tensor = torch.empty(0)
         self._white_key: tuple[int, ...] | None = None
+        self._tower_src: tuple[torch.Tensor, int] | None = None  # tower output last whitened, its result
+        self._tower_white: torch.Tensor = torch.empty(0)
         if transductive:
             self.ids = nn.Embedding(n_tokens, dim, padding_idx=0)
             nn.init.normal_(self.ids.weight, std=dim**-0.5)
@@ -116,8 +118,12 @@ class TextAdaptorItems(nn.Module):
         text = self.text_vectors()
         if self.whitening != "zca":
             return text
-        if self.text_tower is not None:
-            return (text - self.white_mean) @ self.white_w
+        if self.text_tower is not None:  # one whitening per tower output (the reads of one training step)
+            # the tower returns its cache (refreshed in place: the version changes) or a fresh table
+            src = (text, text._version)
+            if self._tower_src is None or self._tower_src[0] is not src[0] or self._tower_src[1] != src[1]:
+                self._tower_white, self._tower_src = (text - self.white_mean) @ self.white_w, src
+            return self._tower_white
         # identity and version of each buffer: in-place updates bump the version, `add_items` swaps in a
         # longer tensor
         buffers = (self.text, self.white_mean, self.white_w)
