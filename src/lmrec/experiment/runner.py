@@ -91,8 +91,7 @@ def _users_with_targets(targets: sp.csr_matrix) -> np.ndarray:
 def _with_threads(exp: Experiment, klass: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
     """torch models take the experiment's thread count unless their params set one (recorded in config)."""
     names = getattr(klass.config_class, "__dataclass_fields__", {})
-    torch_model = klass.uses_sequences or klass.uses_item_features
-    if exp.threads and torch_model and "num_threads" in names and "num_threads" not in params:
+    if exp.threads and klass.uses_torch and "num_threads" in names and "num_threads" not in params:
         return {**params, "num_threads": exp.threads}
     return params
 
