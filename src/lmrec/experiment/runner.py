@@ -134,6 +134,8 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     info = getattr(model, "training_", None) or {}
     keys = ("epochs_run", "best_epoch", "best_valid", "metric", "seconds_per_epoch", "stopped_early")
     out = {k: info[k] for k in keys if k in info}
+    if info.get("diagnostics"):  # facts a model records about its fit (CFGAN: the generator's collapse)
+        out["diagnostics"] = info["diagnostics"]
     if info.get("resumed_after_epoch"):  # continued from a checkpoint of a stopped run (`--resume`)
         out["resumed_after_epoch"] = info["resumed_after_epoch"]
         out["resumed_seconds"] = info.get("resumed_seconds", 0.0)
