@@ -202,3 +202,13 @@ def test_identity_collapse_flags_an_identity_like_generator() -> None:
     assert some["users"] == 2
     given = identity_collapse(fitted, history=data.csr()[[0, 1]])
     assert given == some
+
+
+def test_identity_collapse_in_blocks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lmrec.models.cfgan import diagnostics
+
+    data = random_interactions()
+    model = CFGAN(**{**SMALL, "epochs": 2}).fit(data, seed=0)
+    whole = collapse_stats(model.generate(data.csr()), data.csr(), k=5)
+    monkeypatch.setattr(diagnostics, "BLOCK", 7)
+    assert identity_collapse(model, k=5) == whole
