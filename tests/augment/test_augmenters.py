@@ -23,6 +23,9 @@ from lmrec.eval import evaluate_ranking
 from lmrec.models.knn import ItemKNN
 
 METHODS = sorted(AUGMENTERS)
+FAST: dict[str, dict[str, object]] = {"cfgan": {"epochs": 5, "num_threads": 1}}
+"""Per-method params that keep these contract tests quick (cfgan trains a GAN; its own tests check what
+it learns)."""
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,8 @@ def features(log: Interactions) -> ItemFeatures:
 def run(
     method: str, data: Interactions, features: ItemFeatures, seed: int = 1, **common: object
 ) -> Augmented:
-    return make_augmenter(method, **common).augment(data, seed=seed, item_features=features)  # type: ignore[arg-type]
+    augmenter = make_augmenter(method, FAST.get(method), **common)  # type: ignore[arg-type]
+    return augmenter.augment(data, seed=seed, item_features=features)
 
 
 def pairs(data: Interactions) -> set[tuple[int, int]]:

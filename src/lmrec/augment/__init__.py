@@ -1,6 +1,6 @@
 """Training-data augmentation: pseudo-interactions added to a model's fit data, marked as synthetic.
 
-One interface (`Augmenter.augment(train, seed=..., item_features=...) -> Augmented`) and four methods,
+One interface (`Augmenter.augment(train, seed=..., item_features=...) -> Augmented`) and five methods,
 judged by the same numbers in an experiment (`augmentation:` on a model entry):
 
 | method | pseudo-items for a user |
@@ -9,6 +9,7 @@ judged by the same numbers in an experiment (`augmentation:` on a model entry):
 | `popularity` | drawn by popularity^exponent (Gumbel-top-k) |
 | `itemknn` | the top item-kNN votes of the user's items (item-item cosine) |
 | `text` | the items whose pretrained text embedding is closest to the user's items |
+| `cfgan` | the items a CFGAN generator fitted on the data rates highest for the user |
 
 Pseudo-items are prepended to each user's timeline (before the first real event); see `base`.
 """

@@ -91,8 +91,7 @@ def _users_with_targets(targets: sp.csr_matrix) -> np.ndarray:
 def _with_threads(exp: Experiment, klass: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
     """torch models take the experiment's thread count unless their params set one (recorded in config)."""
     names = getattr(klass.config_class, "__dataclass_fields__", {})
-    torch_model = klass.uses_sequences or klass.uses_item_features
-    if exp.threads and torch_model and "num_threads" in names and "num_threads" not in params:
+    if exp.threads and klass.uses_torch and "num_threads" in names and "num_threads" not in params:
         return {**params, "num_threads": exp.threads}
     return params
 
@@ -135,6 +134,8 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     info = getattr(model, "training_", None) or {}
     keys = ("epochs_run", "best_epoch", "best_valid", "metric", "seconds_per_epoch", "stopped_early")
     out = {k: info[k] for k in keys if k in info}
+    if info.get("diagnostics"):  # facts a model records about its fit (CFGAN: the generator's collapse)
+        out["diagnostics"] = info["diagnostics"]
     if info.get("resumed_after_epoch"):  # continued from a checkpoint of a stopped run (`--resume`)
         out["resumed_after_epoch"] = info["resumed_after_epoch"]
         out["resumed_seconds"] = info.get("resumed_seconds", 0.0)

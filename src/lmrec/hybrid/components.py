@@ -112,6 +112,7 @@ class HybridRecommender(Recommender):
     uses_sequences: ClassVar[bool] = True
     uses_item_features: ClassVar[bool] = True
     supports_validation: ClassVar[bool] = True
+    uses_torch: ClassVar[bool] = True  # `num_threads` reaches the torch components
 
     def _component_specs(self) -> tuple[dict[str, Any], ...]:
         raise NotImplementedError

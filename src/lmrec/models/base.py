@@ -23,6 +23,8 @@ model lacks it:
   re-derived from that history (ALS, BPR). The service scores users with new events that way, so the
   events move their vector; `folds_in()` answers for an instance (a hybrid: when a component can).
 - `has_similar_items`: `similar_items(items, n)` gives item-to-item neighbours (content).
+- `uses_torch`: the model runs torch and takes its thread count as `num_threads`, so the experiment's
+  `threads` reaches it (sequence models, CFGAN, hybrids).
 
 Facts the callers need about a fitted model are methods, not attributes to look for:
 `training_sequences()` gives the training log in time order when the model keeps it (sequence models,
@@ -120,6 +122,9 @@ class Recommender(ABC):
     warm_starts: ClassVar[bool] = False
     """True for models whose `fit` can start from another fitted model's weights (`FitContext.warm_start`)
     and that train for an `epochs` parameter."""
+    uses_torch: ClassVar[bool] = False
+    """True for models that train or score with torch and take its thread count as `num_threads` (the
+    sequence models, CFGAN, the hybrids for their torch components): `lmrec run --threads N` sets it."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         who = type(self).__name__

@@ -21,6 +21,7 @@ MODELS: dict[str, str] = {
     "textseq": "lmrec.models.sequential.textseq:TextSeq",
     "bert4rec": "lmrec.models.sequential.bert4rec:BERT4Rec",
     "gru4rec": "lmrec.models.sequential.gru4rec:GRU4Rec",
+    "cfgan": "lmrec.models.cfgan.recommender:CFGAN",
     "weighted": "lmrec.hybrid.weighted:WeightedHybrid",
     "switching": "lmrec.hybrid.switching:SwitchingHybrid",
     "cascade": "lmrec.hybrid.cascade:Cascade",

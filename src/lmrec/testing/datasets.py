@@ -109,6 +109,31 @@ def block_identity(
     return _grouped(f"block_identity({n_blocks})", user_group, item_group, holdout, ratings)
 
 
+def random_blocks(
+    n_users: int = 40, items_per_block: int = 12, per_user: int = 6, *, n_blocks: int = 2, seed: int = 0
+) -> Interactions:
+    """Disjoint taste blocks with random profiles: user u buys `per_user` random items of block u % n_blocks
+    and nothing else. Unlike `block_identity`, profiles within a block differ, so a model must generalise
+    from similar users: each user's unpurchased items of their own block should outscore every item of the
+    other blocks."""
+    rng = np.random.default_rng(seed)
+    if per_user > items_per_block:
+        raise ValueError(f"per_user={per_user} exceeds items_per_block={items_per_block}")
+    users = np.repeat(np.arange(n_users), per_user)
+    items = np.concatenate(
+        [
+            rng.choice(items_per_block, per_user, replace=False) + (u % n_blocks) * items_per_block
+            for u in range(n_users)
+        ]
+    )
+    return Interactions(
+        users=users,
+        items=items,
+        user_vocab=Vocabulary(_user_ids(n_users)),
+        item_vocab=Vocabulary(np.arange(n_blocks * items_per_block) + ITEM_ID_OFFSET),
+    )
+
+
 def random_interactions(
     n_users: int = 30, n_items: int = 25, *, density: float = 0.25, seed: int = 0
 ) -> Interactions:

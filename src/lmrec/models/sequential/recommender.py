@@ -120,6 +120,7 @@ class SequentialRecommender(Recommender):
     uses_sequences: ClassVar[bool] = True
     supports_validation: ClassVar[bool] = True
     warm_starts: ClassVar[bool] = True
+    uses_torch: ClassVar[bool] = True
     extra_tokens: ClassVar[int] = 0
     """Special tokens after the items (BERT4Rec's mask)."""
 
