@@ -23,9 +23,12 @@ from lmrec.eval import evaluate_ranking
 from lmrec.models.knn import ItemKNN
 
 METHODS = sorted(AUGMENTERS)
-FAST: dict[str, dict[str, object]] = {"cfgan": {"epochs": 5, "num_threads": 1}}
-"""Per-method params that keep these contract tests quick (cfgan trains a GAN; its own tests check what
-it learns)."""
+FAST: dict[str, dict[str, object]] = {
+    "cfgan": {"epochs": 5, "num_threads": 1},
+    "asrep": {"epochs": 2, "embedding_size": 8, "num_threads": 1},
+}
+"""Per-method params that keep these contract tests quick (cfgan trains a GAN, asrep a reverse SASRec;
+their own tests check what they learn)."""
 
 
 @pytest.fixture(scope="module")

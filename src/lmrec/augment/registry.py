@@ -15,6 +15,7 @@ AUGMENTERS: dict[str, str] = {
     "popularity": "lmrec.augment.popularity:PopularityAugmenter",
     "itemknn": "lmrec.augment.itemknn:ItemKNNAugmenter",
     "text": "lmrec.augment.text:TextAugmenter",
+    "asrep": "lmrec.augment.asrep:ASRePAugmenter",
     "cfgan": "lmrec.augment.cfgan:CFGANAugmenter",
 }
 
