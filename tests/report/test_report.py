@@ -48,6 +48,7 @@ def test_run_writes_the_report_and_the_files_behind_it(report_run: Path) -> None
     items = pd.read_parquet(report_run / "items.parquet")
     assert list(items["item"]) == list(range(len(items)))
     assert items["title"].str.contains(r"\(\d{4}\)").all() and items["category"].notna().any()
+    assert (report_run / "models" / "ease" / "catalog.parquet").is_file()  # titles for the served model
     # the lists are the evaluated ones: a user's hits in the list give their Recall@10
     results = json.loads((report_run / "results.json").read_text())
     assert [m["label"] for m in results["models"]] == MODELS
