@@ -16,6 +16,7 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 from lmrec import __version__
+from lmrec.data.display import write_display
 from lmrec.eval import compare
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.config import Experiment, ModelSpec
@@ -213,6 +214,8 @@ def run_experiment(
         for r in runs:
             if r.model is not None:
                 r.model.save(folder / "models" / r.label)
+                if prep.catalog is not None:  # titles beside ids when the saved model is served
+                    write_display(folder / "models" / r.label, prep.catalog, r.model.item_vocab_)
             elif r.resumed:
                 console.log(f"{r.label}: resumed from partial results, so its fitted model is not saved")
     print_table(
