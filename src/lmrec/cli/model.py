@@ -72,7 +72,10 @@ def model_params(klass: type[Recommender], pairs: list[str] | None) -> dict[str,
         try:
             out[key] = parse_param(klass.config_class, key, text, klass.__name__)
         except ConfigError as exc:
-            raise ConfigError(f"--param {key}={text}: {exc}") from None
+            hint = (
+                f" (`lmrec models {klass.name}` describes them)" if "its parameters are" in str(exc) else ""
+            )
+            raise ConfigError(f"--param {key}={text}: {exc}{hint}") from None
     return out
 
 
