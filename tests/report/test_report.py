@@ -90,6 +90,7 @@ def test_exposure_numbers_agree_with_lmrec_eval(report_run: Path) -> None:
         assert got["gini"] == pytest.approx(beyond.gini_index(counts), rel=1e-5)
         assert got["personalization"] == pytest.approx(beyond.personalization(lists, len(items)), rel=1e-5)
         assert sum(data["popularity_curve"]["models"][label]) == pytest.approx(1.0, abs=1e-5)
+        assert data["popularity_curve"]["models_cumulative"][label][-1] == pytest.approx(1.0, abs=1e-5)
         assert sum(data["calibration"]["recommended"][label]) == pytest.approx(1.0, abs=1e-5)
         assert data["calibration"]["kl"][label] >= 0
     assert sum(data["popularity_curve"]["consumed"]) == pytest.approx(1.0, abs=1e-5)

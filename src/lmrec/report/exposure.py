@@ -5,8 +5,9 @@ Every measure is taken on the top-n of each list, n being the selection metric's
 NDCG@10). Popularity is an item's number of distinct users in the history the test ranks from.
 
 - popularity curve: the catalog sorted by popularity (most popular first, ties by item index) cut into
-  `DECILES` groups of equal item count; for each group, its share of all recommendation slots, next to
-  its share of the consumed interactions (the distinct user-item pairs of the history);
+  `GROUPS` groups of equal item count; for each group, its share of all recommendation slots, next to
+  its share of the consumed interactions (the distinct user-item pairs of the history), and the
+  cumulative shares (what the x% most popular items get: a Lorenz-style curve, plotted);
 - popularity by user group: users cut into groups by the mean popularity of their history (what they
   consume); per group, the mean popularity of what each model recommends them (ARP, Abdollahpouri et
   al.) next to what they consumed. A model that follows its users' taste follows the diagonal;
@@ -32,7 +33,7 @@ from lmrec.report.accuracy import cutoff, key_metric
 from lmrec.report.inputs import RunFiles
 from lmrec.report.slices import bucket_users
 
-DECILES = 10
+GROUPS = 20
 HEAD_SHARE = 0.2
 CALIBRATION_ALPHA = 0.01
 TOP_ITEMS = 10
@@ -54,7 +55,7 @@ def _popularity_order(popularity: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(popularity.size), -popularity))
 
 
-def popularity_groups(popularity: np.ndarray, groups: int = DECILES) -> np.ndarray:
+def popularity_groups(popularity: np.ndarray, groups: int = GROUPS) -> np.ndarray:
     """Group (0 = most popular) of every item: `groups` groups of equal item count."""
     order = _popularity_order(popularity)
     out = np.empty(popularity.size, dtype=np.int64)
@@ -104,9 +105,11 @@ def exposure(run: RunFiles) -> dict[str, Any] | None:
         "n": n,
         "catalog_items": n_items,
         "popularity_curve": {
-            "groups": [f"{g * 100 // DECILES}–{(g + 1) * 100 // DECILES}%" for g in range(DECILES)],
-            "consumed": _shares(popularity, group, DECILES),
+            "top_items_percent": [(g + 1) * 100 / GROUPS for g in range(GROUPS)],
+            "consumed": _shares(popularity, group, GROUPS),
+            "consumed_cumulative": np.cumsum(_shares(popularity, group, GROUPS)).tolist(),
             "models": {},
+            "models_cumulative": {},
         },
         "long_tail": {
             "head_share": HEAD_SHARE,
@@ -127,7 +130,9 @@ def exposure(run: RunFiles) -> dict[str, Any] | None:
         counts = beyond.recommendation_counts(lists, n_items)
         slots = counts.astype(np.float64)
         arp = beyond.average_recommended_popularity(lists, popularity)
-        out["popularity_curve"]["models"][label] = _shares(slots, group, DECILES)
+        shares = _shares(slots, group, GROUPS)
+        out["popularity_curve"]["models"][label] = shares
+        out["popularity_curve"]["models_cumulative"][label] = np.cumsum(shares).tolist()
         out["models"][label] = {
             "users": int(users.size),
             "coverage": beyond.coverage_from_counts(counts),

@@ -162,21 +162,22 @@ def exposure(data: dict[str, Any] | None) -> list[Plot]:
 
     plots = []
     curve = data["popularity_curve"]
+    x = [0.0, *curve["top_items_percent"]]
     fig = go.Figure()
     fig.add_scatter(
-        x=curve["groups"],
-        y=curve["consumed"],
+        x=x,
+        y=[0.0, *curve["consumed_cumulative"]],
         name="consumed (history)",
         line={"color": CONSUMED, "dash": "dash"},
     )
-    for k, (model, shares) in enumerate(curve["models"].items()):
-        fig.add_scatter(x=curve["groups"], y=shares, name=model, line={"color": PALETTE[k % len(PALETTE)]})
+    for k, (model, shares) in enumerate(curve["models_cumulative"].items()):
+        fig.add_scatter(x=x, y=[0.0, *shares], name=model, line={"color": PALETTE[k % len(PALETTE)]})
     _layout(
         fig,
-        f"Popularity bias: share of top-{data['n']} slots by item popularity group",
-        xaxis_title="items by popularity (most popular first), groups of equal item count",
-        yaxis_title="share",
-        yaxis_type="log",
+        f"Popularity bias: share of top-{data['n']} slots taken by the most popular items",
+        xaxis_title="the x% most popular items of the catalog",
+        yaxis_title="cumulative share of slots / interactions",
+        yaxis_range=[0, 1.02],
     )
     plots.append(
         Plot("popularity-curve", "exposure", "Popularity bias curve", "exposure.popularity_curve", fig)
