@@ -27,6 +27,7 @@ from lmrec.errors import UnknownIdError
 from lmrec.service import schemas as S
 from lmrec.service.batching import RecommendBatcher
 from lmrec.service.core import RecommenderService
+from lmrec.service.explorer import add_explorer_routes
 from lmrec.service.limits import BatchSlots, ServiceLimits, check_batch_cost
 from lmrec.service.metrics import CONTENT_TYPE, Metrics
 from lmrec.service.state import RecList
@@ -208,6 +209,8 @@ def add_routes(
                 "retrieval": rec.retrieval,
             }
         )
+
+    add_explorer_routes(app, service, read, read_errors)  # GET /explorer and the page's two reads
 
     @app.post(
         "/events", response_model=S.EventsOut, responses=WRITE_ERRORS, dependencies=write, tags=["events"]
