@@ -214,7 +214,7 @@ def exposure(data: dict[str, Any] | None) -> list[Plot]:
         ("coverage", "Catalog coverage"),
         ("gini", "Gini of exposure"),
         ("personalization", "Personalization"),
-        ("long_tail_share", f"Long-tail share (head = top {data['long_tail']['head_share']:.0%} items)"),
+        ("long_tail_share", "Long-tail share"),
     ]
     fig = make_subplots(rows=1, cols=len(measures), subplot_titles=[t for _, t in measures])
     for j, (key, _) in enumerate(measures):
@@ -226,7 +226,12 @@ def exposure(data: dict[str, Any] | None) -> list[Plot]:
             row=1,
             col=j + 1,
         )
-    _layout(fig, f"Beyond accuracy of the top-{data['n']} lists", height=380)
+    head = f"{data['long_tail']['head_share']:.0%}"
+    _layout(
+        fig,
+        f"Beyond accuracy of the top-{data['n']} lists (long tail: all but the {head} most popular items)",
+        height=380,
+    )
     plots.append(
         Plot("beyond", "exposure", "Coverage, Gini, personalization, long tail", "exposure.models", fig)
     )
