@@ -115,7 +115,10 @@ def paired_matrix(run: RunFiles, *, seed: int = 0) -> dict[str, Any]:
         frames = {label: per_model(run.per_user, label)[["user", key]] for label in labels}
         for i in range(k):
             for j in range(i + 1, k):
-                res = compare(frames[labels[j]], frames[labels[i]], key, n_boot=N_BOOT, seed=seed)
+                try:
+                    res = compare(frames[labels[j]], frames[labels[i]], key, n_boot=N_BOOT, seed=seed)
+                except ValueError:  # different users (a sampled run) or missing values: no test, None
+                    continue
                 _put(cells, i, j, res.mean_diff, res.t_pvalue, res.wilcoxon_pvalue, res.ci_low, res.ci_high)
     else:
         source = "results.json: the tests the run stored (best model vs each, requested pairs, hybrids)"
