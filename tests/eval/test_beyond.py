@@ -19,6 +19,7 @@ from lmrec.eval.beyond import (
     intra_list_diversity,
     item_coverage,
     novelty,
+    personalization,
     popularity_gini,
     recommendation_counts,
 )
@@ -126,3 +127,19 @@ def test_properties(lists: np.ndarray) -> None:
     length = lists.shape[1]
     covs = [item_coverage(lists, 12, n=n) for n in range(1, length + 1)]
     assert all(b >= a for a, b in itertools.pairwise(covs))
+
+
+def test_personalization_by_hand_and_against_all_pairs() -> None:
+    # LISTS at n=3: pairs (0,1) share item 0, (0,2) share 0 and 1, (1,2) share 0 -> overlaps 1, 2, 1
+    assert personalization(LISTS, 6) == pytest.approx(1 - (1 + 2 + 1) / 3 / 3)
+    same = np.array([[1, 2], [1, 2], [1, 2]])
+    assert personalization(same, 5) == pytest.approx(0.0)
+    assert personalization(np.array([[0, 1], [2, 3]]), 4) == pytest.approx(1.0)
+    assert math.isnan(personalization(np.array([[0, 1]]), 4))
+    rng = np.random.default_rng(0)
+    lists = np.stack([rng.choice(30, size=5, replace=False) for _ in range(40)])
+    brute = np.mean([len(set(a) & set(b)) / 5 for a, b in itertools.combinations(lists.tolist(), 2)])
+    assert personalization(lists, 30) == pytest.approx(1 - brute)
+    assert personalization(lists, 30, n=2) == pytest.approx(
+        1 - np.mean([len(set(a[:2]) & set(b[:2])) / 2 for a, b in itertools.combinations(lists.tolist(), 2)])
+    )

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from lmrec.eval import Comparison, RankingProtocol, RankingResult, compare
+from lmrec.eval import Comparison, RankingProtocol, RankingResult, compare, mean_ci
 
 
 def frame(users: np.ndarray, values: np.ndarray, metric: str = "NDCG@10") -> pd.DataFrame:
@@ -99,3 +99,14 @@ def test_bootstrap_ci_coverage_is_roughly_nominal() -> None:
         res = compare(frame(users, a), frame(users, b), "NDCG@10", n_boot=400, seed=t, alpha=0.1)
         inside += res.ci_low <= 0.1 <= res.ci_high
     assert 0.75 <= inside / trials <= 0.99
+
+
+def test_mean_ci_brackets_the_mean_and_matches_the_t_interval_roughly() -> None:
+    x = np.random.default_rng(1).normal(0.3, 0.1, size=2_000)
+    mean, low, high = mean_ci(x, n_boot=2_000, seed=4)
+    assert mean == pytest.approx(x.mean()) and low < mean < high
+    half = stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    assert high - low == pytest.approx(2 * half, rel=0.1)
+    assert mean_ci(x, n_boot=500, seed=4) == mean_ci(x, n_boot=500, seed=4)  # seeded
+    assert mean_ci(np.array([np.nan, 2.0])) == (2.0, 2.0, 2.0)
+    assert all(np.isnan(v) for v in mean_ci(np.array([np.nan])))

@@ -263,6 +263,12 @@ def test_resume_trains_only_the_models_a_stopped_run_did_not_finish(
         assert a["t_pvalue"] == pytest.approx(b["t_pvalue"], rel=1e-9)
     assert not (tmp_path / "cut" / "partial_results.json").exists()
     assert not (tmp_path / "cut" / "partial_per_user.parquet").exists()
+    # the resumed models' lists come from the stopped run: the report's files equal the full run's
+    for name in ("recommendations.parquet", "per_user.parquet", "items.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "full" / name), pd.read_parquet(tmp_path / "cut" / name)
+        )
+    assert not (tmp_path / "cut" / "partial_recommendations.parquet").exists()
 
 
 def test_resume_retrains_from_the_first_changed_model_and_refuses_another_setup(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,9 @@ def test_official_fold_with_data_flag(ml100k_dir: Path, tmp_path: Path, monkeypa
     assert 0.85 < fold["test"]["RMSE"] < 1.0
     assert res["folds"][0]["leakage_check"]["checks"]
     assert (tmp_path / "leaderboard.md").read_text().count("u1.base -> u1.test") == 1
+    report = json.loads((tmp_path / "report.json").read_text())  # the report of a rating run: its table
+    assert report["report"]["kind"] == "rating"
+    assert report["leaderboard"]["rows"][0]["mean"]["RMSE"] == pytest.approx(fold["test"]["RMSE"], rel=1e-5)
 
 
 def test_fold_whose_test_repeats_train_is_refused(ml100k_dir: Path, tmp_path: Path) -> None:

@@ -224,6 +224,9 @@ def test_resume_continues_a_model_stopped_mid_training_to_the_same_numbers(
     assert tb.pop("resumed_after_epoch") == 4
     for key in ("epochs_run", "best_epoch", "best_valid", "stopped_early"):
         assert ta[key] == tb[key], key
+    # the report's training curve continues across the stop: the same epochs, losses and validations
+    assert a["timings"]["training"]["curve"] == b["timings"]["training"]["curve"]
+    assert b["timings"]["training"]["curve"]["valid_epochs"][-1] == tb["epochs_run"]
     # the fit time counts the training done before the kill, which this process did not see
     before = tb["resumed_seconds"]
     assert before > 0 and b["timings"]["fit"]["resumed_seconds"] == before

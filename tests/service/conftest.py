@@ -59,3 +59,27 @@ def client(knn_dir: Path, store_url: str) -> Iterator[TestClient]:
 def auth() -> dict[str, str]:
     """The header the write endpoints of `client` need."""
     return dict(AUTH)
+
+
+@pytest.fixture(scope="session")
+def explorer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weighted hybrid (EASE + ItemKNN) of a MovieLens-shaped log with titles, saved with its display
+    catalog: what the explorer page shows (tests/service/test_service_explorer.py, test_explorer_browser)."""
+    from lmrec.data.cleaning import CleaningConfig, clean
+    from lmrec.data.display import write_display
+    from lmrec.data.loaders import load_dataset
+    from lmrec.models.registry import make_model
+    from lmrec.testing.movielens import write_movielens_folder
+
+    root = tmp_path_factory.mktemp("explorer")
+    raw = load_dataset(str(write_movielens_folder(root / "ml", n_users=80, n_items=40, n_interactions=1_600)))
+    data, _ = clean(raw, CleaningConfig())
+    blend = {
+        "components": [{"name": "ease", "params": {"reg": 50.0}}, {"name": "itemknn", "params": {"k": 20}}],
+        "weights": [0.5, 0.5],
+    }
+    model = make_model("weighted", blend).fit(data, seed=0)
+    model.save(root / "model")
+    assert raw.catalog is not None
+    write_display(root / "model", raw.catalog, model.item_vocab_)
+    return root / "model"

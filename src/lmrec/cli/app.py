@@ -11,6 +11,8 @@ from lmrec import __version__
 from lmrec.cli import data as data_cmd
 from lmrec.cli import items as items_cmd
 from lmrec.cli import model as model_cmd
+from lmrec.cli import models as models_cmd
+from lmrec.cli import report as report_cmd
 from lmrec.cli import serve as serve_cmd
 from lmrec.cli import simulate as simulate_cmd
 from lmrec.cli.output import LmrecGroup, progress_console, training_log
@@ -25,6 +27,8 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(items_cmd.app, name="items")
 model_cmd.register(app)
+models_cmd.register(app)
+report_cmd.register(app)
 serve_cmd.register(app)
 simulate_cmd.register(app)
 

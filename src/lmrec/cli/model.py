@@ -17,6 +17,7 @@ from lmrec.errors import ConfigError, OptionError
 from lmrec.models.registry import MODELS
 
 if TYPE_CHECKING:
+    from lmrec.data.display import ItemDisplay
     from lmrec.data.features import ItemFeatures
     from lmrec.data.splits import Split
     from lmrec.data.vocabulary import Vocabulary
@@ -71,8 +72,32 @@ def model_params(klass: type[Recommender], pairs: list[str] | None) -> dict[str,
         try:
             out[key] = parse_param(klass.config_class, key, text, klass.__name__)
         except ConfigError as exc:
-            raise ConfigError(f"--param {key}={text}: {exc}") from None
+            hint = (
+                f" (`lmrec models {klass.name}` describes them)" if "its parameters are" in str(exc) else ""
+            )
+            raise ConfigError(f"--param {key}={text}: {exc}{hint}") from None
     return out
+
+
+def _titled(row: dict[str, Any], display: ItemDisplay | None) -> dict[str, Any]:
+    """A JSON line with the catalog's display fields beside its ids: `titles` and `fields` lists parallel
+    to `items` (a list row), or `title`/`fields` inside each item (an explained row). Unchanged without
+    a display catalog in the model folder (`lmrec.data.display`)."""
+    if display is None:
+        return row
+    if row["items"] and isinstance(row["items"][0], dict):  # explained: one object per item
+        for entry in row["items"]:
+            entry.update(display.describe(entry["item"]))
+            for reason in entry.get("because", []):
+                title = display.title(reason["item"])
+                if title is not None:
+                    reason["title"] = title
+        return row
+    return {
+        **row,
+        "titles": [display.title(i) for i in row["items"]],
+        "fields": [display.describe(i).get("fields", {}) for i in row["items"]],
+    }
 
 
 def register(app: typer.Typer) -> None:
@@ -194,6 +219,11 @@ def train(
         with measure() as m:
             recommender.fit(fit_data, seed=seed, **kwargs)
     recommender.save(out)
+    catalog = read_catalog(data)
+    if catalog is not None:  # titles beside ids in `recommend`, `similar` and the service
+        from lmrec.data.display import write_display
+
+        write_display(out, catalog, recommender.item_vocab_)
     card = data_card(fit_data, name=f"{data.name} ({fit_on})").to_dict()
     (out / DATA_CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
     summary = _training_summary(getattr(recommender, "training_", {}))
@@ -274,19 +304,22 @@ def recommend(
 
     if bool(user) == bool(history):
         raise OptionError("give known users with --user, or one ad-hoc history with --history")
+    from lmrec.data.display import ItemDisplay
+
     check_positive(n, "-n")
     rec = load_model(model)
+    display = ItemDisplay.read(model)
     if user:
         idx = raw_ids(rec.user_vocab_, user, "user")
         if explain:
             from lmrec.hybrid.explain import explain as explain_recs
 
             for row in explain_recs(rec, idx, n, exclude_history=not include_seen):
-                typer.echo(json.dumps(row))
+                typer.echo(json.dumps(_titled(row, display)))
             return
         recs = rec.recommend(idx, n=n, exclude_history=not include_seen)
         for row in recs.to_records(rec.item_vocab_, rec.user_vocab_):
-            typer.echo(json.dumps(row))
+            typer.echo(json.dumps(_titled(row, display)))
         return
     assert history is not None
     seq = raw_ids(rec.item_vocab_, history, "item")
@@ -294,7 +327,7 @@ def recommend(
         from lmrec.hybrid.explain import explain as explain_recs
 
         (row,) = explain_recs(rec, np.array([-1]), n, sequences=[seq], exclude_history=not include_seen)
-        typer.echo(json.dumps({**row, "history": rec.item_vocab_.id(seq).tolist()}))
+        typer.echo(json.dumps({**_titled(row, display), "history": rec.item_vocab_.id(seq).tolist()}))
         return
     # user -1: the model has not seen this user and scores the given history (ordered for sequence models)
     recs = rec.recommend(
@@ -306,7 +339,7 @@ def recommend(
     )
     row = recs.to_records(rec.item_vocab_)[0]
     out = {"user": None, "history": rec.item_vocab_.id(seq).tolist()}
-    typer.echo(json.dumps({**out, "items": row["items"], "scores": row["scores"]}))
+    typer.echo(json.dumps(_titled({**out, "items": row["items"], "scores": row["scores"]}, display)))
 
 
 def similar(
@@ -322,16 +355,18 @@ def similar(
             f"model {rec.name} has no item-to-item similarity: it lacks the capability has_similar_items; "
             "use a model that has it (content)"
         )
+    from lmrec.data.display import ItemDisplay
+
+    display = ItemDisplay.read(model)
     idx = raw_ids(rec.item_vocab_, item, "item")
     items, scores = rec.similar_items(idx, n=n)
     for query, found, score in zip(idx, items, scores, strict=True):
         keep = (found >= 0) & np.isfinite(score)
-        typer.echo(
-            json.dumps(
-                {
-                    "item": rec.item_vocab_.id(query).item(),
-                    "items": rec.item_vocab_.id(found[keep]).tolist(),
-                    "scores": score[keep].astype(float).tolist(),
-                }
-            )
-        )
+        raw = rec.item_vocab_.id(query).item()
+        row = {
+            "item": raw,
+            **({} if display is None or display.title(raw) is None else {"title": display.title(raw)}),
+            "items": rec.item_vocab_.id(found[keep]).tolist(),
+            "scores": score[keep].astype(float).tolist(),
+        }
+        typer.echo(json.dumps(_titled(row, display)))

@@ -160,8 +160,8 @@ def serve(
     live = app.state.service.live
     schedule = "on request" if retrain_every is None else f"every {retrain_every:g} s"
     typer.echo(
-        f"serving {live.model.name} from {model_dir} on http://{host}:{port} (docs: /docs; "
-        f"retrieval: {live.retriever.mode}; retrain: {schedule}; token needed by: "
+        f"serving {live.model.name} from {model_dir} on http://{host}:{port} (explorer: /explorer; "
+        f"docs: /docs; retrieval: {live.retriever.mode}; retrain: {schedule}; token needed by: "
         f"{'nothing' if token is None else 'reads and writes' if auth_reads else 'writes'})"
     )
     _tune_interpreter()

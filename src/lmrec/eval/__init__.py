@@ -8,6 +8,7 @@ from lmrec.eval.beyond import (
     intra_list_diversity,
     item_coverage,
     novelty,
+    personalization,
     popularity_gini,
     recommendation_counts,
 )
@@ -27,7 +28,7 @@ from lmrec.eval.metrics import (
     recall,
 )
 from lmrec.eval.rating import auc, evaluate_ratings, log_loss, mae, rmse
-from lmrec.eval.significance import Comparison, compare
+from lmrec.eval.significance import Comparison, compare, mean_ci
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -51,11 +52,13 @@ __all__ = [
     "item_coverage",
     "log_loss",
     "mae",
+    "mean_ci",
     "metric_specs",
     "mrr",
     "ndcg",
     "novelty",
     "parse_metric",
+    "personalization",
     "popularity_gini",
     "precision",
     "recall",

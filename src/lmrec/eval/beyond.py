@@ -18,6 +18,11 @@ Definitions (m = catalog size, c_i = number of top-n lists containing item i):
   ILD@n           = per user, mean over unordered pairs of list items of 1 − cos(v_i, v_j) (intra-list
                     diversity, Ziegler et al. 2005); a zero vector has cosine 0 with everything (as in
                     scikit-learn), so its distance is 1.
+  Personalization@n = 1 − mean over unordered pairs of users (u, v) of |L_u ∩ L_v| / n, with n the list
+                    length (recmetrics' personalization: 1 − mean cosine of the binary list vectors, equal
+                    to this when lists are full). Computed from the counts, Σ_pairs |L_u ∩ L_v| =
+                    Σ_i c_i (c_i − 1) / 2, so it costs O(items), not O(users²): 0 = everyone gets the same
+                    list, 1 = no two users share an item.
 Per-user values are NaN for a list without items (ILD: fewer than two items); averages skip them.
 """
 
@@ -170,3 +175,15 @@ def intra_list_diversity(
         dist = np.where(pairs, 1.0 - sims, 0.0).sum(axis=(1, 2))
         np.divide(dist, n_pairs, out=out[start : start + batch_size], where=n_pairs > 0)
     return out
+
+
+def personalization(lists: np.ndarray, n_items: int, n: int | None = None) -> float:
+    """Personalization@n: 1 − mean overlap |L_u ∩ L_v| / n over all pairs of lists (NaN for < 2 lists)."""
+    lists = _lists(lists, n, n_items)
+    users, length = lists.shape
+    if users < 2 or length == 0:
+        return float("nan")
+    counts = recommendation_counts(lists, n_items).astype(np.float64)
+    shared = float((counts * (counts - 1) / 2).sum())
+    pairs = users * (users - 1) / 2
+    return 1.0 - shared / (pairs * length)

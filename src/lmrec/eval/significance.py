@@ -88,6 +88,23 @@ def _bootstrap_means(d: np.ndarray, n_boot: int, rng: np.random.Generator) -> np
     return out
 
 
+def mean_ci(
+    values: np.ndarray, *, n_boot: int = 1_000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of `values` and its percentile bootstrap CI at level 1 − alpha (the
+    resampling `compare` uses for differences). NaN values are dropped; no value gives NaNs, one value
+    a zero-width interval."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be positive, got {n_boot}")
+    means = _bootstrap_means(x, n_boot, np.random.default_rng(seed))
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(x.mean()), float(low), float(high)
+
+
 def _ttest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[float, float]:
     # scipy returns NaN (and warns about precision loss) when the differences have no spread; decide
     # those cases here. "No spread" allows the rounding noise of subtracting equal amounts.

@@ -16,6 +16,7 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 from lmrec import __version__
+from lmrec.data.display import write_display
 from lmrec.eval import compare
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.config import Experiment, ModelSpec
@@ -31,6 +32,7 @@ from lmrec.experiment.resume import (
     run_record,
     write_partial,
 )
+from lmrec.experiment.run_files import with_user_facts, write_items, write_recommendations
 from lmrec.experiment.runner import ModelRun, run_model, select_key
 from lmrec.experiment.search import validate_models
 from lmrec.hybrid.pool import ComponentPool
@@ -122,6 +124,7 @@ def run_experiment(
             text = _board_md(exp, board, "mean over folds") + "\n## Per fold\n\n" + to_markdown(folds) + "\n"
             (folder / "leaderboard.md").write_text(text)
             print_table(table_console, board, f"{exp.name}: mean over folds")
+            _write_report(folder, console)
             return results
         with measure() as m_prep:
             prep = prepare(exp, data_path=data_path)
@@ -201,7 +204,9 @@ def run_experiment(
     remove_partial(folder)
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
     per_user["user_id"] = prep.split.train.user_vocab.id(per_user["user"].to_numpy())
-    per_user.to_parquet(folder / "per_user.parquet", index=False)
+    with_user_facts(per_user, prep).to_parquet(folder / "per_user.parquet", index=False)
+    write_recommendations(folder, runs)  # the lists and items behind the report's exposure plots
+    write_items(folder, prep)
     (folder / "leaderboard.md").write_text(
         _board_md(exp, board, "test split", sig) + _hybrids_md(hybrids) + _pairs_md(pairs)
     )
@@ -209,6 +214,8 @@ def run_experiment(
         for r in runs:
             if r.model is not None:
                 r.model.save(folder / "models" / r.label)
+                if prep.catalog is not None:  # titles beside ids when the saved model is served
+                    write_display(folder / "models" / r.label, prep.catalog, r.model.item_vocab_)
             elif r.resumed:
                 console.log(f"{r.label}: resumed from partial results, so its fitted model is not saved")
     print_table(
@@ -216,8 +223,22 @@ def run_experiment(
         board[[c for c in _terminal_columns(key) if c in board.columns]],
         f"{exp.name}: test split ({_refit_label(exp)} refit)",
     )
+    _write_report(folder, console)
     console.log(f"results written to {folder}")
     return results
+
+
+def _write_report(folder: Path, console: Console) -> None:
+    """report.html and report.json of the finished run (`lmrec.report`); skipped, with the reason, when
+    the optional plotting dependency (the `report` extra) is not installed."""
+    from lmrec.report import write_report
+
+    try:
+        path = write_report(folder)
+    except ModuleNotFoundError as exc:
+        console.log(f"report.html not written: {exc.name} is missing (pip install 'lmrec[report]')")
+        return
+    console.log(f"report: {path}")
 
 
 def _augmentation_label(spec: ModelSpec) -> str:

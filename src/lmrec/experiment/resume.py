@@ -25,15 +25,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lmrec.errors import ConfigError
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.report import jsonable, write_json
+from lmrec.experiment.run_files import recommendations_frame
 from lmrec.experiment.runner import ModelRun, Trial
 
 PARTIAL = "partial_results.json"
 PARTIAL_USERS = "partial_per_user.parquet"
+PARTIAL_LISTS = "partial_recommendations.parquet"
 CHECKPOINTS = "checkpoints"
 
 _NOT_SETUP = ("models", "threads", "output", "save_models", "name", "base_dir", "protocol")
@@ -83,6 +86,9 @@ def write_partial(folder: Path, exp: Experiment, header: dict[str, Any], runs: l
     """Write the finished models' results and per-user metrics (after every model)."""
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
     per_user.to_parquet(folder / PARTIAL_USERS, index=False, compression="zstd")  # committed with partials
+    lists = recommendations_frame(runs)  # the evaluated lists, for the report of the resumed run
+    if lists is not None:
+        lists.to_parquet(folder / PARTIAL_LISTS, index=False, compression="zstd")
     payload = {
         **header,
         "complete": False,
@@ -93,7 +99,7 @@ def write_partial(folder: Path, exp: Experiment, header: dict[str, Any], runs: l
 
 
 def remove_partial(folder: Path) -> None:
-    for name in (PARTIAL, PARTIAL_USERS):
+    for name in (PARTIAL, PARTIAL_USERS, PARTIAL_LISTS):
         (folder / name).unlink(missing_ok=True)
     remove_checkpoints(folder)
 
@@ -134,6 +140,8 @@ def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:
             f"{where}: its per-user metrics {users_path.name} are missing; run without --resume"
         )
     per_user = pd.read_parquet(users_path)
+    lists_path = folder / PARTIAL_LISTS
+    lists = pd.read_parquet(lists_path) if lists_path.exists() else None
     done = []
     for spec, record in zip(exp.models, saved["models"], strict=False):
         if record["spec_fingerprint"] != spec_fingerprint(spec) or record["label"] != spec.display:
@@ -154,6 +162,23 @@ def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:
                 components=record["components"],
                 augmentation=record.get("augmentation"),
                 resumed=True,
+                lists=_lists_of(lists, spec.display, rows["user"].to_numpy()),
             )
         )
     return done
+
+
+def _lists_of(lists: pd.DataFrame | None, label: str, users: np.ndarray) -> np.ndarray | None:
+    """A finished model's saved top lists as a users x L array (rows as `users`, -1 = empty slot); None
+    when the stopped run did not keep them (an older lmrec) or they do not cover its users."""
+    if lists is None:
+        return None
+    rows = lists[lists["model"] == label].set_index("user")["items"]
+    if not rows.index.is_unique or not np.isin(users, rows.index).all():
+        return None
+    chosen = [np.asarray(rows.loc[u], dtype=np.int32) for u in users]
+    width = max((r.size for r in chosen), default=0)
+    out = np.full((len(chosen), width), -1, dtype=np.int32)
+    for i, r in enumerate(chosen):
+        out[i, : r.size] = r
+    return out

@@ -24,7 +24,7 @@ from lmrec.experiment.features import item_features_for
 from lmrec.experiment.hybrids import component_signatures, model_signature
 from lmrec.experiment.prepare import Prepared, sample_users
 from lmrec.experiment.search import candidates
-from lmrec.hybrid.components import HybridRecommender
+from lmrec.hybrid.components import HybridRecommender, component_label
 from lmrec.hybrid.pool import ComponentPool
 from lmrec.models.base import FitContext, Recommender, Validation
 from lmrec.models.registry import get_model_class, make_model
@@ -63,6 +63,9 @@ class ModelRun:
     """Taken from a stopped run's partial results (`lmrec run --resume`), not trained in this run."""
     augmentation: dict[str, Any] | None = None
     """What the entry's `augmentation` added to each fit data ("train", "train+valid"), with its checks."""
+    lists: np.ndarray | None = field(default=None, repr=False)
+    """Top-max(ns) item indices of every test user (rows as in `per_user`, -1 = empty slot), for the
+    run's `recommendations.parquet`; None for models resumed from a run that did not keep them."""
 
     @property
     def label(self) -> str:
@@ -109,6 +112,7 @@ def _evaluate(
     popularity: np.ndarray,
     *,
     progress: bool,
+    keep_lists: bool = False,
 ) -> Any:
     metrics, ns = _metric_keys(exp)
     return evaluate_ranking(
@@ -126,6 +130,7 @@ def _evaluate(
         seed=exp.seed,
         progress=progress,
         sequences=history.sequences() if model.uses_sequences else None,
+        keep_lists=keep_lists,
     )
 
 
@@ -143,6 +148,44 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     if tuned:
         tuned_keys = (*keys, "kept", "frozen_best_valid", "cache_seconds")
         out["finetune"] = {k: tuned[k] for k in tuned_keys if k in tuned}
+    return out
+
+
+def _training_curve(info: dict[str, Any]) -> dict[str, Any]:
+    """Loss per epoch and validation metric per evaluated epoch of a training log (empty without one)."""
+    if not info.get("losses"):
+        return {}
+    curve: dict[str, Any] = {"loss": list(info["losses"])}
+    valid, epochs = list(info.get("valid") or []), list(info.get("valid_epochs") or [])
+    if valid and len(epochs) == len(valid):  # checkpoints older than `valid_epochs` lack the epochs
+        curve.update({"valid": valid, "valid_epochs": epochs, "metric": info.get("metric")})
+    return curve
+
+
+def _final_training(model: Recommender) -> dict[str, Any]:
+    """What results.json keeps of the final model's training: the headline (`_training_summary`), its
+    per-epoch curve, and for hybrids each component's curve, the blend weights and the learned ranker's
+    feature importance and candidate recall on validation (what the report plots)."""
+    info = getattr(model, "training_", None) or {}
+    out = _training_summary(model)
+    curve = _training_curve(info)
+    if curve:
+        out["curve"] = curve
+    if isinstance(model, HybridRecommender):
+        hybrid: dict[str, Any] = {}
+        comps = {
+            label: {**_training_summary(comp), "curve": _training_curve(getattr(comp, "training_", {}) or {})}
+            for label, comp in zip(
+                (component_label(s) for s in model.component_specs_), model.components_, strict=True
+            )
+        }
+        hybrid["components"] = {k: v for k, v in comps.items() if v["curve"]}
+        if "weights" in info:
+            hybrid["weights"] = dict(zip(comps, info["weights"], strict=False))
+        ranker = info.get("ranker") or {}
+        keys = ("feature_gain", "valid_candidate_recall", "best_iteration", "best_epoch", "network")
+        hybrid["ranker"] = {k: ranker[k] for k in keys if k in ranker}
+        out["hybrid"] = {k: v for k, v in hybrid.items() if v}
     return out
 
 
@@ -300,7 +343,14 @@ def run_model(
     test_users = sample_users(_users_with_targets(split.test.csr()), exp.evaluation.user_sample, exp.seed)
     with measure() as m_eval:
         res = _evaluate(
-            exp, model, split.test, history, test_users, user_popularity(fit_data), progress=progress
+            exp,
+            model,
+            split.test,
+            history,
+            test_users,
+            user_popularity(fit_data),
+            progress=progress,
+            keep_lists=not exp.evaluation.sampled_negatives,  # sampled ranking has no full lists
         )
     summary = {**res.summary(), **_retrieval_measures(model, split.test, history, test_users)}
     key = select_key(summary, select.key)
@@ -323,7 +373,7 @@ def run_model(
                 "users_per_second": round(test_users.shape[0] / max(m_eval.seconds, 1e-9), 1),
             },
             "search_fit_seconds_total": {"seconds": round(sum(t.fit_seconds for t in trials), 3)},
-            "training": _training_summary(model),
+            "training": _final_training(model),
             **({"item_text": text_stats} if text_stats else {}),
         },
         model=model,
@@ -331,6 +381,7 @@ def run_model(
         signature=_signature(model, spec),
         components=component_signatures(model),
         augmentation=None if augment is None else augment.facts,
+        lists=res.lists,
     )
 
 

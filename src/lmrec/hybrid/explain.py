@@ -108,3 +108,39 @@ def explain(
         user_id = model.user_vocab_.id(u).item() if u >= 0 else None
         out.append({"user": user_id, "items": items})
     return out
+
+
+def component_lists(
+    model: Recommender,
+    users: np.ndarray,
+    n: int = 10,
+    *,
+    history: sp.csr_matrix | None = None,
+    sequences: list[np.ndarray] | None = None,
+    exclude_history: bool = True,
+) -> list[list[dict[str, Any]]]:
+    """Per user, each component's own top-`n` (a hybrid's; [] per user for other models): one
+    {"component", "items": [{"item", "score"}]} per component, ranked through the shared top-k."""
+    from lmrec.models.topk import topk
+
+    users = np.asarray(users, dtype=np.int64).reshape(-1)
+    if not isinstance(model, HybridRecommender):
+        return [[] for _ in users]
+    if history is None and sequences is not None:
+        history = sequences_to_csr(sequences, model.n_items)
+    rows = model._history_rows(users, history)
+    vocab = model.item_vocab_
+    out: list[list[dict[str, Any]]] = [[] for _ in users]
+    for i, spec in enumerate(model.component_specs_):
+        raw = model.component_scores(i, users, rows, sequences, history_given=history is not None).copy()
+        if exclude_history:
+            mask_out(raw, rows)
+        items, scores = topk(raw, n)
+        for r in range(users.size):
+            keep = (items[r] >= 0) & np.isfinite(scores[r])
+            listed = [
+                {"item": vocab.id(it).item(), "score": float(sc)}
+                for it, sc in zip(items[r][keep], scores[r][keep], strict=True)
+            ]
+            out[r].append({"component": component_label(spec), "items": listed})
+    return out

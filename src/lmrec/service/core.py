@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmrec import __version__
+from lmrec.data.display import ItemDisplay
 from lmrec.errors import LmrecError
 from lmrec.experiment.report import jsonable
 from lmrec.models.base import Recommender
@@ -85,6 +86,8 @@ class RecommenderService:
         self._retrain_lock = threading.Lock()
         info = model.training_ if isinstance(model.training_, dict) else {}
         self.catalog = CatalogItems(store)  # items added at serving time, re-added before the replay
+        # titles and other display fields beside the ids of every answer (`lmrec.data.display`)
+        self.display: ItemDisplay | None = None if model_dir is None else ItemDisplay.read(model_dir)
         model = self.catalog.restore(model)
         self.live = LiveModel(
             model,

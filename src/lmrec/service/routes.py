@@ -22,10 +22,12 @@ from fastapi import Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from lmrec.data.display import ItemDisplay
 from lmrec.errors import UnknownIdError
 from lmrec.service import schemas as S
 from lmrec.service.batching import RecommendBatcher
 from lmrec.service.core import RecommenderService
+from lmrec.service.explorer import add_explorer_routes
 from lmrec.service.limits import BatchSlots, ServiceLimits, check_batch_cost
 from lmrec.service.metrics import CONTENT_TYPE, Metrics
 from lmrec.service.state import RecList
@@ -56,16 +58,22 @@ ExcludeQuery = Annotated[bool, Query(description="Leave the user's history items
 IdPath = Annotated[str, Path(min_length=1, max_length=S.MAX_ID_LENGTH)]
 
 
-def _scored(rec: RecList) -> list[dict[str, Any]]:
-    return [{"item": i, "score": s} for i, s in zip(rec.items, rec.scores, strict=True)]
+def _scored(rec: RecList, display: ItemDisplay | None = None) -> list[dict[str, Any]]:
+    """The items of a list with their scores, and their title and display fields when the model folder
+    holds a display catalog (`lmrec.data.display`)."""
+    if display is None:
+        return [{"item": i, "score": s} for i, s in zip(rec.items, rec.scores, strict=True)]
+    return [
+        {"item": i, "score": s, **display.describe(i)} for i, s in zip(rec.items, rec.scores, strict=True)
+    ]
 
 
-def rec_json(rec: RecList) -> dict[str, Any]:
+def rec_json(rec: RecList, display: ItemDisplay | None = None) -> dict[str, Any]:
     """A list as the JSON object `schemas.RecommendationOut` describes (scores are finite: `RecList`
     drops the rest), without building a pydantic object per item."""
     return {
         "user": rec.user,
-        "items": _scored(rec),
+        "items": _scored(rec, display),
         "fallback": rec.fallback,
         "history_length": rec.history_length,
         "model_version": rec.model_version,
@@ -76,14 +84,14 @@ def rec_json(rec: RecList) -> dict[str, Any]:
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
-def batch_body(recs: list[RecList], version: int) -> bytes:
+def batch_body(recs: list[RecList], version: int, display: ItemDisplay | None = None) -> bytes:
     """The JSON body of POST /recommendations/batch (`schemas.BatchRecommendationOut`).
 
     Encoded one list at a time: `json.dumps` is C code that holds the GIL for the whole call, so one
     call over a 100,000-item answer would stall the event loop (and /health) for the best part of a
     second; one list is a millisecond or so, after which the other threads get their turn.
     """
-    results = ",".join([_encode(rec_json(r)) for r in recs])
+    results = ",".join([_encode(rec_json(r, display)) for r in recs])
     return f'{{"results":[{results}],"model_version":{int(version)}}}'.encode()
 
 
@@ -139,7 +147,8 @@ def add_routes(
     async def user_recommendations(user_id: IdPath, n: NQuery = 10, exclude_seen: ExcludeQuery = True) -> Any:
         """Top-n for a user by raw id. Their events posted so far count at once. A user with neither
         training data nor events gets the most popular training items, flagged `fallback: popularity`."""
-        return JSONResponse(rec_json(await batcher.recommend(user_id, n, exclude_seen=exclude_seen)))
+        rec = await batcher.recommend(user_id, n, exclude_seen=exclude_seen)
+        return JSONResponse(rec_json(rec, service.display))
 
     @app.post(
         "/recommendations",
@@ -152,7 +161,7 @@ def add_routes(
         """Top-n for an anonymous or session user given their history (raw item ids, oldest first);
         sequence models read the order. An empty history gets the popularity fallback."""
         rec = service.recommend_history(body.items, body.n, exclude_seen=body.exclude_seen)
-        return JSONResponse(rec_json(rec))
+        return JSONResponse(rec_json(rec, service.display))
 
     @app.post(
         "/recommendations/batch",
@@ -173,7 +182,7 @@ def add_routes(
 
     def batch(body: S.BatchRecommendationIn) -> bytes:
         recs = service.recommend_users(body.users, body.n, exclude_seen=body.exclude_seen)
-        return batch_body(recs, recs[0].model_version if recs else service.live.version)
+        return batch_body(recs, recs[0].model_version if recs else service.live.version, service.display)
 
     @app.get(
         "/items/{item_id}/similar",
@@ -194,11 +203,14 @@ def add_routes(
         return JSONResponse(
             {
                 "item": item,
-                "similar": _scored(rec),
+                **({} if service.display is None else service.display.describe(item)),
+                "similar": _scored(rec, service.display),
                 "model_version": rec.model_version,
                 "retrieval": rec.retrieval,
             }
         )
+
+    add_explorer_routes(app, service, read, read_errors)  # GET /explorer and the page's two reads
 
     @app.post(
         "/events", response_model=S.EventsOut, responses=WRITE_ERRORS, dependencies=write, tags=["events"]

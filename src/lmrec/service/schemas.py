@@ -85,9 +85,21 @@ Retrieval = Annotated[
 ]
 
 
+def _display_fields() -> Any:
+    return Field(
+        None,
+        description="The catalog's other display fields of the item (genres, dates...), when the model "
+        "folder holds a display catalog (`catalog.parquet`, written by `lmrec train` and `lmrec run`).",
+    )
+
+
 class ScoredItem(BaseModel):
     item: int | str
     score: float
+    title: str | None = Field(
+        None, description="The item's title, when the model folder holds a display catalog."
+    )
+    fields: dict[str, str] | None = _display_fields()
 
 
 class RecommendationOut(BaseModel):
@@ -110,6 +122,8 @@ class BatchRecommendationOut(BaseModel):
 
 class SimilarItemsOut(BaseModel):
     item: int | str
+    title: str | None = Field(None, description="The asked item's title (with a display catalog).")
+    fields: dict[str, str] | None = _display_fields()
     similar: list[ScoredItem]
     model_version: int
     retrieval: Retrieval

@@ -226,6 +226,16 @@ class LiveModel:
         with self._lock:
             return self._online.n_events
 
+    def user_state(self, user_id: RawId) -> tuple[Recommender, int, np.ndarray, np.ndarray, int]:
+        """(model, user index or -1, training items, online items, version): what a list for `user_id`
+        is ranked from now, read under one lock. The training items are oldest first when the model keeps
+        the order; the online items are the events applied since, in event order."""
+        with self._lock:
+            model, version = self.model, self.version
+            online = self._online.items(canonical_id(model.user_vocab_, user_id))
+        user = int(lookup(model.user_vocab_, [user_id], what="user")[0])
+        return model, user, model.user_history(user), online, version
+
     # --- recommendations --------------------------------------------------------------------------
     def recommend_users(
         self, user_ids: Sequence[RawId], n: int, *, exclude_seen: bool = True

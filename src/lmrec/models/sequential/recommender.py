@@ -54,6 +54,7 @@ class SequentialConfig:
     batch_size: int = 128
     """Users per training batch."""
     learning_rate: float = 1e-3
+    """AdamW step size."""
     weight_decay: float = 0.0
     """AdamW decoupled weight decay."""
     patience: int = 10

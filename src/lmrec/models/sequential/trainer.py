@@ -38,7 +38,11 @@ class TrainingLog:
     """Training seconds the stopped fit(s) had spent before the checkpoint this fit continued from
     (included in `train_seconds`)."""
     losses: list[float] = field(default_factory=list)
+    """Mean training loss of every epoch run, in order."""
     valid: list[float] = field(default_factory=list)
+    """Validation metric of every evaluation, in order (every `eval_every` epochs and after the last)."""
+    valid_epochs: list[int] = field(default_factory=list)
+    """The epoch of each entry of `valid` (a checkpoint saved before this field existed has none)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -135,6 +139,7 @@ def train(
             net.eval()
             value = float(validate())
             info.valid.append(round(value, 6))
+            info.valid_epochs.append(epoch)
             line += f" valid {metric} {value:.4f}"
             if _improves(value, info.best_valid, minimize, min_delta):
                 info.best_valid, info.best_epoch, bad = value, epoch, 0
