@@ -1,0 +1,230 @@
+"""Augmentation judged over seeds (issue 19): one experiment file run once per seed, every augmented model
+paired with the same model without augmentation, overall and by user-activity bucket.
+
+The experiment file names each model entry `<model>` (no augmentation) or `<model>+<method>` (the same
+model and parameters with `augmentation:`), as `benchmarks/configs/augment_ml100k.yaml` does. For each seed
+the whole file runs with `seed` replaced (the split does not depend on it when it is temporal; model
+initialisation and the seeded augmenters do), into `OUT/seed_<s>/` (results.json, leaderboard.md; the
+per-user files stay local). Then, per (model, augmenter):
+
+- the test metric's mean over seeds with a 95% t-interval over seeds (seed-to-seed spread);
+- a paired test against the unaugmented model over the test users, each user's metric averaged over the
+  seeds first (users are the unit, as in every other lmrec paired test): mean difference, relative change,
+  paired t and Wilcoxon p-values, bootstrap 95% CI of the mean difference;
+- the same test within user-activity buckets (`history_length`: the user's interactions in the history the
+  test ranks from), so that the users augmentation targets (the sparse ones) are seen apart.
+
+Usage:
+    LMREC_DATA_HOME=../shared/data OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/augment.py \
+        benchmarks/configs/augment_ml100k.yaml --seeds 0 1 2 3 4 --out benchmarks/results/augment_ml100k
+`--resume` keeps the seeds whose results.json and per_user.parquet already exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", type=Path)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--metric", default="NDCG@10")
+    parser.add_argument(
+        "--buckets", default="40,80,160", help="history_length bucket edges (upper, inclusive)"
+    )
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+
+    from rich.console import Console
+
+    from lmrec import __version__
+    from lmrec.experiment.pipeline import run_experiment
+    from lmrec.experiment.schema import load
+    from lmrec.resources import process_peak_rss
+
+    exp = load(args.config)
+    started = time.perf_counter()
+    seconds: dict[int, float] = {}
+    for seed in args.seeds:
+        folder = args.out / f"seed_{seed}"
+        if args.resume and (folder / "results.json").exists() and (folder / "per_user.parquet").exists():
+            continue
+        t0 = time.perf_counter()
+        run_experiment(
+            dataclasses.replace(exp, seed=seed, name=f"{exp.name} (seed {seed})"),
+            out=folder,
+            console=Console(stderr=True),
+            progress=sys.stderr.isatty(),
+        )
+        seconds[seed] = round(time.perf_counter() - t0, 1)
+    edges = [int(x) for x in args.buckets.split(",")]
+    result = aggregate(args.out, args.seeds, args.metric, edges)
+    result.update(
+        {
+            "benchmark": "augment",
+            "config": str(args.config),
+            "experiment": exp.name,
+            "protocol": exp.protocol,
+            "seeds": args.seeds,
+            "run_seconds_per_seed": seconds,
+            "total_seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_mb": round(process_peak_rss() / 2**20, 1),
+            "machine": {"platform": platform.platform(), "threads": exp.threads},
+            "lmrec": __version__,
+        }
+    )
+    (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "report.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dict[str, Any]:
+    """The tables described in the module doc, from the seeds' result folders."""
+    from lmrec.eval.significance import compare
+
+    frames, models = [], {}
+    for seed in seeds:
+        folder = out / f"seed_{seed}"
+        res = json.loads((folder / "results.json").read_text())
+        for m in res["models"]:
+            entry = models.setdefault(
+                m["label"], {"model": m["model"], "test": [], "fit_s": [], "synthetic": []}
+            )
+            entry["test"].append(m["test"])
+            entry["fit_s"].append(m["timings"]["fit"]["seconds"])
+            aug = (m.get("augmentation") or {}).get("train+valid") or {}
+            entry["synthetic"].append(aug.get("rows_synthetic", 0))
+            entry["augment_seconds"] = aug.get("seconds")
+        frames.append(pd.read_parquet(folder / "per_user.parquet").assign(seed=seed))
+    per_user = pd.concat(frames, ignore_index=True)
+    mean_user = per_user.groupby(["model", "user"])[metric].mean()
+    activity = per_user.groupby("user")["history_length"].first()
+    bucket = pd.cut(activity, [0, *edges, np.inf], labels=_bucket_labels(edges))
+    rows, tests, by_bucket = [], [], []
+    for label, entry in models.items():
+        values = np.array([t[metric] for t in entry["test"]])
+        rows.append(
+            {
+                "model": label,
+                metric: float(values.mean()),
+                "ci95_over_seeds": _t_interval(values),
+                "per_seed": [round(float(v), 5) for v in values],
+                "fit_s_mean": round(float(np.mean(entry["fit_s"])), 2),
+                "synthetic_rows_mean": float(np.mean(entry["synthetic"])),
+            }
+        )
+        base = label.split("+")[0]
+        if base == label or base not in models:
+            continue
+        a, b = mean_user.loc[base], mean_user.loc[label]
+        c = compare(a, b, metric)
+        tests.append({"model": label, "baseline": base, **_test_row(c)})
+        for name, users in activity.groupby(bucket, observed=False):
+            ids = users.index.intersection(a.index)
+            if len(ids) < 2:
+                continue
+            cb = compare(a.loc[ids], b.loc[ids], metric)
+            by_bucket.append({"model": label, "baseline": base, "bucket": str(name), **_test_row(cb)})
+    return {
+        "metric": metric,
+        "buckets": {
+            "by": "history_length",
+            "edges": edges,
+            "users": activity.groupby(bucket, observed=False).size().to_dict(),
+        },
+        "models": rows,
+        "against_no_augmentation": tests,
+        "by_activity": by_bucket,
+    }
+
+
+def _bucket_labels(edges: list[int]) -> list[str]:
+    lows = [1, *[e + 1 for e in edges]]
+    return [f"{lo}-{hi}" for lo, hi in zip(lows, edges, strict=False)] + [f">{edges[-1]}"]
+
+
+def _t_interval(values: np.ndarray) -> list[float] | None:
+    from scipy import stats
+
+    if values.size < 2:
+        return None
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return [float(values.mean() - half), float(values.mean() + half)]
+
+
+def _test_row(c: Any) -> dict[str, Any]:
+    return {
+        "n_users": c.n_users,
+        "baseline_mean": c.mean_a,
+        "mean": c.mean_b,
+        "diff": c.mean_diff,
+        "relative": c.relative_improvement,
+        "t_pvalue": c.t_pvalue,
+        "wilcoxon_pvalue": c.wilcoxon_pvalue,
+        "ci_low": c.ci_low,
+        "ci_high": c.ci_high,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    metric = result["metric"]
+    lines = [
+        f"# {result['experiment']}: augmentation over {len(result['seeds'])} seeds",
+        "",
+        f"Protocol: {result['protocol']}",
+        "",
+        f"Config: `{result['config']}`; seeds {result['seeds']}; whole run {result['total_seconds']} s, "
+        f"peak RSS {result['peak_rss_mb']} MB. Per-user {metric} is averaged over the seeds before the "
+        "paired tests.",
+        "",
+        f"| model | {metric} (mean of seeds) | 95% CI over seeds | fit s | synthetic rows |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for r in result["models"]:
+        ci = r["ci95_over_seeds"]
+        ci_text = f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "–"
+        lines.append(
+            f"| {r['model']} | {r[metric]:.4f} | {ci_text} | {r['fit_s_mean']:.1f} |"
+            f" {r['synthetic_rows_mean']:.0f} |"
+        )
+    lines += ["", "## Against the same model without augmentation (paired over test users)", ""]
+    lines += _tests_md(result["against_no_augmentation"], bucket=False)
+    sizes = ", ".join(f"{k}: {v}" for k, v in result["buckets"]["users"].items())
+    lines += ["", f"## By user activity (history length; users per bucket: {sizes})", ""]
+    lines += _tests_md(result["by_activity"], bucket=True)
+    return "\n".join(lines) + "\n"
+
+
+def _tests_md(rows: list[dict[str, Any]], *, bucket: bool) -> list[str]:
+    head = (
+        "| model | baseline |"
+        + (" bucket |" if bucket else "")
+        + " users | baseline | model | diff | relative | t p | Wilcoxon p | 95% CI of diff |"
+    )
+    out = [head, "|---|---|" + ("---|" if bucket else "") + "---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        rel = "–" if r["relative"] != r["relative"] else f"{r['relative']:+.1%}"
+        out.append(
+            f"| {r['model']} | {r['baseline']} |"
+            + (f" {r['bucket']} |" if bucket else "")
+            + f" {r['n_users']} | {r['baseline_mean']:.4f} | {r['mean']:.4f} | {r['diff']:+.4f} | {rel} |"
+            f" {r['t_pvalue']:.2g} | {r['wilcoxon_pvalue']:.2g} | [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}] |"
+        )
+    return out
+
+
+if __name__ == "__main__":
+    main()
