@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from lmrec.models.cfgan.networks import Discriminator, Generator
+from lmrec.models.epoch_log import EpochLog
 
 if TYPE_CHECKING:
     from lmrec.models.cfgan.recommender import CFGANConfig
@@ -37,25 +38,13 @@ log = logging.getLogger("lmrec.train")
 
 
 @dataclass
-class GANLog:
-    """What happened during training; saved with the model and reported in results.json."""
+class GANLog(EpochLog):
+    """What happened during training (the shared `EpochLog` fields, plus both players' loss curves)."""
 
-    epochs_run: int = 0
-    best_epoch: int = 0
-    """Epoch (1-based) of the kept generator: the best on validation, or the last without validation."""
-    best_valid: float | None = None
-    metric: str | None = None
-    seconds_per_epoch: float = 0.0
-    train_seconds: float = 0.0
-    stopped_early: bool = False
     d_losses: list[float] = field(default_factory=list)
     """Mean discriminator loss per epoch."""
     g_losses: list[float] = field(default_factory=list)
     """Mean generator loss per epoch (adversarial + ZR term)."""
-    valid: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def sample_share(purchased: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:

@@ -9,29 +9,22 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lmrec.models.epoch_log import EpochLog
 from lmrec.models.sequential.checkpoint import TrainingCheckpoint
 
 log = logging.getLogger("lmrec.train")
 
 
 @dataclass
-class TrainingLog:
-    """What happened during training; saved with the model and reported in results.json."""
+class TrainingLog(EpochLog):
+    """What happened during training (the shared `EpochLog` fields, plus resuming and the loss curve)."""
 
-    epochs_run: int = 0
-    best_epoch: int = 0
-    """Epoch (1-based) of the kept weights: the best on validation, or the last without validation."""
-    best_valid: float | None = None
-    metric: str | None = None
-    seconds_per_epoch: float = 0.0
-    train_seconds: float = 0.0
-    stopped_early: bool = False
     resumed_after_epoch: int = 0
     """Epochs taken from a checkpoint of a stopped fit (0: trained in one go)."""
     resumed_seconds: float = 0.0
@@ -39,13 +32,8 @@ class TrainingLog:
     (included in `train_seconds`)."""
     losses: list[float] = field(default_factory=list)
     """Mean training loss of every epoch run, in order."""
-    valid: list[float] = field(default_factory=list)
-    """Validation metric of every evaluation, in order (every `eval_every` epochs and after the last)."""
     valid_epochs: list[int] = field(default_factory=list)
     """The epoch of each entry of `valid` (a checkpoint saved before this field existed has none)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
 
 
 class Sized(Protocol):
