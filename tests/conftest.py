@@ -35,11 +35,14 @@ CHROMIUM = Path(os.environ.get("LMREC_CHROMIUM", "/usr/bin/chromium"))
 """The system Chromium the browser tests drive (Debian package `chromium`; scripts/install_chromium.sh)."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
     """Headless Chromium through Playwright, for the tests marked `browser`. Skips with the reason when
     Playwright (the `browser` extra) or the system Chromium is missing; Playwright's own browser download
-    (`playwright install`) is never used."""
+    (`playwright install`) is never used.
+
+    Module scope, not session: while Playwright's sync API is open it keeps an asyncio loop running in
+    the main thread, and every later `asyncio.run` (the service tests) would fail."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

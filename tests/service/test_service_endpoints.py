@@ -82,6 +82,8 @@ def test_openapi_lists_every_endpoint_and_the_bearer_scheme(client: TestClient) 
         "/events/batch",
         "/admin/retrain",
         "/items",
+        "/users/{user_id}/history",
+        "/users/{user_id}/explanation",
     }
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert "security" in spec["paths"]["/events"]["post"]
