@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lmrec.models.topk import ranks, topk
+from lmrec.models.topk import HAS_TORCH, ranks, topk
 
 
 def reference_topk(scores: np.ndarray, n: int) -> np.ndarray:
@@ -105,3 +105,55 @@ def test_ranks_list_items_in_topk_order(scores: np.ndarray) -> None:
     r = ranks(scores)
     for row in range(scores.shape[0]):
         np.testing.assert_array_equal(np.argsort(r[row]), items[row])
+
+
+torch_engine = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (extra lm)")
+
+
+@torch_engine
+@settings(max_examples=200, deadline=None)
+@given(
+    hnp.arrays(
+        st.sampled_from([np.float32, np.float64]),
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
+        elements=st.sampled_from([0.0, 1.0, 2.0, 2.5, -1.0, -np.inf]),
+    ),
+    st.integers(1, 45),
+)
+def test_torch_engine_matches_the_reference_on_tied_rows(scores, n):
+    items, top = topk(scores, n, engine="torch") if n < scores.shape[1] else topk(scores, n)
+    np.testing.assert_array_equal(items, reference_topk(scores, n))
+    np.testing.assert_array_equal(top, topk(scores, n, engine="numpy")[1])
+
+
+@torch_engine
+@pytest.mark.parametrize("kind", ["random", "tied factors", "mostly zero", "excluded"])
+def test_engines_agree_on_large_rows(kind):
+    """The cases issue 21 names: identical item factors tie exactly (ALS), item-kNN rows are mostly
+    zeros (zero-scored items tie), and excluded items are -inf."""
+    rng = np.random.default_rng(5)
+    users, items, n = 300, 3000, 20
+    if kind == "tied factors":
+        factors = rng.normal(size=(items // 10, 8)).astype(np.float32)
+        item_vecs = factors[rng.integers(0, factors.shape[0], size=items)]  # every vector ~10 times
+        scores = rng.normal(size=(users, 8)).astype(np.float32) @ item_vecs.T
+    elif kind == "mostly zero":
+        scores = np.zeros((users, items), dtype=np.float32)
+        for r in range(users):
+            cols = rng.choice(items, size=int(rng.integers(0, 40)), replace=False)
+            scores[r, cols] = rng.choice([0.25, 0.5, 1.0], size=cols.size)
+    else:
+        scores = rng.normal(size=(users, items)).astype(np.float32)
+        if kind == "excluded":
+            scores[rng.random(scores.shape) < 0.995] = -np.inf  # ~15 rankable items per row
+    a, sa = topk(scores, n, engine="torch")
+    b, sb = topk(scores, n, engine="numpy")
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sa, sb)
+
+
+def test_engine_errors():
+    with pytest.raises(ValueError, match="engine must be one of"):
+        topk(np.zeros((1, 3)), 1, engine="gpu")
+    with pytest.raises(ValueError, match="float32/float64"):
+        topk(np.zeros((1, 3), dtype=np.int64), 1, engine="torch")

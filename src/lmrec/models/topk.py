@@ -1,6 +1,16 @@
-"""The one top-k used by every model: exact, batched, ties broken by the lower item index."""
+"""The one top-k used by every model: exact, batched, ties broken by the lower item index.
+
+Two engines give the same lists. Where torch is installed (the `lm` extra), float rows go through
+`torch.topk` of a window somewhat wider than k (threaded over rows, faster than numpy's single-threaded
+partition on wide rows); within the window the order is (score descending, index ascending), which is
+exact whenever the k-th value's tie group ends inside the window, and the rare rows where it does not are
+resolved from the full row. Without torch, or with `engine="numpy"`, the numpy engine does
+every row. `benchmarks/topk.py` measures both on the same rows.
+"""
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 
@@ -8,6 +18,18 @@ ROW_CHUNK = 256
 """Rows processed at once (bounds the temporary copies to ROW_CHUNK x items)."""
 SPARSE_FACTOR = 8
 """A row takes the positives-only search when at most 1/SPARSE_FACTOR of its items are positive."""
+TORCH_ROW_CHUNK = 4096
+"""Rows handed to torch.topk at once (its output is only rows x window)."""
+TIE_MARGIN = 32
+"""The torch engine reads the best k + max(k, TIE_MARGIN) of each row, so that ties at the k-th value
+are resolved from torch's output unless a tie group is longer than that."""
+ENGINES = ("auto", "torch", "numpy")
+"""`topk`'s engines: "auto" is torch where it is installed, the scores are floats and the block holds at
+least TORCH_MIN_SCORES scores, else numpy."""
+TORCH_MIN_SCORES = 1 << 20
+"""Smaller blocks (a service request, a few users) stay on numpy: torch's per-call overhead, and importing
+torch (~1 s, ~200 MB) in a process that does not use it otherwise, are not worth it there."""
+HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 
 def _kth_largest(chunk: np.ndarray, k: int) -> np.ndarray:
@@ -57,32 +79,92 @@ def _select_chunk(chunk: np.ndarray, k: int) -> np.ndarray:
     return cols
 
 
-def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-`n` item indices and scores of each row of `scores` (batch x items), best first.
-
-    Exact under ties: among equal scores the lower item index ranks first, as the benchmark protocols
-    require. Entries equal to -inf (excluded items) are never returned; their slots are -1 with score -inf,
-    so a row with fewer than `n` rankable items yields a shorter list padded with -1.
-
-    Cost: a value partition per row to find the n-th best score (O(items)), one comparison pass, an exact
-    tie resolution only for rows whose n-th score is tied beyond n, and an O(n log n) sort of the selected
-    entries.
-    """
-    scores = np.asarray(scores)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be 2-D (batch x items), got shape {scores.shape}")
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
+def _select_numpy(scores: np.ndarray, k: int) -> np.ndarray:
+    """The numpy engine: (rows x k) column indices of each row's k best, lower index winning ties."""
     b, m = scores.shape
-    k = min(n, m)
-    if k == 0 or b == 0:
-        return np.full((b, n), -1, dtype=np.int64), np.full((b, n), -np.inf, dtype=np.float32)
     cols = np.empty((b, k), dtype=np.int64)
     for r in range(0, b, ROW_CHUNK):
         chunk = scores[r : r + ROW_CHUNK]
         if np.isnan(chunk).any():
             raise ValueError("scores contain NaN; a model produced an invalid score")
         cols[r : r + ROW_CHUNK] = _select_chunk(chunk, k) if k < m else np.arange(m)
+    return cols
+
+
+def _select_torch(scores: np.ndarray, k: int) -> np.ndarray:
+    """The torch engine (k < items): torch.topk of the best `k + TIE_MARGIN` per row, ordered by (score
+    descending, index ascending), of which the first k are the answer whenever the row's k-th value is
+    not tied all the way to the end of that window (torch picks among boundary ties in no defined order,
+    but a tie group wholly inside the window is complete). The few rows whose tie group reaches past the
+    window (mostly-zero or mostly-excluded rows) are resolved from the full row (`_boundary_ties`)."""
+    import torch
+
+    b, m = scores.shape
+    window = min(m, k + max(k, TIE_MARGIN))
+    cols = np.empty((b, k), dtype=np.int64)
+    for r in range(0, b, TORCH_ROW_CHUNK):
+        chunk = np.ascontiguousarray(scores[r : r + TORCH_ROW_CHUNK])
+        t = torch.from_numpy(chunk)
+        if torch.isnan(t).any():
+            raise ValueError("scores contain NaN; a model produced an invalid score")
+        values, index = torch.topk(t, window, dim=1, largest=True, sorted=True)
+        v, idx = values.numpy(), index.numpy()
+        order = np.lexsort((idx, -v), axis=-1)[:, :k]
+        out = np.take_along_axis(idx, order, axis=1)
+        if window < m:
+            spill = np.flatnonzero(v[:, window - 1] == v[:, k - 1])
+            if spill.size:
+                out[spill] = _boundary_ties(chunk[spill], v[spill, k - 1], k)
+        cols[r : r + TORCH_ROW_CHUNK] = out
+    return cols
+
+
+def _boundary_ties(rows: np.ndarray, kth: np.ndarray, k: int) -> np.ndarray:
+    """(len(rows), k) columns of each row's k best when its k-th best value `kth` is tied beyond k: every
+    column above `kth`, then the lowest-index columns equal to it (two comparison passes, no partition)."""
+    n_rows = rows.shape[0]
+    r_above, c_above = np.nonzero(rows > kth[:, None])
+    need = k - np.bincount(r_above, minlength=n_rows)
+    r_tie, c_tie = np.nonzero(rows == kth[:, None])
+    starts = np.cumsum(np.bincount(r_tie, minlength=n_rows)) - np.bincount(r_tie, minlength=n_rows)
+    keep = np.arange(r_tie.shape[0]) - starts[r_tie] < need[r_tie]
+    r_all = np.concatenate([r_above, r_tie[keep]])
+    c_all = np.concatenate([c_above, c_tie[keep]])
+    order = np.argsort(r_all, kind="stable")  # rows in order; within a row the order does not matter
+    return c_all[order].reshape(n_rows, k)
+
+
+def topk(scores: np.ndarray, n: int, *, engine: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Top-`n` item indices and scores of each row of `scores` (batch x items), best first.
+
+    Exact under ties: among equal scores the lower item index ranks first, as the benchmark protocols
+    require. Entries equal to -inf (excluded items) are never returned; their slots are -1 with score -inf,
+    so a row with fewer than `n` rankable items yields a shorter list padded with -1.
+
+    engine: "auto" (torch where installed, for float scores in blocks of at least TORCH_MIN_SCORES),
+    "torch" or "numpy"; every engine returns the same lists (module doc).
+
+    Cost (numpy engine): a value partition per row to find the n-th best score (O(items)), one comparison
+    pass, an exact tie resolution only for rows whose n-th score is tied beyond n, and an O(n log n) sort
+    of the selected entries. The torch engine replaces the first two with a threaded torch.topk.
+    """
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D (batch x items), got shape {scores.shape}")
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    b, m = scores.shape
+    k = min(n, m)
+    if k == 0 or b == 0:
+        return np.full((b, n), -1, dtype=np.int64), np.full((b, n), -np.inf, dtype=np.float32)
+    floats = scores.dtype in (np.float32, np.float64)
+    if engine == "torch" and not (HAS_TORCH and floats):
+        raise ValueError("engine 'torch' needs torch installed and float32/float64 scores")
+    large = b * m >= TORCH_MIN_SCORES
+    use_torch = k < m and (engine == "torch" or (engine == "auto" and HAS_TORCH and floats and large))
+    cols = _select_torch(scores, k) if use_torch else _select_numpy(scores, k)
     vals = np.take_along_axis(scores, cols, axis=1)
     # best first: score descending, then item index ascending
     order = np.lexsort((cols, -vals), axis=-1)
