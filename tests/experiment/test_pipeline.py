@@ -346,3 +346,36 @@ def test_requested_pairs_must_name_two_models_of_the_run(
 ) -> None:
     with pytest.raises((ConfigError, ValueError), match=match):
         experiment(log_csv, evaluation={"ns": [10], "metrics": ["ndcg"], "pairs": pairs})
+
+
+def test_p1_peer_scores_from_train_and_still_excludes_train_valid(log_csv: Path, tmp_path: Path) -> None:
+    """`test_input: train` (P1-peer): models fitted on train are given the train history at test; the
+    validation events are still removed from the ranking; the tables say which input was used."""
+    base = {**exp_evaluation(), "refit": "train"}
+    models = [{"name": "itemknn", "params": {"k": 50}}]
+    p1 = run_experiment(experiment(log_csv, evaluation=base, models=models), out=tmp_path / "p1")
+    peer_exp = experiment(log_csv, evaluation={**base, "test_input": "train"}, models=models)
+    peer = run_experiment(peer_exp, out=tmp_path / "peer")
+    assert peer["experiment"]["evaluation"]["test_input"] == "train"
+    assert p1["models"][0]["test"]["NDCG@10"] != peer["models"][0]["test"]["NDCG@10"]
+    board = (tmp_path / "peer" / "leaderboard.md").read_text()
+    assert "Fitted on: train; history at test: train; excluded from the ranking: train+valid" in board
+    # no validation (or train) item of a user is in that user's evaluated list
+    from lmrec.experiment.prepare import prepare
+
+    split = prepare(peer_exp).split
+    seen = split.train_valid().csr()
+    lists = pd.read_parquet(tmp_path / "peer" / "recommendations.parquet")
+    assert len(lists) > 0
+    for user, items in zip(lists["user"], lists["items"], strict=True):
+        assert not set(items.tolist()) & set(seen[user].indices.tolist())
+    facts = pd.read_parquet(tmp_path / "peer" / "per_user.parquet")
+    train_counts = split.train.user_counts()
+    np.testing.assert_array_equal(facts["history_length"], train_counts[facts["user"]])
+
+
+def test_p1_peer_needs_a_train_refit(log_csv: Path) -> None:
+    with pytest.raises(ConfigError, match="test_input 'train' needs evaluation.refit 'train'"):
+        experiment(log_csv, evaluation={**exp_evaluation(), "test_input": "train"})
+    with pytest.raises(ConfigError, match="test_input"):
+        experiment(log_csv, evaluation={**exp_evaluation(), "test_input": "valid"})

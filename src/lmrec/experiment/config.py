@@ -209,6 +209,9 @@ class EvaluationSpec:
     """Remove each user's known items (train at validation; train+valid at test) from the ranking."""
     refit: str = "train+valid"
     """Data the selected configuration is fitted on for the test: "train+valid" or "train"."""
+    test_input: str = "train+valid"
+    """History each model is given at test time: "train+valid" (lmrec's P1) or "train" (P1-peer, the
+    rule of the peer libraries' runs). The ranking excludes train+valid either way (`exclude_seen`)."""
     batch_size: int = 1024
     """Users scored per batch (memory: batch_size x n_items float32)."""
     user_sample: int | None = None
@@ -224,6 +227,16 @@ class EvaluationSpec:
     def __post_init__(self) -> None:
         if self.refit not in ("train+valid", "train"):
             raise ValueError(f"evaluation.refit must be 'train+valid' or 'train', not {self.refit!r}")
+        if self.test_input not in ("train+valid", "train"):
+            raise ValueError(
+                f"evaluation.test_input must be 'train+valid' or 'train', not {self.test_input!r}"
+            )
+        if self.test_input == "train" and self.refit == "train+valid":
+            raise ValueError(
+                "evaluation.test_input 'train' needs evaluation.refit 'train' (P1-peer: fit on train, "
+                "test input train); a model refitted on train+valid would be scored without the "
+                "validation events it was fitted on"
+            )
         if not self.ns or any(int(n) <= 0 for n in self.ns):
             raise ValueError(f"evaluation.ns must be positive list lengths, got {self.ns}")
         bad = [p for p in self.pairs if not isinstance(p, list | tuple) or len(p) != 2 or p[0] == p[1]]

@@ -33,7 +33,7 @@ from lmrec.experiment.resume import (
     write_partial,
 )
 from lmrec.experiment.run_files import with_user_facts, write_items, write_recommendations
-from lmrec.experiment.runner import ModelRun, run_model, select_key
+from lmrec.experiment.runner import ModelRun, run_model, select_key, test_history
 from lmrec.experiment.search import validate_models
 from lmrec.hybrid.pool import ComponentPool
 from lmrec.resources import measure, process_peak_rss
@@ -204,9 +204,10 @@ def run_experiment(
     remove_partial(folder)
     per_user = pd.concat([r.per_user.assign(model=r.label) for r in runs], ignore_index=True)
     per_user["user_id"] = prep.split.train.user_vocab.id(per_user["user"].to_numpy())
-    with_user_facts(per_user, prep).to_parquet(folder / "per_user.parquet", index=False)
+    seen_at_test = test_history(prep.split, exp)
+    with_user_facts(per_user, prep, seen_at_test).to_parquet(folder / "per_user.parquet", index=False)
     write_recommendations(folder, runs)  # the lists and items behind the report's exposure plots
-    write_items(folder, prep)
+    write_items(folder, prep, seen_at_test)
     (folder / "leaderboard.md").write_text(
         _board_md(exp, board, "test split", sig) + _hybrids_md(hybrids) + _pairs_md(pairs)
     )
@@ -221,7 +222,7 @@ def run_experiment(
     print_table(
         table_console,
         board[[c for c in _terminal_columns(key) if c in board.columns]],
-        f"{exp.name}: test split ({_refit_label(exp)} refit)",
+        f"{exp.name}: test split ({_refit_label(exp)} refit, test input {exp.evaluation.test_input})",
     )
     _write_report(folder, console)
     console.log(f"results written to {folder}")
@@ -294,11 +295,12 @@ def test_target_facts(prep: Any, exp: Experiment) -> dict[str, int]:
     seen-item exclusion removes them (repeat consumption under `exclude_seen`); both lower every model."""
     import numpy as np
 
-    history = prep.split.train_valid().csr()
+    history = test_history(prep.split, exp).csr()
+    seen = prep.split.train_valid().csr()  # excluded from the ranking under either test input
     targets = prep.split.test.csr()
     users = np.flatnonzero(np.diff(targets.indptr) > 0)
     no_history = int(np.count_nonzero(np.diff(history.indptr)[users] == 0))
-    unreachable = int(targets.multiply(history).nnz) if exp.evaluation.exclude_seen else 0
+    unreachable = int(targets.multiply(seen).nnz) if exp.evaluation.exclude_seen else 0
     return {
         "users": int(users.shape[0]),
         "targets": int(targets.nnz),
@@ -365,6 +367,13 @@ def _board_md(
     lines = [f"# {exp.name} — {what}", ""]
     if exp.protocol:
         lines += [f"Protocol: {exp.protocol}", ""]
+    if exp.task == "ranking":
+        lines += [
+            f"Fitted on: {_refit_label(exp)}; history at test: "
+            f"{exp.evaluation.test_input}; excluded from the ranking: "
+            + ("train+valid" if exp.evaluation.exclude_seen else "nothing"),
+            "",
+        ]
     lines += [to_markdown(board), ""]
     if sig:
         cols = [

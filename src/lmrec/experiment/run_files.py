@@ -29,6 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
+    from lmrec.data.interactions import Interactions
     from lmrec.experiment.prepare import Prepared
     from lmrec.experiment.runner import ModelRun
 
@@ -45,9 +46,10 @@ def first_column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return next((c for c in names if c in frame.columns), None)
 
 
-def user_facts(prep: Prepared) -> pd.DataFrame:
-    """Per test-target row (`user` = index): history_length and target_popularity (see module doc)."""
-    history = prep.split.train_valid()
+def user_facts(prep: Prepared, history: Interactions | None = None) -> pd.DataFrame:
+    """Per test-target row (`user` = index): history_length and target_popularity (see module doc).
+    history: the test-time history (default train+valid; train under `test_input: train`)."""
+    history = prep.split.train_valid() if history is None else history
     popularity = history.item_user_counts().astype(np.float64)
     targets = prep.split.test.csr()
     length = np.zeros(targets.shape[0], dtype=np.int64)
@@ -73,9 +75,11 @@ def _mean_popularity(matrix: sp.csr_matrix, popularity: np.ndarray) -> np.ndarra
     return np.divide(sums, counts, out=np.full(counts.shape, np.nan), where=counts > 0)
 
 
-def with_user_facts(per_user: pd.DataFrame, prep: Prepared) -> pd.DataFrame:
+def with_user_facts(
+    per_user: pd.DataFrame, prep: Prepared, history: Interactions | None = None
+) -> pd.DataFrame:
     """`per_user` with the model-independent columns of `user_facts` joined on `user`."""
-    facts = user_facts(prep)
+    facts = user_facts(prep, history)
     return per_user.merge(facts, on="user", how="left", validate="many_to_one")
 
 
@@ -112,9 +116,9 @@ def write_recommendations(folder: Path, runs: list[ModelRun]) -> Path | None:
     return path
 
 
-def items_frame(prep: Prepared) -> pd.DataFrame:
+def items_frame(prep: Prepared, history: Interactions | None = None) -> pd.DataFrame:
     """One row per catalog item: index, raw id, test-time popularity, and title / category if any."""
-    history = prep.split.train_valid()
+    history = prep.split.train_valid() if history is None else history
     vocab = prep.split.train.item_vocab
     frame: dict[str, Any] = {
         "item": np.arange(len(vocab), dtype=np.int32),
@@ -130,7 +134,7 @@ def items_frame(prep: Prepared) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
-def write_items(folder: Path, prep: Prepared) -> Path:
+def write_items(folder: Path, prep: Prepared, history: Interactions | None = None) -> Path:
     path = folder / ITEMS
-    items_frame(prep).to_parquet(path, index=False, compression="zstd")
+    items_frame(prep, history).to_parquet(path, index=False, compression="zstd")
     return path

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lmrec.data.interactions import Interactions
 from lmrec.data.leakage import assert_disjoint
+from lmrec.data.splits import Split
 from lmrec.eval import evaluate_ranking
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.augmentation import FitAugmentation
@@ -103,6 +104,12 @@ def _metric_keys(exp: Experiment) -> tuple[list[str], list[int]]:
     return list(exp.evaluation.metrics), [int(n) for n in exp.evaluation.ns]
 
 
+def test_history(split: Split, exp: Experiment) -> Interactions:
+    """The history models are given at test time: train+valid (P1) or train (`test_input: train`,
+    P1-peer)."""
+    return split.train_valid() if exp.evaluation.test_input == "train+valid" else split.train
+
+
 def _evaluate(
     exp: Experiment,
     model: Recommender,
@@ -113,8 +120,12 @@ def _evaluate(
     *,
     progress: bool,
     keep_lists: bool = False,
+    exclude: Interactions | None = None,
 ) -> Any:
+    """Rank `targets` from `history`; `exclude` (the validation events under P1-peer, whose model input
+    is train only) is removed from the ranking too when seen items are excluded."""
     metrics, ns = _metric_keys(exp)
+    extra = exclude.csr() if exclude is not None and exp.evaluation.exclude_seen else None
     return evaluate_ranking(
         model,
         targets.csr(),
@@ -123,6 +134,7 @@ def _evaluate(
         metrics=metrics,
         users=users,
         exclude_history=exp.evaluation.exclude_seen,
+        exclude=extra,
         batch_size=exp.evaluation.batch_size,
         item_popularity=None if exp.evaluation.sampled_negatives else popularity,
         n_train_users=int(np.count_nonzero(history.user_counts())),
@@ -339,7 +351,7 @@ def run_model(
         component_pool.add(model, model_data, fit_kwargs)  # the refitted model, for the hybrids' refits
     if refit == "train" and kept is not None:
         fit_timing = {**kept[2], "reused_selected_trial": True}
-    history = split.train_valid()
+    history = test_history(split, exp)
     test_users = sample_users(_users_with_targets(split.test.csr()), exp.evaluation.user_sample, exp.seed)
     with measure() as m_eval:
         res = _evaluate(
@@ -351,6 +363,7 @@ def run_model(
             user_popularity(fit_data),
             progress=progress,
             keep_lists=not exp.evaluation.sampled_negatives,  # sampled ranking has no full lists
+            exclude=split.valid if exp.evaluation.test_input == "train" else None,
         )
     summary = {**res.summary(), **_retrieval_measures(model, split.test, history, test_users)}
     key = select_key(summary, select.key)
