@@ -157,3 +157,16 @@ def test_engine_errors():
         topk(np.zeros((1, 3)), 1, engine="gpu")
     with pytest.raises(ValueError, match="float32/float64"):
         topk(np.zeros((1, 3), dtype=np.int64), 1, engine="torch")
+
+
+@torch_engine
+def test_torch_engine_finds_a_nan_and_accepts_infinities():
+    """The torch engine checks NaN through a sum: +inf meeting -inf (a NaN sum) must not be taken for a
+    NaN score, a real NaN must be found."""
+    scores = np.zeros((64, 500), dtype=np.float32)
+    scores[3, 3], scores[4, 4] = np.inf, -np.inf
+    items, _ = topk(scores, 2, engine="torch")
+    assert items[3].tolist() == [3, 0] and 4 not in items[4].tolist()
+    scores[10, 20] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        topk(scores, 2, engine="torch")

@@ -11,6 +11,7 @@ every row. `benchmarks/topk.py` measures both on the same rows.
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import numpy as np
 
@@ -79,13 +80,24 @@ def _select_chunk(chunk: np.ndarray, k: int) -> np.ndarray:
     return cols
 
 
+def _has_nan(block: np.ndarray, tensor: Any = None) -> bool:
+    """Whether `block` holds a NaN. With `tensor` (the same block as a torch tensor) in one summing pass
+    without a temporary: the sum is NaN when a NaN is present (or +inf meets -inf, or it overflows), and
+    only then is the elementwise check run; torch's isnan + any is ten times slower than its sum on a
+    1,024 x 12,101 block, numpy's isnan + any is as fast as its sum."""
+    if tensor is None:
+        return bool(np.isnan(block).any())
+    total = float(tensor.sum())
+    return total != total and bool(np.isnan(block).any())
+
+
 def _select_numpy(scores: np.ndarray, k: int) -> np.ndarray:
     """The numpy engine: (rows x k) column indices of each row's k best, lower index winning ties."""
     b, m = scores.shape
     cols = np.empty((b, k), dtype=np.int64)
     for r in range(0, b, ROW_CHUNK):
         chunk = scores[r : r + ROW_CHUNK]
-        if np.isnan(chunk).any():
+        if _has_nan(chunk):
             raise ValueError("scores contain NaN; a model produced an invalid score")
         cols[r : r + ROW_CHUNK] = _select_chunk(chunk, k) if k < m else np.arange(m)
     return cols
@@ -105,7 +117,7 @@ def _select_torch(scores: np.ndarray, k: int) -> np.ndarray:
     for r in range(0, b, TORCH_ROW_CHUNK):
         chunk = np.ascontiguousarray(scores[r : r + TORCH_ROW_CHUNK])
         t = torch.from_numpy(chunk)
-        if torch.isnan(t).any():
+        if _has_nan(chunk, t):
             raise ValueError("scores contain NaN; a model produced an invalid score")
         values, index = torch.topk(t, window, dim=1, largest=True, sorted=True)
         v, idx = values.numpy(), index.numpy()
