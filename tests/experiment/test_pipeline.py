@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -375,7 +376,7 @@ def test_p1_peer_scores_from_train_and_still_excludes_train_valid(log_csv: Path,
 
 
 def test_p1_peer_needs_a_train_refit(log_csv: Path) -> None:
-    with pytest.raises(ConfigError, match="test_input 'train' needs evaluation.refit 'train'"):
+    with pytest.raises(ConfigError, match=re.escape("test_input 'train' needs evaluation.refit 'train'")):
         experiment(log_csv, evaluation={**exp_evaluation(), "test_input": "train"})
     with pytest.raises(ConfigError, match="test_input"):
         experiment(log_csv, evaluation={**exp_evaluation(), "test_input": "valid"})
