@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lmrec.experiment.config import load_experiment
+from lmrec.experiment.config import EvaluationSpec, load_experiment
 
 HERE = Path(__file__).resolve().parent.parent
 RESULTS = HERE / "results"
@@ -38,7 +38,16 @@ def stale(name: str, res: dict) -> list[str]:
     config = dataclasses.asdict(load_experiment(HERE / "configs" / f"{name}.yaml"))
     config.pop("base_dir", None)
     stored = json.loads(json.dumps(res["experiment"]))
-    if _without_new_defaults(json.loads(json.dumps(config)), stored) == stored:
+    config = json.loads(json.dumps(config))
+    if isinstance(config.get("evaluation"), dict) and isinstance(stored.get("evaluation"), dict):
+        # evaluation keys added later with a non-empty default (test_input: "train+valid")
+        defaults = json.loads(json.dumps(dataclasses.asdict(EvaluationSpec())))
+        config["evaluation"] = {
+            k: v
+            for k, v in config["evaluation"].items()
+            if k in stored["evaluation"] or k not in defaults or v != defaults[k]
+        }
+    if _without_new_defaults(config, stored) == stored:
         return []
     return [
         f"**STALE: `benchmarks/results/{name}` was produced by a different version of `configs/{name}.yaml`; "
