@@ -252,3 +252,25 @@ def test_matches_trec_eval_on_random_lists(seed: int, n: int) -> None:
         assert got["map_trec"][u] == pytest.approx(ref[f"map_cut_{n}"], abs=1e-12)
         assert got["map"][u] == pytest.approx(ref[f"map_cut_{n}"] * nt[u] / min(n, nt[u]), abs=1e-12)
     assert hits[:, :n].any()  # the check was not vacuous
+
+
+def test_first_target_rank_matches_the_full_ranking_under_ties() -> None:
+    """MRR@all's rank of each user's best target equals its position in the full ranking of `topk`'s tie
+    rule (lower index first), on rows full of ties and of excluded (-inf) items."""
+    import scipy.sparse as sp
+
+    from lmrec.eval.batch import _first_target_rank
+    from lmrec.models.topk import ranks
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        b, m = int(rng.integers(1, 20)), int(rng.integers(2, 50))
+        scores = rng.choice(np.array([0, 0.5, 1, 2, -np.inf], dtype=np.float32), size=(b, m))
+        per_row = [rng.choice(m, size=int(rng.integers(1, min(3, m) + 1)), replace=False) for _ in range(b)]
+        rows = np.repeat(np.arange(b), [len(p) for p in per_row])
+        targets = sp.csr_matrix((np.ones(rows.size), (rows, np.concatenate(per_row))), shape=(b, m))
+        full = ranks(scores) + 1
+        expected = [
+            0 if np.isneginf(scores[r, p]).all() else int(full[r, p].min()) for r, p in enumerate(per_row)
+        ]
+        assert _first_target_rank(scores, targets).tolist() == expected

@@ -31,8 +31,14 @@ def _first_target_rank(scores: np.ndarray, trows: sp.csr_matrix) -> np.ndarray:
     t_score = scores[r, trows.indices]
     best = np.maximum.reduceat(t_score, starts)  # every row has >= 1 target
     first_item = np.minimum.reduceat(np.where(t_score == best[r], trows.indices, n_items), starts)
-    ahead = (scores > best[:, None]).sum(axis=1)
-    ahead += ((scores == best[:, None]) & (np.arange(n_items) < first_item[:, None])).sum(axis=1)
+    # two counting passes; the index rule for items tied with the best target only where such ties exist
+    # (three passes and two temporaries for every row before: ~1.7x slower on 12k-item rows)
+    ahead = np.count_nonzero(scores > best[:, None], axis=1)
+    equal = np.count_nonzero(scores == best[:, None], axis=1)
+    tied = np.flatnonzero((equal > 1) & (best > -np.inf))
+    if tied.size:
+        sub = scores[tied] == best[tied, None]
+        ahead[tied] += np.count_nonzero(sub & (np.arange(n_items) < first_item[tied, None]), axis=1)
     return np.where(best == -np.inf, 0, ahead + 1)
 
 
