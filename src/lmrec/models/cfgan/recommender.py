@@ -160,8 +160,7 @@ class CFGAN(Recommender):
         from lmrec.models.cfgan.diagnostics import identity_collapse
         from lmrec.models.cfgan.networks import Discriminator
         from lmrec.models.cfgan.trainer import train_cfgan
-        from lmrec.models.sequential.recommender import torch_session
-        from lmrec.models.sequential.trainer import seed_from
+        from lmrec.models.torch_session import seed_from, torch_session
 
         cfg = self.config
         profiles = _binary(self.history_)
@@ -223,7 +222,7 @@ class CFGAN(Recommender):
         `logits` (what `score` returns)."""
         import torch
 
-        from lmrec.models.sequential.recommender import torch_session
+        from lmrec.models.torch_session import torch_session
 
         self.check_is_fitted()
         rows = _binary(profiles)

@@ -3,9 +3,8 @@ validation split), ordered-history scoring, popularity for empty histories, and 
 
 from __future__ import annotations
 
-import contextlib
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,6 +16,7 @@ from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.base import FitContext, Recommender, Validation
+from lmrec.models.torch_session import seed_from, torch_session
 
 if TYPE_CHECKING:
     from lmrec.models.sequential.checkpoint import TrainingCheckpoint
@@ -79,25 +79,6 @@ class SequentialConfig:
         for name in ("dropout", "table_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-
-
-@contextlib.contextmanager
-def torch_session(threads: int | None, seed: int | None = None) -> Iterator[None]:
-    """Set torch's thread count (and seed its RNG, forked so the caller's state is untouched)."""
-    import torch
-
-    old = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        if seed is None:
-            yield
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def input_width(tokens: int, max_len: int) -> int:
@@ -207,7 +188,7 @@ class SequentialRecommender(Recommender):
         self._untrained_t = torch.from_numpy(~trained)
         self._trained_idx_t = torch.from_numpy(np.flatnonzero(trained))
         self._loss_scale = self._targets_per_user(sequences)
-        seed = trainer.seed_from(rng)
+        seed = seed_from(rng)
         with torch_session(cfg.num_threads, seed):
             net = self._make_net(self._item_encoder(data.n_items, item_features, trained))
             if context.warm_start is not None:  # same class and catalog (checked by `fit`)

@@ -29,8 +29,8 @@ from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.base import FitContext, Validation
-from lmrec.models.sequential.recommender import torch_session
 from lmrec.models.sequential.sasrec import SASRec, SASRecConfig
+from lmrec.models.torch_session import seed_from, torch_session
 
 WHITENING = ("zca", "learned", "none")
 """Whitening of the text vectors: fixed ZCA (WhitenRec), UniSRec's learned bias, or none."""
@@ -267,7 +267,7 @@ class TextSeq(SASRec):
         net = self.net_
         frozen_state = {k: v.clone() for k, v in net.state_dict().items()}
         frozen_best = self.training_.get("best_valid")
-        seed = trainer.seed_from(rng)
+        seed = seed_from(rng)
         started = time.perf_counter()
         with torch_session(cfg.num_threads, seed):
             tower = TopLayerTower(

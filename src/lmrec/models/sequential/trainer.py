@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -156,7 +155,3 @@ def _improves(value: float, best: float | None, minimize: bool, min_delta: float
     if best is None:
         return True
     return value < best - min_delta if minimize else value > best + min_delta
-
-
-def seed_from(rng: np.random.Generator) -> int:
-    return int(rng.integers(0, 2**62))
