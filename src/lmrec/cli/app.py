@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from lmrec import __version__
+from lmrec.cli import batch as batch_cmd
 from lmrec.cli import data as data_cmd
 from lmrec.cli import items as items_cmd
 from lmrec.cli import model as model_cmd
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(items_cmd.app, name="items")
 model_cmd.register(app)
+batch_cmd.register(app)
 models_cmd.register(app)
 report_cmd.register(app)
 serve_cmd.register(app)
@@ -61,6 +63,7 @@ def run(
     threads: Annotated[
         int | None, typer.Option(help="Threads for BLAS and implicit (default: all cores).")
     ] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help=batch_cmd.RAY_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="Only print the leaderboard.")] = False,
     resume: Annotated[
         bool,
@@ -80,6 +83,10 @@ def run(
     exp = load_experiment(experiment)
     if threads is not None:
         exp = dataclasses.replace(exp, threads=threads)
+    if ray is not None:  # the file's other ray options stay
+        from lmrec.experiment.config import RaySpec
+
+        exp = dataclasses.replace(exp, ray=dataclasses.replace(exp.ray or RaySpec(), address=ray))
     out_console = progress_console(quiet=quiet)
     with training_log(out_console):  # per-epoch lines, in the format of the run's own lines
         run_experiment(

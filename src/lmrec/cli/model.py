@@ -243,6 +243,10 @@ def evaluate(
     n: Annotated[list[int] | None, typer.Option("-n", help="List length (repeatable).")] = None,
     include_seen: Annotated[bool, typer.Option(help="Keep history items in the ranking.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write summary JSON and per-user Parquet here.")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Evaluate user shards on Ray: 'local', 'auto' or HOST:PORT."),
+    ] = None,
 ) -> None:
     """Full-ranking evaluation of a saved model on a prepared split."""
     from lmrec.errors import DataError
@@ -259,17 +263,21 @@ def evaluate(
         raise DataError(f"model {model} was trained on a different item catalog than {data}")
     targets = parts.valid if split == "valid" else parts.test
     history = parts.train if split == "valid" else parts.train_valid()
-    res = evaluate_ranking(
-        rec,
-        targets.csr(),
-        history.csr(),
-        ns=n or [10, 20],
-        exclude_history=not include_seen,
-        item_popularity=user_popularity(history),
-        n_train_users=int(np.count_nonzero(history.user_counts())),
-        progress=True,
-        sequences=history.sequences() if rec.uses_sequences else None,
-    )
+    from lmrec.distributed import make_engine
+
+    with make_engine(ray) as engine:
+        res = evaluate_ranking(
+            rec,
+            targets.csr(),
+            history.csr(),
+            ns=n or [10, 20],
+            exclude_history=not include_seen,
+            item_popularity=user_popularity(history),
+            n_train_users=int(np.count_nonzero(history.user_counts())),
+            progress=True,
+            sequences=history.sequences() if rec.uses_sequences else None,
+            engine=engine,
+        )
     summary = res.summary()
     for key, value in summary.items():
         console.print(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from lmrec.distributed.engine import Engine
 from lmrec.eval import beyond, sampling
 from lmrec.eval.batch import Extras, full_batch, sampled_batch
 from lmrec.eval.metrics import MetricSpec, metric_specs
@@ -133,8 +134,8 @@ def _select_users(users: Any, n_targets: np.ndarray) -> tuple[np.ndarray, int]:
     return users[keep], int((~keep).sum())
 
 
-def _batches(n_users: int, batch_size: int, progress: bool) -> Iterator[tuple[int, int]]:
-    bounds = [(s, min(s + batch_size, n_users)) for s in range(0, n_users, batch_size)]
+def _batches(bounds: list[tuple[int, int]], progress: bool) -> Iterator[tuple[int, int]]:
+    n_users = bounds[-1][1] - bounds[0][0] if bounds else 0
     if not progress:
         yield from bounds
         return
@@ -166,6 +167,7 @@ def evaluate_ranking(
     keep_lists: bool = False,
     progress: bool = False,
     sequences: Sequence[np.ndarray] | None = None,
+    engine: Engine | None = None,
 ) -> RankingResult:
     """Evaluate top-n recommendation of `model` against held-out `targets`.
 
@@ -186,6 +188,9 @@ def evaluate_ranking(
     keep_lists: keep the top-max(n) item indices of every evaluated user in `result.lists`.
     sequences: per target row, the history in time order (item indices, oldest first); required for
         models that read ordered histories (`uses_sequences`), which get the rows of their batch.
+    engine: where the batches run (`lmrec.distributed`; default: one after the other in this process). A
+        parallel engine (Ray) gets contiguous shards of whole batches, so every batch holds the users it
+        would hold in one process and the metrics, lists and aggregates are the same to the last digit.
     """
     start_time = time.perf_counter()
     plan = _plan(
@@ -202,7 +207,7 @@ def evaluate_ranking(
         wants_full=keep_lists or item_popularity is not None or item_vectors is not None,
     )
     extras = _extras(plan, item_popularity, n_train_users, item_vectors)
-    columns, counts, kept = _run(model, plan, extras, exclude_history, keep_lists, progress)
+    columns, counts, kept = _run(model, plan, extras, exclude_history, keep_lists, progress, engine)
     per_user = _per_user(plan, columns)
     protocol = RankingProtocol(
         ranking="sampled" if plan.sampled else "full",
@@ -352,6 +357,9 @@ def _extras(
     return Extras(pop=pop, n_train_users=n_train_users, unit=unit)
 
 
+_Parts = tuple[dict[str, list[np.ndarray]], dict[int, np.ndarray], list[np.ndarray]]
+
+
 def _run(
     model: Scorer,
     plan: _Plan,
@@ -359,13 +367,50 @@ def _run(
     exclude_history: bool,
     keep_lists: bool,
     progress: bool,
-) -> tuple[dict[str, list[np.ndarray]], dict[int, np.ndarray], list[np.ndarray]]:
-    """Score, mask and rank every batch with the shared ranking path; per-user values per metric label,
-    item counts per cut-off (full ranking) and the kept lists."""
+    engine: Engine | None,
+) -> _Parts:
+    """Per-user values per metric label, item counts per cut-off (full ranking) and the kept lists of
+    every batch, run here or, with a parallel engine, as shards of whole batches merged in order."""
+    n, size = plan.users.size, plan.batch_size
+    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+    if engine is None or not engine.parallel or len(bounds) < 2:
+        return _run_batches(bounds, model, plan, extras, exclude_history, keep_lists, progress)
+    n_shards = min(len(bounds), 4 * engine.workers)  # a few shards per worker evens out slow ones
+    shards = [list(part) for part in np.array_split(np.arange(len(bounds)), n_shards)]
+    parts = engine.map(
+        _run_batches,
+        [[bounds[i] for i in shard] for shard in shards],
+        {"model": model, "plan": plan, "extras": extras, "exclude_history": exclude_history,
+         "keep_lists": keep_lists, "progress": False},
+        describe=f"evaluating {n} users in {n_shards} shards" if progress else None,
+    )  # fmt: skip
+    columns: dict[str, list[np.ndarray]] = {s.label: [] for s in plan.specs}
+    counts = {} if plan.sampled else {c: np.zeros(plan.n_items, dtype=np.int64) for c in plan.cutoffs}
+    kept: list[np.ndarray] = []
+    for part_columns, part_counts, part_kept in parts:
+        for label, values in part_columns.items():
+            columns.setdefault(label, []).extend(values)
+        for c, item_counts in part_counts.items():
+            counts[c] += item_counts
+        kept.extend(part_kept)
+    return columns, counts, kept
+
+
+def _run_batches(
+    bounds: list[tuple[int, int]],
+    model: Scorer,
+    plan: _Plan,
+    extras: Extras,
+    exclude_history: bool,
+    keep_lists: bool,
+    progress: bool,
+) -> _Parts:
+    """Score, mask and rank the batches `bounds` (positions in `plan.users`) with the shared ranking
+    path."""
     columns: dict[str, list[np.ndarray]] = {s.label: [] for s in plan.specs}
     counts = {} if plan.sampled else {n: np.zeros(plan.n_items, dtype=np.int64) for n in plan.cutoffs}
     kept: list[np.ndarray] = []
-    for lo, hi in _batches(plan.users.size, plan.batch_size, progress):
+    for lo, hi in _batches(bounds, progress):
         bu = plan.users[lo:hi]
         hist_rows = plan.history[bu]
         extra_rows = plan.exclude[bu] if plan.exclude is not None else None

@@ -248,6 +248,25 @@ class EvaluationSpec:
 
 
 @dataclass(frozen=True)
+class RaySpec:
+    """Run the experiment's evaluations (user shards) and search trials on Ray (`lmrec.distributed`); the
+    numbers are the same as in one process."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+
+    address: str = "local"
+    """"local": a Ray instance started for this run; "auto": the cluster `ray start` made on this
+    machine; HOST:PORT: the address of a running cluster's head."""
+    search: bool = True
+    """Run a model's search candidates as parallel Ray tasks (each with `threads` CPUs; hybrids, which
+    take their components from the run, search in this process)."""
+
+    def __post_init__(self) -> None:
+        if not self.address.strip():
+            raise ValueError("ray.address must be 'local', 'auto' or HOST:PORT")
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A whole experiment file."""
 
@@ -266,6 +285,8 @@ class Experiment:
     """Folder for results (default runs/<name>); relative to the current directory."""
     threads: int | None = None
     """Threads for BLAS and implicit (default: all cores)."""
+    ray: RaySpec | None = None
+    """Evaluate and search on a Ray cluster (default: in this process)."""
     save_models: bool = True
     """Save each selected, refitted model under <output>/models/<label> (for `lmrec recommend`)."""
     protocol: str | None = None

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from lmrec import __version__
 from lmrec.data.display import write_display
+from lmrec.distributed import make_engine
 from lmrec.eval import compare
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.config import Experiment, ModelSpec
@@ -142,21 +143,26 @@ def run_experiment(
             console.log(f"resume: {len(runs)} of {len(exp.models)} models finished earlier ({names})")
         else:
             remove_checkpoints(folder)  # a plain run starts from scratch
-        for spec in exp.models[len(runs) :]:
-            runs.append(
-                run_model(
-                    exp,
-                    spec,
-                    prep,
-                    console=console,
-                    progress=progress,
-                    features_memo=memo,
-                    component_pool=pool,
-                    checkpoint_dir=folder / CHECKPOINTS,
-                    augment_memo=augmented,
+        with make_engine(None if exp.ray is None else exp.ray.address) as engine:
+            if engine.parallel:
+                console.log(f"ray: {engine.describe()}")
+            for spec in exp.models[len(runs) :]:
+                runs.append(
+                    run_model(
+                        exp,
+                        spec,
+                        prep,
+                        console=console,
+                        progress=progress,
+                        features_memo=memo,
+                        component_pool=pool,
+                        checkpoint_dir=folder / CHECKPOINTS,
+                        augment_memo=augmented,
+                        engine=engine,
+                    )
                 )
-            )
-            write_partial(folder, exp, _header(exp), runs)
+                write_partial(folder, exp, _header(exp), runs)
+            where = engine.describe()
     key = select_key(runs[0].test, parse_metric(exp.select_by).key)
     sig = _significance(exp, runs, key)
     hybrids = hybrid_comparisons(runs, key, seed=exp.seed) if exp.evaluation.significance else []
@@ -199,6 +205,7 @@ def run_experiment(
             "wall_clock_started": started,
             "process_peak_rss_mb": round(process_peak_rss() / 2**20, 1),
         },
+        "engine": where,
     }
     write_json(folder / "results.json", results)
     remove_partial(folder)

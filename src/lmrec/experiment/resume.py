@@ -39,7 +39,7 @@ PARTIAL_USERS = "partial_per_user.parquet"
 PARTIAL_LISTS = "partial_recommendations.parquet"
 CHECKPOINTS = "checkpoints"
 
-_NOT_SETUP = ("models", "threads", "output", "save_models", "name", "base_dir", "protocol")
+_NOT_SETUP = ("models", "threads", "ray", "output", "save_models", "name", "base_dir", "protocol")
 """Experiment fields that do not change a finished model's numbers (the models are compared one by one)."""
 
 

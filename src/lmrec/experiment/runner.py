@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,12 @@ import pandas as pd
 import scipy.sparse as sp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from threadpoolctl import threadpool_limits
 
 from lmrec.data.interactions import Interactions
 from lmrec.data.leakage import assert_disjoint
 from lmrec.data.splits import Split
+from lmrec.distributed import Engine
 from lmrec.eval import evaluate_ranking
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.augmentation import FitAugmentation
@@ -121,6 +124,7 @@ def _evaluate(
     progress: bool,
     keep_lists: bool = False,
     exclude: Interactions | None = None,
+    engine: Engine | None = None,
 ) -> Any:
     """Rank `targets` from `history`; `exclude` (the validation events under P1-peer, whose model input
     is train only) is removed from the ranking too when seen items are excluded."""
@@ -143,6 +147,7 @@ def _evaluate(
         progress=progress,
         sequences=history.sequences() if model.uses_sequences else None,
         keep_lists=keep_lists,
+        engine=engine,
     )
 
 
@@ -221,6 +226,50 @@ def _retrieval_measures(
     return {k: round(v, 6) for k, v in recall(targets.csr(), history.csr(), users, seqs).items()}
 
 
+def _blas_threads(exp: Experiment) -> Any:
+    """The experiment's BLAS thread count, applied again where a Ray worker runs a trial (the driver's
+    limit does not reach other processes)."""
+    return threadpool_limits(exp.threads) if exp.threads else nullcontext()
+
+
+def run_trial(
+    params: dict[str, Any],
+    *,
+    exp: Experiment,
+    spec: ModelSpec,
+    train_fit: Interactions,
+    split: Split,
+    validation: Validation | None,
+    valid_users: np.ndarray | None,
+    train_pop: np.ndarray,
+    fit_kwargs: dict[str, Any],
+    context: FitContext | None = None,
+) -> tuple[Trial, Recommender, dict[str, Any]]:
+    """Fit one search candidate on the training data and score it on validation (in this process, or as
+    a Ray task: then with `threads` BLAS threads and no fit context, the run's folders being local)."""
+    model = make_model(spec.name, params)
+    context = context or FitContext()
+    with _blas_threads(exp), measure() as m_fit:
+        model.fit(train_fit, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
+    valid = {}
+    if valid_users is not None:
+        # a model that learned from some users' validation targets (a learned ranker) is scored on the
+        # other validation users only, so its validation number stays an out-of-sample estimate
+        learned = getattr(model, "validation_fit_users_", None)
+        scored = valid_users if learned is None else np.setdiff1d(valid_users, learned)
+        with _blas_threads(exp):
+            res = _evaluate(exp, model, split.valid, split.train, scored, train_pop, progress=False)
+        valid = {**res.summary(), **_retrieval_measures(model, split.valid, split.train, scored)}
+        if learned is not None:
+            valid["valid_users_scored"] = int(scored.size)
+    training = _training_summary(model)
+    fit_timing = _fit_timing(m_fit.to_dict(), training)
+    if validation is not None:
+        params = {**params, **model.selected_params()}
+    trial = Trial(params=params, valid=valid, fit_seconds=fit_timing["seconds"], training=training)
+    return trial, model, fit_timing
+
+
 def run_model(
     exp: Experiment,
     spec: ModelSpec,
@@ -232,6 +281,7 @@ def run_model(
     component_pool: ComponentPool | None = None,
     checkpoint_dir: Path | None = None,
     augment_memo: dict[Any, Any] | None = None,
+    engine: Engine | None = None,
 ) -> ModelRun:
     """Tune `spec` on validation (train → valid), then refit (or keep) and evaluate on test exactly once.
 
@@ -245,6 +295,8 @@ def run_model(
     augmentation changes its fit data only (train for the search, train+valid for the refit): validation
     and test are scored with the split's own parts as targets and histories, and the item popularity of
     the beyond-accuracy metrics is the real fit data's.
+    engine: where evaluations run (user shards) and, for models that allow it (`parallel_trials`), the
+    search candidates (one task each); the same numbers as in this process (`lmrec.distributed`).
     """
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
@@ -293,35 +345,39 @@ def run_model(
         transient=True,
     )
     kept: tuple[float, Recommender, dict[str, Any]] | None = None  # best so far, reused if refit == "train"
+    trial_inputs: dict[str, Any] = {
+        "exp": exp, "spec": spec, "train_fit": train_fit, "split": split, "validation": validation,
+        "valid_users": valid_users if has_valid else None, "train_pop": train_pop, "fit_kwargs": fit_kwargs,
+    }  # fmt: skip
+    parallel = (
+        engine is not None and engine.parallel and klass.parallel_trials and len(cands) > 1
+        and (exp.ray is None or exp.ray.search)
+    )  # fmt: skip
+    if parallel:
+        assert engine is not None
+        log(f"{spec.display}: {len(cands)} candidates as Ray tasks ({exp.threads or 1} CPU each)")
+        done = engine.map(
+            run_trial, cands, trial_inputs, cpus_per_item=exp.threads or 1,
+            describe=f"tuning {spec.display} on validation" if progress else None,
+        )  # fmt: skip
+    else:
+        done = []
     with bar:
         task = bar.add_task(f"tuning {spec.display} on validation", total=len(cands))
         for i, params in enumerate(cands):
-            model = make_model(spec.name, params)
-            with measure() as m_fit:
-                model.fit(train_fit, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
-            valid = {}
+            if parallel:
+                trial, model, fit_timing = done[i]
+            else:
+                trial, model, fit_timing = run_trial(params, **trial_inputs, context=context)
+            trials.append(trial)
             if has_valid:
-                # a model that learned from some users' validation targets (a learned ranker) is scored on
-                # the other validation users only, so its validation number stays an out-of-sample estimate
-                learned = getattr(model, "validation_fit_users_", None)
-                scored = valid_users if learned is None else np.setdiff1d(valid_users, learned)
-                res = _evaluate(exp, model, split.valid, split.train, scored, train_pop, progress=False)
-                valid = {**res.summary(), **_retrieval_measures(model, split.valid, split.train, scored)}
-                if learned is not None:
-                    valid["valid_users_scored"] = int(scored.size)
-            training = _training_summary(model)
-            fit_timing = _fit_timing(m_fit.to_dict(), training)
-            if validation is not None:
-                params = {**params, **model.selected_params()}
-            trials.append(
-                Trial(params=params, valid=valid, fit_seconds=fit_timing["seconds"], training=training)
-            )
-            if has_valid:
+                valid = trial.valid
                 key = select_key(valid, select.key)
-                log(f"{spec.display} [{i + 1}/{len(cands)}] {params} valid {key}={valid[key]:.4f}")
+                log(f"{spec.display} [{i + 1}/{len(cands)}] {trial.params} valid {key}={valid[key]:.4f}")
                 if kept is None or valid[key] > kept[0]:
                     kept = (valid[key], model, fit_timing)
             bar.advance(task)
+        del done
     best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
     if component_pool is not None and kept is not None and not isinstance(kept[1], HybridRecommender):
         pooled = {**fit_kwargs, **({"validation": validation} if validation is not None else {})}
@@ -364,6 +420,7 @@ def run_model(
             progress=progress,
             keep_lists=not exp.evaluation.sampled_negatives,  # sampled ranking has no full lists
             exclude=split.valid if exp.evaluation.test_input == "train" else None,
+            engine=engine,
         )
     summary = {**res.summary(), **_retrieval_measures(model, split.test, history, test_users)}
     key = select_key(summary, select.key)
@@ -385,7 +442,10 @@ def run_model(
                 "users": int(test_users.shape[0]),
                 "users_per_second": round(test_users.shape[0] / max(m_eval.seconds, 1e-9), 1),
             },
-            "search_fit_seconds_total": {"seconds": round(sum(t.fit_seconds for t in trials), 3)},
+            "search_fit_seconds_total": {
+                "seconds": round(sum(t.fit_seconds for t in trials), 3),
+                "engine": engine.name if parallel and engine is not None else "local",
+            },
             "training": _final_training(model),
             **({"item_text": text_stats} if text_stats else {}),
         },

@@ -113,6 +113,7 @@ class HybridRecommender(Recommender):
     uses_item_features: ClassVar[bool] = True
     supports_validation: ClassVar[bool] = True
     uses_torch: ClassVar[bool] = True  # `num_threads` reaches the torch components
+    parallel_trials: ClassVar[bool] = False  # components come from the run's pool (`FitContext`)
 
     def _component_specs(self) -> tuple[dict[str, Any], ...]:
         raise NotImplementedError

@@ -125,6 +125,9 @@ class Recommender(ABC):
     uses_torch: ClassVar[bool] = False
     """True for models that train or score with torch and take its thread count as `num_threads` (the
     sequence models, CFGAN, the hybrids for their torch components): `lmrec run --threads N` sets it."""
+    parallel_trials: ClassVar[bool] = True
+    """True when search candidates can be fitted as independent tasks elsewhere (a Ray cluster): the fit
+    needs nothing from the run but its data. Hybrids take their components from the run, so they do not."""
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         who = type(self).__name__
