@@ -187,9 +187,9 @@ class ModelRanker(_Stateless):
         history_given: bool,
     ) -> np.ndarray:
         last = len(cascade.components_) - 1
-        return cascade.component_scores(
-            last, users, history, sequences, history_given=history_given
-        ).astype(np.float64)
+        return cascade.component_scores(last, users, history, sequences, history_given=history_given).astype(
+            np.float64
+        )
 
 
 def cascade_ranker(config: Any) -> CandidateRanker:
