@@ -59,7 +59,7 @@ def ray_cluster() -> Iterator[str]:
     os.environ.update(token)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--block", "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
-    log = open(Path(temp) / "cluster.log", "wb")  # noqa: SIM115 - closed at teardown
+    log = open(Path(temp) / "cluster.log", "wb")
     procs = [
         subprocess.Popen(
             [str(ray_bin), "start", "--head", "--port", str(port), "--include-dashboard", "false",

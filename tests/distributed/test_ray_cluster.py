@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lmrec.data.synthetic import synthetic_log
 from lmrec.data.splits import temporal_ratio
+from lmrec.data.synthetic import synthetic_log
 from lmrec.distributed import RayEngine
 from lmrec.distributed.batch import recommend_users
 from lmrec.eval import evaluate_ranking
@@ -99,7 +99,8 @@ def _experiment(log: Path, ray: dict[str, Any] | None) -> Any:
         "evaluation": {"ns": [10], "metrics": ["ndcg", "recall"], "select_by": "NDCG@10", "batch_size": 64},
         "models": [
             {"name": "itemknn", "search": {"grid": {"k": [5, 50], "shrink": [0.0, 10.0]}}},
-            {"name": "sasrec", "params": SASREC, "search": {"grid": {"dropout": [0.0, 0.3]}}, "refit": "train"},
+            {"name": "sasrec", "params": SASREC, "search": {"grid": {"dropout": [0.0, 0.3]}},
+             "refit": "train"},
             {"name": "weighted", "params": blend},  # a hybrid: its search stays in the driver
         ],
         **({"ray": ray} if ray is not None else {}),
