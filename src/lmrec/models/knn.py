@@ -83,24 +83,37 @@ _KEY_BITS = 33  # 64 bits minus the 31 value bits of a non-negative float32
 def _prune_block(
     c: sp.csr_matrix, start: int, item_counts: np.ndarray, k: int, shrink: float
 ) -> sp.csr_matrix:
-    """Cosine-normalise co-occurrence rows start..start+len(c) and keep each row's top-k (no self).
-
-    One uint64 per entry packs (row, similarity descending, column): the bits of a non-negative float32
-    are monotone in its value, so a plain value sort orders each row by similarity with ties broken by
-    the lower column, exactly and deterministically, without an argsort or gathers.
-    """
-    n_rows, n_items = c.shape
-    col_bits = _col_bits(n_items)
+    """Cosine-normalise co-occurrence rows start..start+len(c) and keep each row's top-k (no self)."""
     counts = np.diff(c.indptr)
     # sqrt(n_i * n_j) in float64 is correctly rounded, so mathematically equal similarities come out
     # bit-identical and the "lower index wins" tie-break applies to them (sqrt(n_i) * sqrt(n_j) in
     # float32 is not: it can split exact ties by one ulp)
-    denom = np.repeat(item_counts[start : start + n_rows], counts)
+    denom = np.repeat(item_counts[start : start + c.shape[0]], counts)
     denom *= item_counts[c.indices]
     np.sqrt(denom, out=denom)
     denom += shrink
     sims = (c.data / denom).astype(np.float32)
     del denom
+    return top_k_rows(c, sims, start, k)
+
+
+def top_k_rows(c: sp.csr_matrix, values: np.ndarray, start: int, k: int) -> sp.csr_matrix:
+    """Rows start..start+len(c) of an item-item matrix with the sparsity pattern of `c` and the
+    non-negative float32 `values` (aligned with `c.data`; the self entries are zeroed in place), each
+    row cut to its `k` largest entries; the self entry (column start + row) and zeros are dropped. Ties
+    go to the lower column.
+
+    One uint64 per entry packs (row, value descending, column): the bits of a non-negative float32
+    are monotone in its value, so a plain value sort orders each row by value with ties broken by
+    the lower column, exactly and deterministically, without an argsort or gathers. `c` must have
+    fewer rows than `item_blocks` allows per block (the row field of the key).
+    """
+    n_rows, n_items = c.shape
+    col_bits = _col_bits(n_items)
+    counts = np.diff(c.indptr)
+    if values.dtype != np.float32 or values.shape != c.data.shape:
+        raise ValueError("top_k_rows needs one float32 value per stored entry of c")  # the key reads its bits
+    sims = values
     rows = np.repeat(np.arange(n_rows, dtype=np.uint64), counts)
     sims[c.indices == rows.astype(np.int64) + start] = 0.0  # self-similarity sorts last, dropped below
     key = np.uint64(0x7FFFFFFF) - sims.view(np.uint32).astype(np.uint64)
