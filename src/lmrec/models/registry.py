@@ -13,6 +13,7 @@ MODELS: dict[str, str] = {
     "pop": "lmrec.models.popularity:Popularity",
     "itemknn": "lmrec.models.knn:ItemKNN",
     "ease": "lmrec.models.ease:EASE",
+    "edlae": "lmrec.models.edlae:EDLAE",
     "als": "lmrec.models.mf:ALS",
     "bpr": "lmrec.models.mf:BPR",
     "biasedmf": "lmrec.models.biased_mf:BiasedMF",
