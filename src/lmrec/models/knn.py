@@ -147,21 +147,11 @@ def cosine_topk(x: sp.csr_matrix, k: int, shrink: float, block_entries: int) -> 
     return sim
 
 
-class ItemKNN(Recommender):
-    """Item-item cosine kNN on the binary interaction matrix; score = history @ S.
+class SparseItemItem(Recommender):
+    """Base of the models whose learned state is one sparse, non-negative item x item matrix S (ItemKNN,
+    RP3beta): score = binary history @ S, the sparse recommend shortcut, and S's persistence."""
 
-    Unknown users (index -1) are scored from the history passed to `score`/`recommend` exactly like
-    known users: the model has no per-user parameters, so a known user's scores equal those of an
-    unknown user with the same history.
-    """
-
-    name = "itemknn"
-    config_class = ItemKNNConfig
-    config: ItemKNNConfig
-
-    def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
-        cfg = self.config
-        self.similarity_ = cosine_topk(self.history_, cfg.k, cfg.shrink, cfg.block_entries)
+    similarity_: sp.csr_matrix
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return self._sparse_scores(history).toarray().astype(np.float32, copy=False)
@@ -183,11 +173,11 @@ class ItemKNN(Recommender):
     ) -> Recommendations:
         """`Recommender.recommend`, ranking only the items with a positive score when there are enough.
 
-        Similarities are positive, so every item outside a user's neighbourhood scores 0 and ranks after
-        every neighbour; when at least `n` rankable neighbours remain, the top-n lies among them and the
-        catalog-wide score row (and its top-k pass) is skipped. Rows with fewer go the general way. The
-        lists are identical (same scores, ties to the lower index); a request costs a fraction (serving
-        a 113k-item catalog: see benchmarks/load.py).
+        The entries of S are positive, so every item outside a user's neighbourhood scores 0 and ranks
+        after every neighbour; when at least `n` rankable neighbours remain, the top-n lies among them and
+        the catalog-wide score row (and its top-k pass) is skipped. Rows with fewer go the general way.
+        The lists are identical (same scores, ties to the lower index); a request costs a fraction
+        (serving a 113k-item catalog: see benchmarks/load.py).
         """
         if exclude is not None or sequences is not None or n <= 0:
             return super().recommend(
@@ -228,3 +218,20 @@ class ItemKNN(Recommender):
         self.similarity_ = sp.csr_matrix(
             (arrays["sim_data"], arrays["sim_indices"], arrays["sim_indptr"]), shape=(n, n)
         )
+
+
+class ItemKNN(SparseItemItem):
+    """Item-item cosine kNN on the binary interaction matrix; score = history @ S.
+
+    Unknown users (index -1) are scored from the history passed to `score`/`recommend` exactly like
+    known users: the model has no per-user parameters, so a known user's scores equal those of an
+    unknown user with the same history.
+    """
+
+    name = "itemknn"
+    config_class = ItemKNNConfig
+    config: ItemKNNConfig
+
+    def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
+        cfg = self.config
+        self.similarity_ = cosine_topk(self.history_, cfg.k, cfg.shrink, cfg.block_entries)
