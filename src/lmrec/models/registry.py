@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 MODELS: dict[str, str] = {
     "pop": "lmrec.models.popularity:Popularity",
     "itemknn": "lmrec.models.knn:ItemKNN",
+    "rp3beta": "lmrec.models.rp3beta:RP3beta",
     "ease": "lmrec.models.ease:EASE",
     "edlae": "lmrec.models.edlae:EDLAE",
     "als": "lmrec.models.mf:ALS",
