@@ -15,6 +15,7 @@ MODELS: dict[str, str] = {
     "rp3beta": "lmrec.models.rp3beta:RP3beta",
     "ease": "lmrec.models.ease:EASE",
     "edlae": "lmrec.models.edlae:EDLAE",
+    "gfcf": "lmrec.models.gfcf:GFCF",
     "als": "lmrec.models.mf:ALS",
     "bpr": "lmrec.models.mf:BPR",
     "biasedmf": "lmrec.models.biased_mf:BiasedMF",
