@@ -34,8 +34,7 @@ class EDLAEConfig:
     reg: float = 100.0
     """Constant L2 penalty λ on the Gram diagonal (as EASE's reg); the dropout term adds to it."""
     dropout: float = 0.25
-    """Dropout probability p in [0, 1): adds p/(1-p)·G_ii to item i's diagonal penalty (0 gives EASE);
-    Steck's MovieLens-20M/Netflix runs found p ≈ 0.25-0.33 best."""
+    """Dropout probability p in [0, 1): adds p/(1-p)·G_ii to item i's diagonal penalty (0 gives EASE)."""
     max_items: int = 30_000
     """Largest catalog fitted; bigger catalogs raise ConfigError stating the memory the solve would need."""
     precision: str = "float64"
