@@ -56,9 +56,13 @@ def ease_memory_bytes(n_items: int, precision: str = "float64") -> int:
 
 
 def ease_weights(
-    x: sp.csr_matrix, reg: float, precision: str = "float64", block_items: int = 512
+    x: sp.csr_matrix, reg: float | np.ndarray, precision: str = "float64", block_items: int = 512
 ) -> np.ndarray:
-    """Item x item EASE weight matrix B (float32, zero diagonal) of a user x item matrix X."""
+    """Item x item EASE weight matrix B (float32, zero diagonal) of a user x item matrix X.
+
+    `reg` is the penalty added to the Gram diagonal: one number (EASE's λ) or one per item (EDLAE's
+    λ + p/(1-p)·G_ii, `lmrec.models.edlae`); the zero-diagonal closed form is the same for both.
+    """
     dtype = _PRECISIONS[precision]
     x = sp.csr_matrix(x, dtype=dtype)
     m = x.shape[1]
@@ -119,7 +123,36 @@ def _upper_cols(p: np.ndarray, a: int, b: int) -> np.ndarray:
     return out
 
 
-class EASE(Recommender):
+class DenseItemItem(Recommender):
+    """Base of the models whose learned state is one dense item x item matrix B (EASE, EDLAE): the
+    catalog-size guard, score = binary history @ B, and B's persistence."""
+
+    weights_: np.ndarray
+
+    def _check_catalog(self, n_items: int, max_items: int, precision: str) -> None:
+        """Refuse a catalog above `max_items`, stating the memory the dense solve would need."""
+        if n_items <= max_items:
+            return
+        m, need = f"{n_items:,}", ease_memory_bytes(n_items, precision) / 2**30
+        raise ConfigError(
+            f"{type(self).__name__}: the catalog has {m} items > max_items={max_items:,}; the dense "
+            f"{m} x {m} solve would need about {need:.1f} GiB ({precision} solve + float32 weights). Raise "
+            f"max_items if the machine has that memory, use precision='float32', or prune the catalog."
+        )
+
+    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        hist = sp.csr_matrix(history, dtype=np.float32, copy=True)  # never modify the caller's matrix
+        hist.data[:] = 1.0  # binary, as in fitting
+        return np.asarray(hist @ self.weights_, dtype=np.float32)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights_}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.weights_ = arrays["weights"]
+
+
+class EASE(DenseItemItem):
     """EASE linear item-item autoencoder; score = history @ B.
 
     Unknown users (index -1) are scored from the history passed to `score`/`recommend`, exactly like
@@ -132,23 +165,5 @@ class EASE(Recommender):
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
         cfg = self.config
-        m = data.n_items
-        if m > cfg.max_items:
-            need = ease_memory_bytes(m, cfg.precision) / 2**30
-            raise ConfigError(
-                f"EASE: the catalog has {m:,} items > max_items={cfg.max_items:,}; the dense {m:,} x {m:,} "
-                f"solve would need about {need:.1f} GiB ({cfg.precision} solve + float32 weights). Raise "
-                f"max_items if the machine has that memory, use precision='float32', or prune the catalog."
-            )
+        self._check_catalog(data.n_items, cfg.max_items, cfg.precision)
         self.weights_ = ease_weights(self.history_, cfg.reg, cfg.precision, cfg.block_items)
-
-    def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        hist = sp.csr_matrix(history, dtype=np.float32, copy=True)  # never modify the caller's matrix
-        hist.data[:] = 1.0  # binary, as in fitting
-        return np.asarray(hist @ self.weights_, dtype=np.float32)
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights_}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights_ = arrays["weights"]

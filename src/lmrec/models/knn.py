@@ -83,24 +83,37 @@ _KEY_BITS = 33  # 64 bits minus the 31 value bits of a non-negative float32
 def _prune_block(
     c: sp.csr_matrix, start: int, item_counts: np.ndarray, k: int, shrink: float
 ) -> sp.csr_matrix:
-    """Cosine-normalise co-occurrence rows start..start+len(c) and keep each row's top-k (no self).
-
-    One uint64 per entry packs (row, similarity descending, column): the bits of a non-negative float32
-    are monotone in its value, so a plain value sort orders each row by similarity with ties broken by
-    the lower column, exactly and deterministically, without an argsort or gathers.
-    """
-    n_rows, n_items = c.shape
-    col_bits = _col_bits(n_items)
+    """Cosine-normalise co-occurrence rows start..start+len(c) and keep each row's top-k (no self)."""
     counts = np.diff(c.indptr)
     # sqrt(n_i * n_j) in float64 is correctly rounded, so mathematically equal similarities come out
     # bit-identical and the "lower index wins" tie-break applies to them (sqrt(n_i) * sqrt(n_j) in
     # float32 is not: it can split exact ties by one ulp)
-    denom = np.repeat(item_counts[start : start + n_rows], counts)
+    denom = np.repeat(item_counts[start : start + c.shape[0]], counts)
     denom *= item_counts[c.indices]
     np.sqrt(denom, out=denom)
     denom += shrink
     sims = (c.data / denom).astype(np.float32)
     del denom
+    return top_k_rows(c, sims, start, k)
+
+
+def top_k_rows(c: sp.csr_matrix, values: np.ndarray, start: int, k: int) -> sp.csr_matrix:
+    """Rows start..start+len(c) of an item-item matrix with the sparsity pattern of `c` and the
+    non-negative float32 `values` (aligned with `c.data`; the self entries are zeroed in place), each
+    row cut to its `k` largest entries; the self entry (column start + row) and zeros are dropped. Ties
+    go to the lower column.
+
+    One uint64 per entry packs (row, value descending, column): the bits of a non-negative float32
+    are monotone in its value, so a plain value sort orders each row by value with ties broken by
+    the lower column, exactly and deterministically, without an argsort or gathers. `c` must have
+    fewer rows than `item_blocks` allows per block (the row field of the key).
+    """
+    n_rows, n_items = c.shape
+    col_bits = _col_bits(n_items)
+    counts = np.diff(c.indptr)
+    if values.dtype != np.float32 or values.shape != c.data.shape:
+        raise ValueError("top_k_rows needs one float32 value per stored entry of c")  # the key reads its bits
+    sims = values
     rows = np.repeat(np.arange(n_rows, dtype=np.uint64), counts)
     sims[c.indices == rows.astype(np.int64) + start] = 0.0  # self-similarity sorts last, dropped below
     key = np.uint64(0x7FFFFFFF) - sims.view(np.uint32).astype(np.uint64)
@@ -134,21 +147,11 @@ def cosine_topk(x: sp.csr_matrix, k: int, shrink: float, block_entries: int) -> 
     return sim
 
 
-class ItemKNN(Recommender):
-    """Item-item cosine kNN on the binary interaction matrix; score = history @ S.
+class SparseItemItem(Recommender):
+    """Base of the models whose learned state is one sparse, non-negative item x item matrix S (ItemKNN,
+    RP3beta): score = binary history @ S, the sparse recommend shortcut, and S's persistence."""
 
-    Unknown users (index -1) are scored from the history passed to `score`/`recommend` exactly like
-    known users: the model has no per-user parameters, so a known user's scores equal those of an
-    unknown user with the same history.
-    """
-
-    name = "itemknn"
-    config_class = ItemKNNConfig
-    config: ItemKNNConfig
-
-    def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
-        cfg = self.config
-        self.similarity_ = cosine_topk(self.history_, cfg.k, cfg.shrink, cfg.block_entries)
+    similarity_: sp.csr_matrix
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return self._sparse_scores(history).toarray().astype(np.float32, copy=False)
@@ -170,11 +173,11 @@ class ItemKNN(Recommender):
     ) -> Recommendations:
         """`Recommender.recommend`, ranking only the items with a positive score when there are enough.
 
-        Similarities are positive, so every item outside a user's neighbourhood scores 0 and ranks after
-        every neighbour; when at least `n` rankable neighbours remain, the top-n lies among them and the
-        catalog-wide score row (and its top-k pass) is skipped. Rows with fewer go the general way. The
-        lists are identical (same scores, ties to the lower index); a request costs a fraction (serving
-        a 113k-item catalog: see benchmarks/load.py).
+        The entries of S are positive, so every item outside a user's neighbourhood scores 0 and ranks
+        after every neighbour; when at least `n` rankable neighbours remain, the top-n lies among them and
+        the catalog-wide score row (and its top-k pass) is skipped. Rows with fewer go the general way.
+        The lists are identical (same scores, ties to the lower index); a request costs a fraction
+        (serving a 113k-item catalog: see benchmarks/load.py).
         """
         if exclude is not None or sequences is not None or n <= 0:
             return super().recommend(
@@ -215,3 +218,20 @@ class ItemKNN(Recommender):
         self.similarity_ = sp.csr_matrix(
             (arrays["sim_data"], arrays["sim_indices"], arrays["sim_indptr"]), shape=(n, n)
         )
+
+
+class ItemKNN(SparseItemItem):
+    """Item-item cosine kNN on the binary interaction matrix; score = history @ S.
+
+    Unknown users (index -1) are scored from the history passed to `score`/`recommend` exactly like
+    known users: the model has no per-user parameters, so a known user's scores equal those of an
+    unknown user with the same history.
+    """
+
+    name = "itemknn"
+    config_class = ItemKNNConfig
+    config: ItemKNNConfig
+
+    def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
+        cfg = self.config
+        self.similarity_ = cosine_topk(self.history_, cfg.k, cfg.shrink, cfg.block_entries)

@@ -12,7 +12,10 @@ if TYPE_CHECKING:
 MODELS: dict[str, str] = {
     "pop": "lmrec.models.popularity:Popularity",
     "itemknn": "lmrec.models.knn:ItemKNN",
+    "rp3beta": "lmrec.models.rp3beta:RP3beta",
     "ease": "lmrec.models.ease:EASE",
+    "edlae": "lmrec.models.edlae:EDLAE",
+    "gfcf": "lmrec.models.gfcf:GFCF",
     "als": "lmrec.models.mf:ALS",
     "bpr": "lmrec.models.mf:BPR",
     "biasedmf": "lmrec.models.biased_mf:BiasedMF",
