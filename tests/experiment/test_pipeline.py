@@ -380,3 +380,14 @@ def test_p1_peer_needs_a_train_refit(log_csv: Path) -> None:
         experiment(log_csv, evaluation={**exp_evaluation(), "test_input": "train"})
     with pytest.raises(ConfigError, match="test_input"):
         experiment(log_csv, evaluation={**exp_evaluation(), "test_input": "valid"})
+
+
+def test_leaderboard_shows_each_models_validation_to_test_gap(log_csv: Path, tmp_path: Path) -> None:
+    results = run_experiment(experiment(log_csv), out=tmp_path)
+    board = (tmp_path / "leaderboard.md").read_text()
+    header = next(line for line in board.splitlines() if line.startswith("| model"))
+    assert "valid NDCG@10" in header and "valid−test" in header
+    for m in results["models"]:
+        best = max(t["valid"]["NDCG@10"] for t in m["trials"])
+        row = next(line for line in board.splitlines() if line.startswith(f"| {m['label']} |"))
+        assert f"{best - m['test']['NDCG@10']:.4f}" in row

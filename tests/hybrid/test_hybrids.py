@@ -443,3 +443,45 @@ def test_neural_ranker_text_embedding_is_a_dense_field_of_the_click_model(tmp_pa
     users = np.arange(case.data.n_users)
     loaded = Base.load(model.save(tmp_path / "ranker"))
     np.testing.assert_allclose(loaded.score(users), model.score(users), rtol=1e-6)
+
+
+@pytest.mark.parametrize("scoring", [0.0, 0.25])
+def test_ltr_keeps_scoring_users_out_of_training_and_early_stopping(
+    scoring: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The users the runner scores a learned ranker on (validation users outside `validation_fit_users_`)
+    are neither trained on nor watched by early stopping, unless `scoring_holdout` is 0 (then they are
+    the early-stopping users, the earlier rule)."""
+    pytest.importorskip("lightgbm", reason="lightgbm is installed by scripts/setup.sh (extra 'rank')")
+    from lmrec.hybrid import LearnedRanker, ltr
+
+    seen: dict[str, np.ndarray] = {}
+    fit = ltr.LambdaRankModel.fit
+
+    def spy(self: Any, rows: Any, rng: Any, text: Any) -> Any:
+        seen["train"] = np.unique(rows.row_users[rows.rows_of(rows.train)])
+        seen["held"] = np.unique(rows.row_users[rows.rows_of(rows.held)])
+        return fit(self, rows, rng, text)
+
+    monkeypatch.setattr(ltr.LambdaRankModel, "fit", spy)
+    case = checkerboard(200, 20)
+    validation = holdout_validation(case.data)
+    model = LearnedRanker(
+        retrievers=[{"name": "ease", "params": {"reg": 10.0}}, {"name": "pop"}],
+        n_candidates=8, min_child_samples=5, n_estimators=30, num_threads=1, scoring_holdout=scoring,
+    ).fit(case.data, seed=0, validation=validation)  # fmt: skip
+    fit_users = set(model.validation_fit_users_.tolist())
+    n_valid = int((np.diff(validation.targets.csr().indptr) > 0).sum())
+    assert set(seen["train"]) <= fit_users and not set(seen["train"]) & set(seen["held"])
+    if scoring > 0:
+        assert set(seen["held"]) <= fit_users  # early-stopping users are in-sample for the runner
+        assert n_valid - len(fit_users) == round(0.25 * n_valid)  # a quarter is left for scoring
+    else:
+        assert not set(seen["held"]) & fit_users  # the earlier rule: scored on the early-stopping users
+
+
+def test_ltr_holdouts_must_leave_users_to_train_on() -> None:
+    from lmrec.hybrid import LearnedRanker
+
+    with pytest.raises(ValueError, match="holdout \\+ scoring_holdout < 1"):
+        LearnedRanker(retrievers=[{"name": "pop"}], holdout=0.5, scoring_holdout=0.5)

@@ -173,6 +173,7 @@ def run_experiment(
             "model": r.label,
             **({"augmentation": _augmentation_label(r.spec)} if with_aug else {}),
             **r.test,
+            **_validation_gap(r, key),
             "fit_s": r.timings["fit"]["seconds"],
             "eval_s": r.timings["evaluate"]["seconds"],
             "peak_rss_mb": max(r.timings["fit"]["peak_rss_mb"], r.timings["evaluate"]["peak_rss_mb"]),
@@ -276,11 +277,22 @@ def _epoch_columns(training: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _validation_gap(run: ModelRun, key: str) -> dict[str, float]:
+    """The selected candidate's validation score and its gap to test (validation − test): a large positive
+    gap flags a validation score that was optimistic (a learned stage scored on users it learned from)."""
+    scores = [t.valid[key] for t in run.trials if key in t.valid]
+    if not scores or key not in run.test:
+        return {}
+    best = max(scores)
+    return {f"valid {key}": best, "valid−test": best - run.test[key]}
+
+
 def _terminal_columns(key: str) -> list[str]:
     base = [
         "model",
         "augmentation",
         key,
+        "valid−test",
         "NDCG@10",
         "Recall@10",
         "Recall@20",
