@@ -360,6 +360,13 @@ def _extras(
 _Parts = tuple[dict[str, list[np.ndarray]], dict[int, np.ndarray], list[np.ndarray]]
 
 
+def _empty_parts(plan: _Plan) -> _Parts:
+    """No metric values, zero item counts per cut-off (full ranking), no lists."""
+    columns: dict[str, list[np.ndarray]] = {s.label: [] for s in plan.specs}
+    counts = {} if plan.sampled else {n: np.zeros(plan.n_items, dtype=np.int64) for n in plan.cutoffs}
+    return columns, counts, []
+
+
 def _run(
     model: Scorer,
     plan: _Plan,
@@ -384,9 +391,7 @@ def _run(
          "keep_lists": keep_lists, "progress": False},
         describe=f"evaluating {n} users in {n_shards} shards" if progress else None,
     )  # fmt: skip
-    columns: dict[str, list[np.ndarray]] = {s.label: [] for s in plan.specs}
-    counts = {} if plan.sampled else {c: np.zeros(plan.n_items, dtype=np.int64) for c in plan.cutoffs}
-    kept: list[np.ndarray] = []
+    columns, counts, kept = _empty_parts(plan)
     for part_columns, part_counts, part_kept in parts:
         for label, values in part_columns.items():
             columns.setdefault(label, []).extend(values)
@@ -407,9 +412,7 @@ def _run_batches(
 ) -> _Parts:
     """Score, mask and rank the batches `bounds` (positions in `plan.users`) with the shared ranking
     path."""
-    columns: dict[str, list[np.ndarray]] = {s.label: [] for s in plan.specs}
-    counts = {} if plan.sampled else {n: np.zeros(plan.n_items, dtype=np.int64) for n in plan.cutoffs}
-    kept: list[np.ndarray] = []
+    columns, counts, kept = _empty_parts(plan)
     for lo, hi in _batches(bounds, progress):
         bu = plan.users[lo:hi]
         hist_rows = plan.history[bu]
