@@ -254,12 +254,12 @@ def test_matches_trec_eval_on_random_lists(seed: int, n: int) -> None:
     assert hits[:, :n].any()  # the check was not vacuous
 
 
-def test_first_target_rank_matches_the_full_ranking_under_ties() -> None:
+def testfirst_target_rank_matches_the_full_ranking_under_ties() -> None:
     """MRR@all's rank of each user's best target equals its position in the full ranking of `topk`'s tie
     rule (lower index first), on rows full of ties and of excluded (-inf) items."""
     import scipy.sparse as sp
 
-    from lmrec.eval.batch import _first_target_rank
+    from lmrec.eval.batch import first_target_rank
     from lmrec.models.topk import ranks
 
     rng = np.random.default_rng(1)
@@ -273,4 +273,4 @@ def test_first_target_rank_matches_the_full_ranking_under_ties() -> None:
         expected = [
             0 if np.isneginf(scores[r, p]).all() else int(full[r, p].min()) for r, p in enumerate(per_row)
         ]
-        assert _first_target_rank(scores, targets).tolist() == expected
+        assert first_target_rank(scores, targets).tolist() == expected

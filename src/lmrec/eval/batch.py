@@ -7,6 +7,7 @@ rank of each user's best target in the whole (masked) score row, ties broken by 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ def _hits(items: np.ndarray, target_keys: np.ndarray, n_items: int) -> np.ndarra
     return (target_keys[pos] == query) & (items >= 0)
 
 
-def _first_target_rank(scores: np.ndarray, trows: sp.csr_matrix) -> np.ndarray:
+def first_target_rank(scores: np.ndarray, trows: sp.csr_matrix) -> np.ndarray:
     """1-based rank of each row's best target in the whole ranking; 0 if every target is excluded."""
     b, n_items = scores.shape
     starts = trows.indptr[:-1]
@@ -52,7 +53,7 @@ class Extras:
 
 
 def full_batch(
-    scores: np.ndarray,
+    target_rank: Callable[[], np.ndarray],
     items: np.ndarray,
     trows: sp.csr_matrix,
     specs: tuple[MetricSpec, ...],
@@ -60,14 +61,17 @@ def full_batch(
     counts: dict[int, np.ndarray],
     extras: Extras,
 ) -> dict[str, np.ndarray]:
-    """Per-user values of one batch under full ranking; adds the batch's lists to `counts`."""
-    n_items = scores.shape[1]
+    """Per-user values of one batch under full ranking; adds the batch's lists to `counts`.
+
+    target_rank: the 1-based rank of each row's best target in its whole ranking (0: every target
+    excluded), called only when a metric needs it (MRR@all)."""
+    n_items = trows.shape[1]
     n_targets = np.diff(trows.indptr)
     hits = _hits(items, sampling.row_keys(trows, n_items), n_items)
     out: dict[str, np.ndarray] = {}
     for s in specs:
         if s.n is None:
-            rank = _first_target_rank(scores, trows)
+            rank = target_rank()
             out[s.label] = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
         else:
             out[s.label] = s.fn(hits, n_targets, s.n)

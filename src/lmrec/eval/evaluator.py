@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,10 @@ import scipy.sparse as sp
 
 from lmrec.distributed.engine import Engine
 from lmrec.eval import beyond, sampling
-from lmrec.eval.batch import Extras, full_batch, sampled_batch
+from lmrec.eval.batch import Extras, first_target_rank, full_batch, sampled_batch
 from lmrec.eval.metrics import MetricSpec, metric_specs
 from lmrec.models.ranking import Scorer, masked_scores, top_items
+from lmrec.models.sparse_ranking import GlobalRows, SparseRows, excluded_rows
 
 DEFAULT_METRICS = ("ndcg", "recall", "precision", "hit_rate", "mrr", "map")
 
@@ -413,35 +415,55 @@ def _run_batches(
     """Score, mask and rank the batches `bounds` (positions in `plan.users`) with the shared ranking
     path."""
     columns, counts, kept = _empty_parts(plan)
+    shortcut = not plan.sampled and plan.sequences is None and _ranks_without_rows(model)
     for lo, hi in _batches(bounds, progress):
         bu = plan.users[lo:hi]
         hist_rows = plan.history[bu]
         extra_rows = plan.exclude[bu] if plan.exclude is not None else None
-        seqs = None if plan.sequences is None else [np.asarray(plan.sequences[u]) for u in bu]
-        scores = masked_scores(
-            model,
-            bu,
-            hist_rows,
-            n_items=plan.n_items,
-            sequences=seqs,
-            seen=hist_rows if exclude_history else None,
-            exclude=extra_rows,
-        )
+        seen = hist_rows if exclude_history else None
         trows = plan.targets[bu]
-        if plan.sampled:
-            assert plan.root is not None and plan.sampled_negatives is not None
-            parts = [hist_rows, trows] + ([extra_rows] if extra_rows is not None else [])
-            values = sampled_batch(
-                scores, trows, parts, plan.specs, plan.sampled_negatives, plan.root, lo, plan.list_len
-            )
+        if shortcut:  # the same lists and ranks without the catalog-wide score rows
+            ranked = _ranked_rows(model, bu, hist_rows, seen, extra_rows)
+            items, target_rank = ranked.top(plan.list_len)[0], partial(ranked.first_target_rank, trows)
         else:
-            items = top_items(scores, plan.list_len)
-            values = full_batch(scores, items, trows, plan.specs, plan.cutoffs, counts, extras)
-            if keep_lists:
-                kept.append(items)
+            seqs = None if plan.sequences is None else [np.asarray(plan.sequences[u]) for u in bu]
+            scores = masked_scores(
+                model, bu, hist_rows, n_items=plan.n_items, sequences=seqs, seen=seen, exclude=extra_rows
+            )
+            if plan.sampled:
+                assert plan.root is not None and plan.sampled_negatives is not None
+                parts = [hist_rows, trows] + ([extra_rows] if extra_rows is not None else [])
+                values = sampled_batch(
+                    scores, trows, parts, plan.specs, plan.sampled_negatives, plan.root, lo, plan.list_len
+                )
+                for label, v in values.items():
+                    columns.setdefault(label, []).append(v)
+                continue
+            items, target_rank = top_items(scores, plan.list_len), partial(first_target_rank, scores, trows)
+        values = full_batch(target_rank, items, trows, plan.specs, plan.cutoffs, counts, extras)
+        if keep_lists:
+            kept.append(items)
         for label, v in values.items():
             columns.setdefault(label, []).append(v)
     return columns, counts, kept
+
+
+def _ranks_without_rows(model: Scorer) -> bool:
+    """Whether the model declares scores that rank without a dense row (`lmrec.models.sparse_ranking`)."""
+    return bool(getattr(model, "sparse_scores", False) or getattr(model, "user_independent_scores", False))
+
+
+def _ranked_rows(
+    model: Any,
+    users: np.ndarray,
+    history: sp.csr_matrix,
+    seen: sp.csr_matrix | None,
+    extra: sp.csr_matrix | None,
+) -> SparseRows | GlobalRows:
+    excluded = excluded_rows(seen, extra, shape=(users.size, history.shape[1]))
+    if model.sparse_scores:
+        return SparseRows(model.score_sparse(users, history), excluded)
+    return GlobalRows(model.item_scores(), excluded)
 
 
 def _per_user(plan: _Plan, columns: dict[str, list[np.ndarray]]) -> pd.DataFrame:

@@ -125,6 +125,13 @@ class Recommender(ABC):
     uses_torch: ClassVar[bool] = False
     """True for models that train or score with torch and take its thread count as `num_threads` (the
     sequence models, CFGAN, the hybrids for their torch components): `lmrec run --threads N` sets it."""
+    sparse_scores: ClassVar[bool] = False
+    """True for models whose scores are >= 0 with few positive per user, given by `score_sparse` (every
+    other item scores 0): the evaluator and `recommend` rank them without the catalog-wide score row
+    (`lmrec.models.sparse_ranking`, same lists)."""
+    user_independent_scores: ClassVar[bool] = False
+    """True for models that give every user the same scores (`item_scores()`): ranked from one global
+    order minus each user's exclusions (`lmrec.models.sparse_ranking`, same lists)."""
     parallel_trials: ClassVar[bool] = True
     """True when search candidates can be fitted as independent tasks elsewhere (a Ray cluster): the fit
     needs nothing from the run but its data. Hybrids take their components from the run, so they do not."""
@@ -293,6 +300,15 @@ class Recommender(ABC):
         if scores.shape != (users.shape[0], self.n_items):
             raise RuntimeError(f"{type(self).__name__} returned scores of shape {scores.shape}")
         return scores
+
+    def score_sparse(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> sp.csr_matrix:
+        """`score` as a sparse matrix of the positive scores (models with `sparse_scores`; absent entries
+        score 0)."""
+        raise TypeError(f"{type(self).__name__} does not declare sparse_scores")
+
+    def item_scores(self) -> np.ndarray:
+        """The scores every user gets (models with `user_independent_scores`)."""
+        raise TypeError(f"{type(self).__name__} does not declare user_independent_scores")
 
     def _batch_users(self, users: np.ndarray, sequences: list[np.ndarray] | None = None) -> np.ndarray:
         """A fitted model's batch of users as int64 indices, checked (known index or -1 = unknown; one

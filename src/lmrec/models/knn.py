@@ -22,7 +22,8 @@ import scipy.sparse as sp
 
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommendations, Recommender
+from lmrec.models.base import Recommendations, Recommender, sequences_to_csr
+from lmrec.models.sparse_ranking import SparseRows, excluded_rows
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ class SparseItemItem(Recommender):
     """Base of the models whose learned state is one sparse, non-negative item x item matrix S (ItemKNN,
     RP3beta): score = binary history @ S, the sparse recommend shortcut, and S's persistence."""
 
+    sparse_scores = True
+
     similarity_: sp.csr_matrix
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
@@ -160,6 +163,10 @@ class SparseItemItem(Recommender):
         hist = sp.csr_matrix(history, dtype=np.float32, copy=True)  # never modify the caller's matrix
         hist.data[:] = 1.0  # binary, as in fitting
         return sp.csr_matrix(hist @ self.similarity_)
+
+    def score_sparse(self, users: np.ndarray, history: sp.csr_matrix | None = None) -> sp.csr_matrix:
+        users = self._batch_users(users)
+        return self._sparse_scores(self._history_rows(users, history))
 
     def recommend(
         self,
@@ -171,42 +178,25 @@ class SparseItemItem(Recommender):
         exclude_history: bool = True,
         sequences: list[np.ndarray] | None = None,
     ) -> Recommendations:
-        """`Recommender.recommend`, ranking only the items with a positive score when there are enough.
+        """`Recommender.recommend` from the positive scores only (`lmrec.models.sparse_ranking`).
 
         The entries of S are positive, so every item outside a user's neighbourhood scores 0 and ranks
-        after every neighbour; when at least `n` rankable neighbours remain, the top-n lies among them and
-        the catalog-wide score row (and its top-k pass) is skipped. Rows with fewer go the general way.
-        The lists are identical (same scores, ties to the lower index); a request costs a fraction
-        (serving a 113k-item catalog: see benchmarks/load.py).
+        after every neighbour, lowest index first: the lists are identical to the dense path's (same
+        scores, ties to the lower index), and a request costs a fraction (serving a 113k-item catalog:
+        see benchmarks/load.py).
         """
-        if exclude is not None or sequences is not None or n <= 0:
+        if n <= 0:
             return super().recommend(
                 users, history, n, exclude=exclude, exclude_history=exclude_history, sequences=sequences
             )
         self.check_is_fitted()
         users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if history is None and sequences is not None:
+            history = sequences_to_csr(sequences, self.n_items)
         rows = self._history_rows(users, history)
-        scores = self._sparse_scores(rows)
-        items = np.full((users.shape[0], n), -1, dtype=np.int64)
-        top = np.full((users.shape[0], n), -np.inf, dtype=np.float32)
-        short = []
-        for r in range(users.shape[0]):
-            lo, hi = scores.indptr[r], scores.indptr[r + 1]
-            cols, vals = scores.indices[lo:hi], scores.data[lo:hi]
-            if exclude_history:
-                keep = ~np.isin(cols, rows.indices[rows.indptr[r] : rows.indptr[r + 1]])
-                cols, vals = cols[keep], vals[keep]
-            if cols.shape[0] < n:
-                short.append(r)
-                continue
-            best = np.lexsort((cols, -vals))[:n]  # score descending, then item index ascending
-            items[r], top[r] = cols[best], vals[best]
-        if short:
-            idx = np.asarray(short)
-            rest = super().recommend(
-                users[idx], None if history is None else history[idx], n, exclude_history=exclude_history
-            )
-            items[idx], top[idx] = rest.items, rest.scores
+        shape = (users.shape[0], self.n_items)
+        excluded = excluded_rows(rows if exclude_history else None, exclude, shape=shape)
+        items, top = SparseRows(self._sparse_scores(rows), excluded).top(n)
         return Recommendations(users=users, items=items, scores=top)
 
     def _state(self) -> dict[str, np.ndarray]:

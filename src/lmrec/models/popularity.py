@@ -29,6 +29,11 @@ class Popularity(Recommender):
     name = "pop"
     config_class = PopularityConfig
     config: PopularityConfig
+    user_independent_scores = True
+
+    def item_scores(self) -> np.ndarray:
+        self.check_is_fitted()
+        return self.item_scores_
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
         if self.config.count == "events":
