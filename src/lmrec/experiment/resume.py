@@ -32,7 +32,8 @@ from lmrec.errors import ConfigError
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.report import jsonable, write_json
 from lmrec.experiment.run_files import recommendations_frame
-from lmrec.experiment.runner import ModelRun, Trial
+from lmrec.experiment.runner import ModelRun
+from lmrec.experiment.tuning import Trial
 
 PARTIAL = "partial_results.json"
 PARTIAL_USERS = "partial_per_user.parquet"
@@ -78,6 +79,8 @@ def run_record(run: ModelRun) -> dict[str, Any]:
         "test": run.test,
         "timings": run.timings,
         **({"augmentation": run.augmentation} if run.augmentation is not None else {}),
+        **({"search": run.search} if run.search else {}),
+        **({"edge": run.edge} if run.edge else {}),
         **({"resumed": True} if run.resumed else {}),
     }
 
@@ -161,6 +164,8 @@ def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:
                 signature=record["signature"],
                 components=record["components"],
                 augmentation=record.get("augmentation"),
+                search=record.get("search", {}),
+                edge=record.get("edge", []),
                 resumed=True,
                 lists=_lists_of(lists, spec.display, rows["user"].to_numpy()),
             )
