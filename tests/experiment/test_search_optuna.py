@@ -4,6 +4,7 @@ pruning of epoch-trained trials, and grids widened (or flagged) when the selecti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -269,3 +270,15 @@ def test_widening_runs_through_an_engine_with_the_same_trials(log_csv: Path) -> 
     assert [t.valid for t in engine.trials] == [t.valid for t in local.trials]
     assert engine.selected == local.selected and engine.test == local.test
     assert np.array_equal(engine.lists, local.lists)  # type: ignore[arg-type]
+
+
+def test_specs_without_the_new_search_options_keep_their_resume_fingerprint() -> None:
+    from lmrec.experiment.config import ModelSpec, SearchSpec
+    from lmrec.experiment.resume import _digest, spec_fingerprint
+
+    spec = ModelSpec(name="ease", search=SearchSpec(grid={"reg": [1.0, 2.0, 4.0]}))
+    before = dataclasses.asdict(spec)  # the record an lmrec without optuna/widen fingerprinted
+    before["search"] = {k: before["search"][k] for k in ("grid", "random", "n_iter")}
+    assert spec_fingerprint(spec) == _digest(before)
+    widened = dataclasses.replace(spec, search=SearchSpec(grid={"reg": [1.0, 2.0, 4.0]}, widen=True))
+    assert spec_fingerprint(widened) != spec_fingerprint(spec)

@@ -56,8 +56,17 @@ def setup_fingerprint(exp: Experiment) -> str:
     return _digest(setup)
 
 
+_NEW_SEARCH_KEYS = {"optuna": None, "n_trials": None, "pruner": None, "widen": False}
+"""Search options added in 0.4.0 (issue 22), left out of the fingerprint at their defaults so that a run
+stopped under an older lmrec still resumes."""
+
+
 def spec_fingerprint(spec: ModelSpec) -> str:
-    return _digest(dataclasses.asdict(spec))
+    record = dataclasses.asdict(spec)
+    search = record.get("search")
+    if isinstance(search, dict):
+        record["search"] = {k: v for k, v in search.items() if _NEW_SEARCH_KEYS.get(k, ...) != v}
+    return _digest(record)
 
 
 def _digest(obj: Any) -> str:
