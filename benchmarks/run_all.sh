@@ -47,4 +47,6 @@ for c in p5_scientific p5_scientific_exclude_seen p4_scientific_cold p4_scientif
 done
 # issue 18: simulator cost, 10,000 users x 100 rounds (run it on an otherwise idle machine)
 .venv/bin/python benchmarks/sim_scale.py --out benchmarks/results/sim_scale
+# issue 22, item 3: search cost, Optuna (TPE) against the P1 grids at an equal trial budget, 3 seeds
+.venv/bin/python benchmarks/search_cost.py --out benchmarks/results/search_cost
 .venv/bin/python benchmarks/summarize.py

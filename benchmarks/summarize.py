@@ -28,6 +28,11 @@ def main() -> None:
     lines += rating_section()
     for name, title, cols in RANKING[2:]:
         lines += ranking_section(name, title, cols)
+    lines += json_table_section(
+        "search_cost",
+        "Search cost: Optuna against grid search at an equal trial budget (issue 22, item 3)",
+        "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/search_cost.py",
+    )
     lines += [
         "# Sequence and text-aware models (issue 3)",
         "",

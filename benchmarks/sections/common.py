@@ -58,13 +58,13 @@ def stale(name: str, res: dict) -> list[str]:
 
 def _without_new_defaults(config, stored):  # type: ignore[no-untyped-def]
     """`config` less the keys that later versions of the experiment file added with an empty default (None,
-    e.g. a model's `refit`, or an empty list, e.g. `evaluation.pairs`): a result made before such a key
-    existed was made with its default."""
+    e.g. a model's `refit`, an empty list, e.g. `evaluation.pairs`, or False, e.g. a grid search's `widen`):
+    a result made before such a key existed was made with its default."""
     if isinstance(config, dict) and isinstance(stored, dict):
         return {
             k: _without_new_defaults(v, stored.get(k))
             for k, v in config.items()
-            if k in stored or v not in (None, [])
+            if k in stored or (v not in (None, []) and v is not False)
         }
     if isinstance(config, list) and isinstance(stored, list) and len(config) == len(stored):
         return [_without_new_defaults(c, s) for c, s in zip(config, stored, strict=True)]

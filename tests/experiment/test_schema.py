@@ -93,7 +93,51 @@ BAD_FILES = [
     ),
     (
         "models: [{name: als, search: {grid: {factors: [8]}, random: {factors: [8]}}}]",
-        "models[0].search: search takes `grid` or `random`, not both",
+        "models[0].search: search takes one of `grid`, `random` or `optuna`, got grid and random",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {factors: {uniform: [8, 64]}}}}]",
+        "models[0].search.optuna.factors: a uniform draw is a float, the parameter expects an integer",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {regg: [1.0]}}}]",
+        "models[0].search.optuna: unknown key(s) ['regg'] for ALS; allowed: ['factors', 'reg'",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {reg: {loguniform: [0, 1]}}}}]",
+        "models[0].search.optuna.reg.loguniform: needs [low, high] (numbers, 0 < low, low <= high)",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {reg: {normal: [0, 1]}}}}]",
+        "models[0].search.optuna.reg: must be a list of choices or {uniform|loguniform|int: [low, high]}",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {factors: [8, sixteen]}}}]",
+        "models[0].search.optuna.factors[1]: expected an integer, got 'sixteen'",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {factors: {int: [0, 8]}}}}]",
+        "models[0].search.optuna: the space reaches {'factors': 0}: ALS: factors must be an integer >= 1",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {factors: [8]}, n_trials: 0}}]",
+        "models[0].search.n_trials: must be positive, got 0",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {factors: [8]}, n_trials: 2.5}}]",
+        "models[0].search.n_trials: expected an integer, got 2.5",
+    ),
+    (
+        "models: [{name: als, search: {optuna: {factors: [8]}, pruner: hyperband}}]",
+        "models[0].search.pruner: expected 'median' or 'none', got 'hyperband'",
+    ),
+    (
+        "models: [{name: als, search: {grid: {factors: [8]}, pruner: median}}]",
+        "models[0].search: n_trials and pruner are options of `optuna` search; this search has none",
+    ),
+    (
+        "models: [{name: als, search: {random: {factors: [8]}, widen: true}}]",
+        "models[0].search: widen is an option of `grid` search; this search has no grid",
     ),
     (
         "models: [{name: weighted, params: {components: [pop, {name: ease, params: {reg: x}}]}}]",

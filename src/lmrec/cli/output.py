@@ -33,6 +33,8 @@ from lmrec.errors import LmrecError, OptionError
 
 TRAIN_LOGGER = "lmrec.train"
 """The logger the sequence-model trainer writes its per-epoch lines to."""
+SEARCH_LOGGER = "lmrec.search"
+"""The logger a model's search flags a selection on the edge of its grid on (`lmrec.experiment.tuning`)."""
 
 
 def fail(message: str) -> NoReturn:
@@ -104,15 +106,20 @@ class _ConsoleHandler(logging.Handler):
 
 @contextmanager
 def training_log(console: Console) -> Iterator[None]:
-    """Show the `lmrec.train` per-epoch lines on `console` while the block runs (then detach again, so a
-    second command in the same process does not print them twice)."""
-    logger = logging.getLogger(TRAIN_LOGGER)
-    handler = _ConsoleHandler(console)
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    """Show the `lmrec.train` per-epoch lines on `console` while the block runs, and the `lmrec.search`
+    warnings (a selection on the edge of its grid) on it too, or on stderr when it is quiet: a warning is
+    not progress. Then detach again, so a second command in the same process does not print them twice."""
+    loggers = [
+        (logging.getLogger(TRAIN_LOGGER), _ConsoleHandler(console)),
+        (logging.getLogger(SEARCH_LOGGER), _ConsoleHandler(progress_console() if console.quiet else console)),
+    ]
+    levels = [logger.level for logger, _ in loggers]
+    for logger, handler in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+        for (logger, handler), level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)

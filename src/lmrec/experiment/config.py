@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 SPLIT_METHODS = (
     "leave_one_out",
@@ -89,20 +89,58 @@ class SplitSpec:
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """Hyper-parameter search on the validation split: a full grid, or `n_iter` random draws."""
+    """Hyper-parameter search on the validation split: a full grid (optionally widened at its edges),
+    `n_iter` random draws, or `n_trials` Bayesian (Optuna TPE) trials. The test split is never seen."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     grid: dict[str, list[Any]] | None = None
+    """Every combination of these values."""
     random: dict[str, Any] | None = None
     """Space for random search: key -> list of choices, or {uniform: [lo, hi]}, {loguniform: [lo, hi]},
     {int: [lo, hi]}."""
     n_iter: int = 10
     """Number of random draws (random search only)."""
+    optuna: dict[str, Any] | None = None
+    """Space for Bayesian search with Optuna (`lmrec.experiment.optuna_search`), in `random`'s syntax: TPE
+    sampler seeded from the experiment seed, trials one after the other (each proposal reads the scores
+    before it)."""
+    n_trials: int | None = None
+    """Number of Optuna trials (default `DEFAULT_TRIALS`); optuna search only."""
+    pruner: Literal["median", "none"] | None = None
+    """Optuna search only: "median" (default) stops a trial of a model that trains in epochs when its
+    validation score at an epoch falls below the median of the earlier trials at that epoch (the trial is
+    recorded as pruned and cannot be selected); "none" lets every trial train to its end."""
+    widen: bool = False
+    """Grid search only: when the selection sits on the smallest or largest value of a numeric
+    parameter's grid (of 3 or more numeric values), extend that grid one step beyond the edge and search
+    the new candidates on validation, at most `MAX_WIDENINGS` times (`lmrec.experiment.search.widen`).
+    Without it such a selection is flagged (a warning, and `edge` in results.json)."""
 
     def __post_init__(self) -> None:
-        if self.grid is not None and self.random is not None:
-            raise ValueError("search takes `grid` or `random`, not both")
+        given = [k for k in ("grid", "random", "optuna") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"search takes one of `grid`, `random` or `optuna`, got {' and '.join(given)}")
+        if self.optuna is None and (self.n_trials is not None or self.pruner is not None):
+            raise ValueError("n_trials and pruner are options of `optuna` search; this search has none")
+        if self.widen and self.grid is None:
+            raise ValueError("widen is an option of `grid` search; this search has no grid")
+
+    @property
+    def method(self) -> str:
+        """ "grid", "random", "optuna", or "fixed" (no space: the params as given)."""
+        return next((k for k in ("grid", "random", "optuna") if getattr(self, k) is not None), "fixed")
+
+    @property
+    def trials(self) -> int:
+        """The Optuna trial budget (`n_trials`, or its default)."""
+        return DEFAULT_TRIALS if self.n_trials is None else self.n_trials
+
+
+DEFAULT_TRIALS = 20
+"""Optuna trials of a search that does not set `n_trials`."""
+MAX_WIDENINGS = 2
+"""Times a grid with `widen: true` is extended at an edge of the selection."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +340,12 @@ class Experiment:
         augmented = [m.display for m in self.models if m.augmentation is not None]
         if self.task == "rating" and augmented:
             raise ValueError(f"augmentation is for task=ranking; remove it from models {augmented}")
+        searched = [m.display for m in self.models if m.search is not None and m.search.method == "optuna"]
+        widened = [m.display for m in self.models if m.search is not None and m.search.widen]
+        if self.task == "rating" and (searched or widened):  # rating folds search grids and random draws
+            raise ValueError(
+                f"optuna search and grid widening are for task=ranking; models {searched + widened} use them"
+            )
         self._check_selection()
         labels = [m.display for m in self.models]
         dup = sorted({x for x in labels if labels.count(x) > 1})

@@ -217,7 +217,10 @@ def run_experiment(
     write_recommendations(folder, runs)  # the lists and items behind the report's exposure plots
     write_items(folder, prep, seen_at_test)
     (folder / "leaderboard.md").write_text(
-        _board_md(exp, board, "test split", sig) + _hybrids_md(hybrids) + _pairs_md(pairs)
+        _board_md(exp, board, "test split", sig)
+        + _hybrids_md(hybrids)
+        + _pairs_md(pairs)
+        + _search_md(exp, runs)
     )
     if exp.save_models:
         for r in runs:
@@ -356,6 +359,43 @@ def _tests_md(rows: list[dict[str, Any]], names: list[str], a: str, b: str, titl
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in cols if c in frame.columns]].rename(columns=cols)
     return "\n".join([f"## {title}", "", intro, "", to_markdown(frame), ""])
+
+
+def _search_md(exp: Experiment, runs: list[ModelRun]) -> str:
+    """The models' searches on the validation split: method, trials (fitted, pruned), the best validation
+    score, the search's wall time, and every selection on the edge of its grid, flagged."""
+    rows, flags = [], []
+    label = parse_metric(exp.select_by).key
+    for r in runs:
+        facts = r.search
+        if facts.get("method", "fixed") == "fixed":  # no search (or resumed from an older lmrec)
+            continue
+        scored = [t.valid for t in r.trials if not t.pruned and t.valid]
+        best = max((v[select_key(v, label)] for v in scored), default=None)
+        rows.append(
+            {
+                "model": r.label,
+                "method": facts["method"],
+                "trials": facts.get("trials"),
+                "fitted": facts.get("fits"),
+                "pruned": facts.get("pruned"),
+                f"best valid {label}": best,
+                "search_s": facts.get("seconds"),
+                "widened": "; ".join(json.dumps(w) for w in facts.get("widened", [])) or "—",
+                "edge": ", ".join(f"{k}={r.selected.get(k)}" for k in r.edge) or "—",
+            }
+        )
+        flags += [f"{r.label}: {k}={r.selected.get(k)}" for k in r.edge]
+    if not rows:
+        return ""
+    lines = ["", "## Hyper-parameter search (validation split)", "", to_markdown(pd.DataFrame(rows)), ""]
+    if flags:
+        lines += [
+            f"**WARNING: selection on the edge of its grid** ({'; '.join(flags)}): the best value may lie "
+            "beyond the grid; extend it or set `widen: true` in the model's search.",
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def _hybrids_md(rows: list[dict[str, Any]]) -> str:

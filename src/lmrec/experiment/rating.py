@@ -19,6 +19,7 @@ from lmrec.eval.rating import mae, rmse
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.prepare import clean_given_split, cleaning_config
 from lmrec.experiment.search import candidates
+from lmrec.experiment.tuning import flag_edges
 from lmrec.models.registry import make_model
 from lmrec.resources import measure
 
@@ -92,6 +93,7 @@ def run_fold(exp: Experiment, spec: ModelSpec, fold: Fold, log: Callable[[str], 
         trials.append({"params": params, "valid_rmse": float(err)})
         log(f"{spec.display} {fold.name}: {params} valid RMSE={err:.4f}")
     best = min(trials, key=lambda t: t["valid_rmse"])
+    edge = flag_edges(spec, best["params"])  # rating folds do not widen: the selection is flagged
     with measure() as m_fit:
         model = make_model(spec.name, best["params"]).fit(fold.split.train, seed=exp.seed)
     with measure() as m_pred:
@@ -103,6 +105,7 @@ def run_fold(exp: Experiment, spec: ModelSpec, fold: Fold, log: Callable[[str], 
         "fold": fold.name,
         "selected": best["params"],
         "trials": trials,
+        **({"edge": edge} if edge else {}),
         "test": result,
         "timings": {"fit": m_fit.to_dict(), "predict": m_pred.to_dict()},
     }

@@ -32,7 +32,8 @@ from lmrec.errors import ConfigError
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.report import jsonable, write_json
 from lmrec.experiment.run_files import recommendations_frame
-from lmrec.experiment.runner import ModelRun, Trial
+from lmrec.experiment.runner import ModelRun
+from lmrec.experiment.tuning import Trial
 
 PARTIAL = "partial_results.json"
 PARTIAL_USERS = "partial_per_user.parquet"
@@ -55,8 +56,17 @@ def setup_fingerprint(exp: Experiment) -> str:
     return _digest(setup)
 
 
+_NEW_SEARCH_KEYS = {"optuna": None, "n_trials": None, "pruner": None, "widen": False}
+"""Search options added in 0.4.0 (issue 22), left out of the fingerprint at their defaults so that a run
+stopped under an older lmrec still resumes."""
+
+
 def spec_fingerprint(spec: ModelSpec) -> str:
-    return _digest(dataclasses.asdict(spec))
+    record = dataclasses.asdict(spec)
+    search = record.get("search")
+    if isinstance(search, dict):
+        record["search"] = {k: v for k, v in search.items() if _NEW_SEARCH_KEYS.get(k, ...) != v}
+    return _digest(record)
 
 
 def _digest(obj: Any) -> str:
@@ -78,6 +88,8 @@ def run_record(run: ModelRun) -> dict[str, Any]:
         "test": run.test,
         "timings": run.timings,
         **({"augmentation": run.augmentation} if run.augmentation is not None else {}),
+        **({"search": run.search} if run.search else {}),
+        **({"edge": run.edge} if run.edge else {}),
         **({"resumed": True} if run.resumed else {}),
     }
 
@@ -161,6 +173,8 @@ def load_finished(folder: Path, exp: Experiment) -> list[ModelRun]:
                 signature=record["signature"],
                 components=record["components"],
                 augmentation=record.get("augmentation"),
+                search=record.get("search", {}),
+                edge=record.get("edge", []),
                 resumed=True,
                 lists=_lists_of(lists, spec.display, rows["user"].to_numpy()),
             )

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from threadpoolctl import threadpool_limits
 
 from lmrec.data.interactions import Interactions
@@ -27,23 +26,12 @@ from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.features import item_features_for
 from lmrec.experiment.hybrids import component_signatures, model_signature
 from lmrec.experiment.prepare import Prepared, sample_users
-from lmrec.experiment.search import candidates
+from lmrec.experiment.tuning import Trial, select_key, tune
 from lmrec.hybrid.components import HybridRecommender, component_label
 from lmrec.hybrid.pool import ComponentPool
 from lmrec.models.base import FitContext, Recommender, Validation
 from lmrec.models.registry import get_model_class, make_model
 from lmrec.resources import measure
-
-
-@dataclass
-class Trial:
-    """One configuration tried on the validation split."""
-
-    params: dict[str, Any]
-    valid: dict[str, float]
-    fit_seconds: float
-    training: dict[str, Any] = field(default_factory=dict)
-    """Training log headline of models that train in epochs (epochs run, best epoch, s/epoch)."""
 
 
 @dataclass
@@ -70,6 +58,10 @@ class ModelRun:
     lists: np.ndarray | None = field(default=None, repr=False)
     """Top-max(ns) item indices of every test user (rows as in `per_user`, -1 = empty slot), for the
     run's `recommendations.parquet`; None for models resumed from a run that did not keep them."""
+    search: dict[str, Any] = field(default_factory=dict)
+    """How the search ran (`tuning.Tuned.facts`: method, trials, fits, pruned, widenings, seconds)."""
+    edge: list[str] = field(default_factory=list)
+    """Grid parameters whose selected value is the smallest or largest of the grid (flagged loudly)."""
 
     @property
     def label(self) -> str:
@@ -79,16 +71,6 @@ class ModelRun:
 def user_popularity(data: Interactions) -> np.ndarray:
     """Distinct users per item (what novelty and ARP are defined on; repeats do not count twice)."""
     return data.item_user_counts()
-
-
-def select_key(summary: dict[str, Any], label: str) -> str:
-    """The summary key of the selection metric (sampled runs carry a "[sampled-k]" suffix)."""
-    if label in summary:
-        return label
-    for key in summary:
-        if key.startswith(label + "["):
-            return key
-    raise KeyError(f"selection metric {label} is not among the evaluated metrics {sorted(summary)}")
 
 
 def _users_with_targets(targets: sp.csr_matrix) -> np.ndarray:
@@ -156,6 +138,8 @@ def _training_summary(model: Recommender) -> dict[str, Any]:
     info = getattr(model, "training_", None) or {}
     keys = ("epochs_run", "best_epoch", "best_valid", "metric", "seconds_per_epoch", "stopped_early")
     out = {k: info[k] for k in keys if k in info}
+    if info.get("pruned"):  # stopped by the search's pruner (`lmrec.experiment.optuna_search`)
+        out["pruned"] = True
     if info.get("diagnostics"):  # facts a model records about its fit (CFGAN: the generator's collapse)
         out["diagnostics"] = info["diagnostics"]
     if info.get("resumed_after_epoch"):  # continued from a checkpoint of a stopped run (`--resume`)
@@ -266,7 +250,13 @@ def run_trial(
     fit_timing = _fit_timing(m_fit.to_dict(), training)
     if validation is not None:
         params = {**params, **model.selected_params()}
-    trial = Trial(params=params, valid=valid, fit_seconds=fit_timing["seconds"], training=training)
+    trial = Trial(
+        params=params,
+        valid=valid,
+        fit_seconds=fit_timing["seconds"],
+        training=training,
+        pruned=bool(training.get("pruned")),
+    )
     return trial, model, fit_timing
 
 
@@ -296,16 +286,15 @@ def run_model(
     and test are scored with the split's own parts as targets and histories, and the item popularity of
     the beyond-accuracy metrics is the real fit data's.
     engine: where evaluations run (user shards) and, for models that allow it (`parallel_trials`), the
-    search candidates (one task each); the same numbers as in this process (`lmrec.distributed`).
+    candidates of grid and random searches (one task each); the same numbers as in this process
+    (`lmrec.distributed`). Optuna trials always run one after the other in this process: each proposal
+    depends on the scores before it (`lmrec.experiment.tuning`, `lmrec.experiment.optuna_search`).
     """
     log: Callable[[str], None] = console.log if console is not None else (lambda _msg: None)
     split = prep.split
-    rng = np.random.default_rng(exp.seed)
     select = parse_metric(exp.select_by)
     klass = get_model_class(spec.name)
     context = FitContext(checkpoint_dir=checkpoint_dir, component_pool=component_pool)
-    cands = [_with_threads(exp, klass, c) for c in candidates(spec, rng)]
-    trials: list[Trial] = []
     has_valid = len(split.valid) > 0
     train_pop = user_popularity(split.train)
     refit = spec.refit or exp.evaluation.refit
@@ -333,52 +322,16 @@ def run_model(
                 exclude_seen=exp.evaluation.exclude_seen,
                 users=valid_users,
             )
-    elif len(cands) > 1:
-        raise ValueError(f"model {spec.display}: a search needs a validation split, and this split has none")
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not progress or console is None,
-        transient=True,
-    )
-    kept: tuple[float, Recommender, dict[str, Any]] | None = None  # best so far, reused if refit == "train"
     trial_inputs: dict[str, Any] = {
         "exp": exp, "spec": spec, "train_fit": train_fit, "split": split, "validation": validation,
         "valid_users": valid_users if has_valid else None, "train_pop": train_pop, "fit_kwargs": fit_kwargs,
     }  # fmt: skip
-    parallel = (
-        engine is not None and engine.parallel and klass.parallel_trials and len(cands) > 1
-        and (exp.ray is None or exp.ray.search)
+    tuned = tune(
+        exp, spec, run=run_trial, inputs=trial_inputs, context=context,
+        prepare=lambda params: _with_threads(exp, klass, params), engine=engine, console=console,
+        progress=progress,
     )  # fmt: skip
-    if parallel:
-        assert engine is not None
-        log(f"{spec.display}: {len(cands)} candidates as Ray tasks ({exp.threads or 1} CPU each)")
-        done = engine.map(
-            run_trial, cands, trial_inputs, cpus_per_item=exp.threads or 1,
-            describe=f"tuning {spec.display} on validation" if progress else None,
-        )  # fmt: skip
-    else:
-        done = []
-    with bar:
-        task = bar.add_task(f"tuning {spec.display} on validation", total=len(cands))
-        for i, params in enumerate(cands):
-            if parallel:
-                trial, model, fit_timing = done[i]
-            else:
-                trial, model, fit_timing = run_trial(params, **trial_inputs, context=context)
-            trials.append(trial)
-            if has_valid:
-                valid = trial.valid
-                key = select_key(valid, select.key)
-                log(f"{spec.display} [{i + 1}/{len(cands)}] {trial.params} valid {key}={valid[key]:.4f}")
-                if kept is None or valid[key] > kept[0]:
-                    kept = (valid[key], model, fit_timing)
-            bar.advance(task)
-        del done
-    best = max(trials, key=lambda t: t.valid[select_key(t.valid, select.key)]) if has_valid else trials[0]
+    trials, best, kept, parallel = tuned.trials, tuned.best, tuned.kept, tuned.parallel
     if component_pool is not None and kept is not None and not isinstance(kept[1], HybridRecommender):
         pooled = {**fit_kwargs, **({"validation": validation} if validation is not None else {})}
         component_pool.add(kept[1], train_fit, pooled)  # augmented data: only alike-augmented hybrids match
@@ -455,6 +408,8 @@ def run_model(
         components=component_signatures(model),
         augmentation=None if augment is None else augment.facts,
         lists=res.lists,
+        search=tuned.facts,
+        edge=tuned.edge,
     )
 
 

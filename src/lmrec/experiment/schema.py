@@ -5,7 +5,9 @@ The schema is not written twice: the structure is the config dataclasses of `lmr
 `CleaningConfig`, the split params are the keyword parameters of the split function the method names, and
 model params are checked against the model's config dataclass by `lmrec.models.params` (the one check the
 command line, the Python API and the hybrids' component lists use too); every search candidate is checked
-the same way, then built, so a value the config itself refuses also fails here, before any data is loaded.
+the same way, then built, so a value the config itself refuses also fails here, before any data is loaded
+(an Optuna space, whose trials are proposed while the search runs, by every choice and both bounds of each
+key: `search.space_probes`).
 
 The YAML document is validated as JSON data (strict JSON mode): lists stand for tuples, an int is a valid
 float, but "abc" is not a number, 1.5 is not an integer and a bool is not a count. A problem reads
@@ -236,7 +238,8 @@ def _check_values(
 
 
 def _check_space(space: Any, hint: Any, where: str, problems: list[str]) -> None:
-    """One key of a random search space: a list of choices, or {uniform|loguniform|int: [low, high]}."""
+    """One key of a random or Optuna search space: a list of choices, or
+    {uniform|loguniform|int: [low, high]}."""
     if isinstance(space, list):
         if not space:
             problems.append(f"{where}: needs at least one choice")
@@ -260,6 +263,16 @@ def _check_space(space: Any, hint: Any, where: str, problems: list[str]) -> None
         problems.append(f"{where}.{kind}: needs [low, high] ({rule}, low <= high), got {bounds!r}")
     elif not fits(hint, draw(bounds[0])):
         problems.append(f"{where}: a {kind} draw is {expected(draw)}, the parameter expects {expected(hint)}")
+
+
+def _check_spaces(
+    spaces: Mapping[str, Any], declared: Mapping[str, Any], where: str, who: str, problems: list[str]
+) -> None:
+    """A random or Optuna search space: known parameter names, each key's space typed and bounded."""
+    _check_values({k: None for k in spaces if k not in declared}, declared, where, who, problems)
+    for key, space in spaces.items():
+        if key in declared:
+            _check_space(space, declared[key], f"{where}.{key}", problems)
 
 
 def check_augmentation(spec: ModelSpec, where: str, problems: list[str]) -> None:
@@ -297,7 +310,7 @@ def check_augmentation(spec: ModelSpec, where: str, problems: list[str]) -> None
 
 
 def check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems: list[str]) -> None:
-    from lmrec.experiment.search import candidates
+    from lmrec.experiment.search import candidates, space_probes
     from lmrec.models.registry import get_model_class
 
     check_augmentation(spec, where, problems)
@@ -328,19 +341,16 @@ def check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems:
     if search is not None and search.random is not None:
         if search.n_iter <= 0:
             problems.append(f"{where}.search.n_iter: must be positive, got {search.n_iter}")
-        _check_values(
-            {k: None for k in search.random if k not in declared},
-            declared,
-            f"{where}.search.random",
-            who,
-            problems,
-        )
-        for key, space in search.random.items():
-            if key in declared:
-                _check_space(space, declared[key], f"{where}.search.random.{key}", problems)
+        _check_spaces(search.random, declared, f"{where}.search.random", who, problems)
+    if search is not None and search.optuna is not None:
+        if search.n_trials is not None and search.n_trials <= 0:
+            problems.append(f"{where}.search.n_trials: must be positive, got {search.n_trials}")
+        _check_spaces(search.optuna, declared, f"{where}.search.optuna", who, problems)
     if len(problems) > before:
         return
-    for cand in candidates(spec, rng):  # values the config refuses (reg <= 0, a component's typo)
+    # values the config refuses (reg <= 0, a component's typo); an Optuna space by its corners
+    cands = space_probes(spec) if search is not None and search.optuna is not None else candidates(spec, rng)
+    for cand in cands:
         problem = _refused(klass.config_class, cand, who)
         if problem is None:
             continue
@@ -350,9 +360,12 @@ def check_model(spec: ModelSpec, where: str, rng: np.random.Generator, problems:
             inner = fixed.split("[", 1)[0].split(":", 1)[0]
             problems.append(f"{where}.params.{fixed}" if inner in declared else f"{where}.params: {fixed}")
         else:
-            space = (search.grid or search.random or {}) if search is not None else {}
+            space = (search.grid or search.random or search.optuna or {}) if search is not None else {}
             searched = {k: v for k, v in cand.items() if k in space}
-            problems.append(f"{where}.search: candidate {searched}: {problem}")
+            if search is not None and search.optuna is not None:
+                problems.append(f"{where}.search.optuna: the space reaches {searched}: {problem}")
+            else:
+                problems.append(f"{where}.search: candidate {searched}: {problem}")
         return
 
 

@@ -23,6 +23,8 @@ model lacks it:
   re-derived from that history (ALS, BPR). The service scores users with new events that way, so the
   events move their vector; `folds_in()` answers for an instance (a hybrid: when a component can).
 - `has_similar_items`: `similar_items(items, n)` gives item-to-item neighbours (content).
+- `reports_epochs`: the model trains in epochs and reports each validation score to
+  `FitContext.epoch_report`, which may stop it (a search's pruner).
 - `uses_torch`: the model runs torch and takes its thread count as `num_threads`, so the experiment's
   `threads` reaches it (sequence models, CFGAN, hybrids).
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -77,6 +80,11 @@ class FitContext:
     """A fitted model of the same class and item catalog whose weights this fit starts from instead of a
     fresh initialisation (models with `warm_starts`), as a production model is updated on new data;
     None: from scratch."""
+    epoch_report: Callable[[int, float], bool] | None = None
+    """Called by models that train in epochs (`reports_epochs`) after every validation evaluation, with
+    the epoch and the validation value; an answer of True stops the training there, the best weights so
+    far kept and `pruned` set in the training log (a search's pruner: `lmrec.experiment.optuna_search`).
+    None: nobody asks."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +140,9 @@ class Recommender(ABC):
     user_independent_scores: ClassVar[bool] = False
     """True for models that give every user the same scores (`item_scores()`): ranked from one global
     order minus each user's exclusions (`lmrec.models.sparse_ranking`, same lists)."""
+    reports_epochs: ClassVar[bool] = False
+    """True for models whose fit with `validation` calls `FitContext.epoch_report` after every validation
+    evaluation and stops when it answers True (the sequence models): a search can prune their trials."""
     parallel_trials: ClassVar[bool] = True
     """True when search candidates can be fitted as independent tasks elsewhere (a Ray cluster): the fit
     needs nothing from the run but its data. Hybrids take their components from the run, so they do not."""

@@ -24,6 +24,7 @@ CAPABILITIES = (
     "uses_sequences",
     "uses_item_features",
     "supports_validation",
+    "reports_epochs",
     "folds_in_users",
     "has_similar_items",
     "adds_items_from_text",

@@ -101,6 +101,7 @@ class SequentialRecommender(Recommender):
     config: SequentialConfig
     uses_sequences: ClassVar[bool] = True
     supports_validation: ClassVar[bool] = True
+    reports_epochs: ClassVar[bool] = True
     warm_starts: ClassVar[bool] = True
     uses_torch: ClassVar[bool] = True
     extra_tokens: ClassVar[int] = 0
@@ -225,6 +226,7 @@ class SequentialRecommender(Recommender):
                 eval_every=cfg.eval_every,
                 name=self.name,
                 checkpoint=checkpoint,
+                report=None if validation is None else context.epoch_report,
             )
         self.training_ = {**log.to_dict(), **self.training_}
 

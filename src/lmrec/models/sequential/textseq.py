@@ -234,7 +234,7 @@ class TextSeq(SASRec):
     ) -> None:
         self.encoder_state_: dict[str, np.ndarray] = {}
         super()._fit_with(data, rng, item_features=item_features, validation=validation, context=context)
-        if self.config.finetune_layers > 0:
+        if self.config.finetune_layers > 0 and not self.training_.get("pruned"):  # a pruned trial is done
             assert item_features is not None  # required by the class
             self._finetune(data, rng, item_features, validation)
 

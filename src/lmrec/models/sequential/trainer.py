@@ -29,6 +29,8 @@ class TrainingLog(EpochLog):
     resumed_seconds: float = 0.0
     """Training seconds the stopped fit(s) had spent before the checkpoint this fit continued from
     (included in `train_seconds`)."""
+    pruned: bool = False
+    """Stopped by a search's pruner (`report` answered True), not by patience or the epoch count."""
     losses: list[float] = field(default_factory=list)
     """Mean training loss of every epoch run, in order."""
     valid_epochs: list[int] = field(default_factory=list)
@@ -58,6 +60,7 @@ def train(
     checkpoint: TrainingCheckpoint | None = None,
     minimize: bool = False,
     min_delta: float = 0.0,
+    report: Callable[[int, float], bool] | None = None,
 ) -> TrainingLog:
     """Adam(W) over `epochs`; with `validate`, stop after `patience` evaluations without improvement and
     restore the best weights (best-on-validation checkpoint).
@@ -67,7 +70,12 @@ def train(
     evaluation improves when it beats the best so far by more than `min_delta`.
 
     checkpoint: save the loop's state there as training goes, and continue from a saved state of the same
-    fit; the result is the same as training in one go."""
+    fit; the result is the same as training in one go.
+
+    report(epoch, value): called after every validation evaluation (a search's pruner); True stops the
+    training there with the best weights so far (`pruned` in the log). A pruned fit saves no checkpoint
+    (it is the search's decision, not the end of this fit), and a fit continued from a checkpoint first
+    reports the saved evaluations again, so the pruner sees what it would have seen in one go."""
     opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
     info = TrainingLog(metric=metric)
     best_state: dict[str, torch.Tensor] | None = None
@@ -84,6 +92,10 @@ def train(
             **{**saved["log"], "resumed_after_epoch": int(saved["epoch"]), "resumed_seconds": seconds_before}
         )
         first = int(saved["epoch"]) + 1
+        for epoch, value in zip(info.valid_epochs, info.valid, strict=False):
+            if report is not None and report(epoch, value) and not done:
+                info.pruned = done = True
+                break
 
     def save(epoch: int, finished: bool) -> None:
         assert checkpoint is not None
@@ -137,9 +149,12 @@ def train(
             if bad >= patience:
                 info.stopped_early = done = True
                 line += f" — no improvement in {patience} evaluations, stopping"
+            if report is not None and report(epoch, value) and not done and epoch < epochs:
+                info.pruned = done = True
+                line += " — pruned by the search"
         log.info(line)
         done = done or epoch == epochs
-        if checkpoint is not None and (done or checkpoint.due()):
+        if checkpoint is not None and not info.pruned and (done or checkpoint.due()):
             save(epoch, done)
     if best_state is not None:
         net.load_state_dict(best_state)
