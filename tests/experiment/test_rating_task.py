@@ -86,3 +86,17 @@ def test_k_core_on_given_split_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="k-core"):
         run_experiment(exp, out=tmp_path / "out")
+
+
+def test_model_that_predicts_no_ratings_is_refused(tmp_path: Path) -> None:
+    exp = parse_experiment(
+        {
+            "name": "r",
+            "task": "rating",
+            "dataset": {"name": "ml-100k"},
+            "split": {"method": "files", "folds": [{"train": "u1.base", "test": "u1.test"}]},
+            "models": [{"name": "ease"}],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"predicts_ratings.*ease"):
+        run_experiment(exp, out=tmp_path)

@@ -25,6 +25,8 @@ model lacks it:
 - `has_similar_items`: `similar_items(items, n)` gives item-to-item neighbours (content).
 - `uses_torch`: the model runs torch and takes its thread count as `num_threads`, so the experiment's
   `threads` reaches it (sequence models, CFGAN, hybrids).
+- `predicts_ratings`: the model learns explicit ratings and `predict(users, items)` returns a rating per
+  (user, item) index pair (-1 = unknown), which `task: rating` experiments score (BiasedMF, BayesFM).
 
 Facts the callers need about a fitted model are methods, not attributes to look for:
 `training_sequences()` gives the training log in time order when the model keeps it (sequence models,
@@ -125,6 +127,9 @@ class Recommender(ABC):
     uses_torch: ClassVar[bool] = False
     """True for models that train or score with torch and take its thread count as `num_threads` (the
     sequence models, CFGAN, the hybrids for their torch components): `lmrec run --threads N` sets it."""
+    predicts_ratings: ClassVar[bool] = False
+    """True for explicit-rating models: `predict(users, items)` gives one rating per (user, item) index pair,
+    -1 meaning unknown (BiasedMF, BayesFM). `task: rating` experiments accept only these."""
     parallel_trials: ClassVar[bool] = True
     """True when search candidates can be fitted as independent tasks elsewhere (a Ray cluster): the fit
     needs nothing from the run but its data. Hybrids take their components from the run, so they do not."""
