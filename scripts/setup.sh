@@ -13,7 +13,7 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "lmrec setup: installing dependencies (pinned in constraints.txt)" >&2
   # the machine's pip config lists local indexes that may not exist: drop only those warnings
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,lm,serve,bench,rank,report,browser,distributed,tune]" 2>&1 \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,lm,serve,bench,rank,report,browser,distributed,tune,rating]" 2>&1 \
     | { grep -v "^WARNING: Location 'file:" || true; }
   echo "$want" > "$stamp"
 fi

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from lmrec.errors import ConfigError, LeakageError
@@ -86,3 +88,81 @@ def test_k_core_on_given_split_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="k-core"):
         run_experiment(exp, out=tmp_path / "out")
+
+
+def test_model_that_predicts_no_ratings_is_refused(tmp_path: Path) -> None:
+    exp = parse_experiment(
+        {
+            "name": "r",
+            "task": "rating",
+            "dataset": {"name": "ml-100k"},
+            "split": {"method": "files", "folds": [{"train": "u1.base", "test": "u1.test"}]},
+            "models": [{"name": "ease"}],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"predicts_ratings.*ease"):
+        run_experiment(exp, out=tmp_path)
+
+
+def test_bayesfm_implicit_features_see_no_held_out_pair(tmp_path: Path, monkeypatch) -> None:
+    """Every fit of a rating run builds the implicit features from the pairs it is trained on: the
+    validation fit from the train file minus the carve-out, the refit from the train file; no fit sees a
+    pair of the test file (whose ratings are unknown at fit time, as in u1.base/u1.test)."""
+    from lmrec.models.bayes_fm import BayesFM, import_myfm
+
+    try:
+        myfm = import_myfm()
+    except ImportError:
+        pytest.skip("myfm is not installed (pip install 'lmrec[rating]')")
+    rng = np.random.default_rng(0)
+    users, items = np.nonzero(rng.random((40, 30)) < 0.5)
+    frame = pd.DataFrame({"user": users + 1, "item": items + 1, "rating": rng.integers(1, 6, users.size)})
+    frame["timestamp"] = np.arange(len(frame))
+    test_rows = rng.random(len(frame)) < 0.2
+    files = {"train": frame[~test_rows], "test": frame[test_rows]}
+    for part, rows in files.items():
+        rows.to_csv(tmp_path / f"{part}.tsv", sep="\t", header=False, index=False)
+    raw = {part: set(zip(rows["user"], rows["item"], strict=True)) for part, rows in files.items()}
+
+    seen: list[set[tuple[int, int]]] = []
+    fit_data: list = []
+    original_fit, original_sampler = BayesFM._fit, myfm.MyFMGibbsRegressor.fit
+
+    def record_fit(model, data, rng):  # type: ignore[no-untyped-def]
+        fit_data.append(data)
+        return original_fit(model, data, rng)
+
+    def record_sampler(fm, x, y, **kwargs):  # type: ignore[no-untyped-def]
+        data = fit_data[-1]
+        user_block = kwargs["X_rel"][0].data.tocsr()
+        implicit = user_block[:, data.n_users :].tocoo()
+        ids = zip(data.user_vocab.id(implicit.row), data.item_vocab.id(implicit.col), strict=True)
+        seen.append({(int(u), int(i)) for u, i in ids})
+        return original_sampler(fm, x, y, **kwargs)
+
+    monkeypatch.setattr(BayesFM, "_fit", record_fit)
+    monkeypatch.setattr(myfm.MyFMGibbsRegressor, "fit", record_sampler)
+    exp = parse_experiment(
+        {
+            "name": "bfm",
+            "task": "rating",
+            "dataset": {
+                "path": str(tmp_path / "train.tsv"),
+                "format": "tabular",
+                "options": {"sep": "\t", "names": ["user", "item", "rating", "timestamp"]},
+                "columns": {"user": "user", "item": "item", "rating": "rating", "timestamp": "timestamp"},
+            },
+            "split": {
+                "method": "files",
+                "folds": [{"train": str(tmp_path / "train.tsv"), "test": str(tmp_path / "test.tsv")}],
+            },
+            "models": [{"name": "bayesfm", "params": {"rank": 2, "n_iter": 10}}],
+        }
+    )
+    res = run_experiment(exp, out=tmp_path / "out")
+    assert len(seen) == 2  # the validation fit, then the refit on the whole train file
+    valid_fit, refit = seen
+    assert valid_fit < raw["train"] and len(raw["train"] - valid_fit) > 0  # the carve-out is left out
+    assert refit == raw["train"]
+    assert not (valid_fit | refit) & raw["test"]
+    assert res["models"][0]["folds"][0]["test"]["n_test"] == len(files["test"])

@@ -20,7 +20,7 @@ from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.prepare import clean_given_split, cleaning_config
 from lmrec.experiment.search import candidates
 from lmrec.experiment.tuning import flag_edges
-from lmrec.models.registry import make_model
+from lmrec.models.registry import get_model_class, make_model
 from lmrec.resources import measure
 
 VALID_FRACTION = 0.1
@@ -116,6 +116,12 @@ def run_rating(
 ) -> dict[str, Any]:
     """All models over all folds; returns a JSON-able dict with per-fold and mean RMSE/MAE."""
     log: Callable[[str], None] = console.log if console is not None else (lambda _m: None)
+    unfit = [s.display for s in exp.models if not get_model_class(s.name).predicts_ratings]
+    if unfit:  # refused before any data is read
+        raise ConfigError(
+            f"task=rating needs models that predict ratings (capability predicts_ratings); {unfit} do "
+            "not: use a rating model such as biasedmf or bayesfm"
+        )
     given: list[dict[str, str | None]] = [dict(f) for f in exp.split.folds] or [
         {"train": exp.split.train, "test": exp.split.test}
     ]

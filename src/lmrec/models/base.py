@@ -27,6 +27,8 @@ model lacks it:
   `FitContext.epoch_report`, which may stop it (a search's pruner).
 - `uses_torch`: the model runs torch and takes its thread count as `num_threads`, so the experiment's
   `threads` reaches it (sequence models, CFGAN, hybrids).
+- `predicts_ratings`: the model learns explicit ratings and `predict(users, items)` returns a rating per
+  (user, item) index pair (-1 = unknown), which `task: rating` experiments score (BiasedMF, BayesFM).
 
 Facts the callers need about a fitted model are methods, not attributes to look for:
 `training_sequences()` gives the training log in time order when the model keeps it (sequence models,
@@ -143,6 +145,9 @@ class Recommender(ABC):
     reports_epochs: ClassVar[bool] = False
     """True for models whose fit with `validation` calls `FitContext.epoch_report` after every validation
     evaluation and stops when it answers True (the sequence models): a search can prune their trials."""
+    predicts_ratings: ClassVar[bool] = False
+    """True for explicit-rating models: `predict(users, items)` gives one rating per (user, item) index pair,
+    -1 meaning unknown (BiasedMF, BayesFM). `task: rating` experiments accept only these."""
     parallel_trials: ClassVar[bool] = True
     """True when search candidates can be fitted as independent tasks elsewhere (a Ray cluster): the fit
     needs nothing from the run but its data. Hybrids take their components from the run, so they do not."""

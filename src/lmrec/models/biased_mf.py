@@ -19,8 +19,9 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from lmrec.data.interactions import Interactions
-from lmrec.errors import ConfigError, DataError
+from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
+from lmrec.models.explicit import checked_pairs, explicit_ratings
 
 _CHUNK_ELEMS = 4_000_000  # padded floats gathered per batch (32 MB): bounds memory on large logs
 
@@ -107,21 +108,11 @@ class BiasedMF(Recommender):
 
     name = "biasedmf"
     config_class = BiasedMFConfig
+    predicts_ratings = True
     config: BiasedMFConfig
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
-        if data.ratings is None:
-            raise DataError(
-                "BiasedMF predicts explicit ratings but this interaction log has none (implicit feedback); "
-                "load the rating column or use an implicit-feedback model such as als, bpr or ease"
-            )
-        ratings = data.ratings.astype(np.float64)
-        if not np.isfinite(ratings).all():
-            bad = int(np.flatnonzero(~np.isfinite(ratings))[0])
-            raise DataError(
-                f"BiasedMF: event {bad} (user {data.user_vocab.id(data.users[bad])!r}, item "
-                f"{data.item_vocab.id(data.items[bad])!r}) has rating {ratings[bad]}; ratings must be finite"
-            )
+        ratings = explicit_ratings(data, "BiasedMF")
         cfg = self.config
         k, n_users, n_items = cfg.factors, data.n_users, data.n_items
         mu = float(ratings.mean())
@@ -171,16 +162,7 @@ class BiasedMF(Recommender):
         Index -1 marks a user or item not seen in training; its bias and factors count as zero.
         """
         self.check_is_fitted()
-        users = np.asarray(users, dtype=np.int64).reshape(-1)
-        items = np.asarray(items, dtype=np.int64).reshape(-1)
-        if users.shape != items.shape:
-            raise ValueError(f"users and items differ in length: {users.shape[0]} vs {items.shape[0]}")
-        for what, idx, size in (
-            ("user", users, len(self.user_vocab_)),
-            ("item", items, len(self.item_vocab_)),
-        ):
-            if ((idx < -1) | (idx >= size)).any():
-                raise ValueError(f"{what} index out of range (model knows {size} {what}s; -1 = unknown)")
+        users, items = checked_pairs(users, items, len(self.user_vocab_), len(self.item_vocab_))
         ku, ki = users >= 0, items >= 0
         u, i = np.where(ku, users, 0), np.where(ki, items, 0)
         dot = np.einsum("nk,nk->n", self.user_factors_[u], self.item_factors_[i])

@@ -19,6 +19,7 @@ MODELS: dict[str, str] = {
     "als": "lmrec.models.mf:ALS",
     "bpr": "lmrec.models.mf:BPR",
     "biasedmf": "lmrec.models.biased_mf:BiasedMF",
+    "bayesfm": "lmrec.models.bayes_fm:BayesFM",
     "content": "lmrec.models.content:ContentBased",
     "sasrec": "lmrec.models.sequential.sasrec:SASRec",
     "textseq": "lmrec.models.sequential.textseq:TextSeq",
