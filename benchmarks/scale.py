@@ -52,9 +52,12 @@ class RssSampler(threading.Thread):
 
     DAEMONS = ("raylet", "gcs_server", "plasma_store", "dashboard", "log_monitor", "runtime_env")
 
-    def __init__(self, period: float = 0.5) -> None:
+    def __init__(self, period: float = 0.5, *, own_only: bool = True) -> None:
         super().__init__(daemon=True)
         self.period = period
+        self.own_only = own_only
+        """Only this process and its descendants (a `--ray local` instance is): other Ray clusters on the
+        machine (a test session's) are not this run's. False for a cluster started elsewhere."""
         self.peaks: dict[int, tuple[str, int]] = {}
         self._halt = threading.Event()
 
@@ -73,8 +76,10 @@ class RssSampler(threading.Thread):
         return None
 
     def run(self) -> None:
+        me = psutil.Process()
         while not self._halt.is_set():
-            for proc in psutil.process_iter():
+            procs = [me, *me.children(recursive=True)] if self.own_only else list(psutil.process_iter())
+            for proc in procs:
                 try:
                     name = self._label(proc)
                     if name is None:
@@ -123,7 +128,7 @@ def main() -> None:
     args = ap.parse_args()
 
     stages: list[dict[str, object]] = []
-    sampler = RssSampler()
+    sampler = RssSampler(own_only=args.ray in (None, "local"))
     sampler.start()
 
     def record(name: str, m, **extra) -> None:  # type: ignore[no-untyped-def]
