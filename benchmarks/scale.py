@@ -302,6 +302,11 @@ def write(out: Path, payload: dict[str, Any]) -> None:
         "",
         to_markdown(procs.head(20), floatfmt=".1f"),
         "",
+        *(
+            [f"Removed from this table: {payload['processes_removed']['why']}.", ""]
+            if payload.get("processes_removed")
+            else []
+        ),
         to_markdown(
             pd.DataFrame(payload["metrics"]).T.reset_index(names="model")[
                 ["model", "NDCG@10", "Recall@10", "Recall@20"]
