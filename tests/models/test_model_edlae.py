@@ -8,29 +8,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lmrec.data.interactions import Interactions
-from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
 from lmrec.models.ease import EASE
 from lmrec.models.edlae import EDLAE, EDLAEConfig
 from lmrec.testing.conformance import RecommenderConformance
-from lmrec.testing.datasets import random_interactions
+from lmrec.testing.datasets import from_matrix, random_interactions
 
 
 class TestEDLAE(RecommenderConformance):
     def make_model(self, **overrides: Any) -> Recommender:
         return EDLAE(EDLAEConfig(**{"reg": 10.0, "dropout": 0.25, **overrides}))
-
-
-def log_of(x: np.ndarray) -> Interactions:
-    users, items = np.nonzero(x)
-    return Interactions(
-        users=users,
-        items=items,
-        user_vocab=Vocabulary(np.array([f"u{u}" for u in range(x.shape[0])])),
-        item_vocab=Vocabulary(np.arange(x.shape[1]) + 100),
-    )
 
 
 TINY = np.array(
@@ -63,7 +51,7 @@ def column_by_column(x: np.ndarray, reg: float, p: float) -> np.ndarray:
 
 @pytest.mark.parametrize(("reg", "p"), [(1.0, 0.0), (0.5, 0.25), (2.0, 0.5), (0.1, 0.9)])
 def test_known_answer_on_a_tiny_matrix(reg: float, p: float) -> None:
-    model = EDLAE(reg=reg, dropout=p).fit(log_of(TINY))
+    model = EDLAE(reg=reg, dropout=p).fit(from_matrix(TINY))
     b = column_by_column(TINY, reg, p)
     np.testing.assert_allclose(model.weights_, b, atol=1e-6)
     np.testing.assert_allclose(model.score(np.arange(TINY.shape[0])), TINY @ b, atol=1e-6)

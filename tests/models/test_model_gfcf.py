@@ -8,13 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lmrec.data.interactions import Interactions
-from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
 from lmrec.models.gfcf import GFCF, GFCFConfig
 from lmrec.testing.conformance import RecommenderConformance
-from lmrec.testing.datasets import random_interactions
+from lmrec.testing.datasets import from_matrix, random_interactions
 
 
 class TestGFCF(RecommenderConformance):
@@ -25,16 +23,6 @@ class TestGFCF(RecommenderConformance):
 class TestGFCFLinearOnly(TestGFCF):
     def make_model(self, **overrides: Any) -> Recommender:
         return GFCF(GFCFConfig(**{"alpha": 0.0, **overrides}))
-
-
-def log_of(x: np.ndarray) -> Interactions:
-    users, items = np.nonzero(x)
-    return Interactions(
-        users=users,
-        items=items,
-        user_vocab=Vocabulary(np.array([f"u{u:02d}" for u in range(x.shape[0])])),
-        item_vocab=Vocabulary(np.arange(x.shape[1]) + 100),
-    )
 
 
 def dense_gfcf(x: np.ndarray, alpha: float, k: int) -> np.ndarray:
@@ -67,7 +55,7 @@ TINY = np.array(
 def test_hand_computed_linear_filter() -> None:
     """R = [[1, 1], [1, 0]]: D_u = D_i = diag(2, 1), R̃ = [[1/2, 1/√2], [1/√2, 0]], R̃ᵀR̃ = [[3/4, 1/(2√2)],
     [1/(2√2), 1/2]]; user 1 (history: item 0) scores row 0 of it."""
-    model = GFCF(alpha=0.0).fit(log_of(np.array([[1.0, 1.0], [1.0, 0.0]])))
+    model = GFCF(alpha=0.0).fit(from_matrix(np.array([[1.0, 1.0], [1.0, 0.0]])))
     np.testing.assert_allclose(model.score(np.array([1]))[0], [0.75, 1 / (2 * np.sqrt(2))], rtol=1e-6)
     np.testing.assert_allclose(model.score(np.array([0]))[0], [0.75 + 0.5**1.5, 0.5**1.5 + 0.5], rtol=1e-6)
 
@@ -75,7 +63,7 @@ def test_hand_computed_linear_filter() -> None:
 @pytest.mark.parametrize(("alpha", "k"), [(0.0, 3), (0.3, 2), (1.0, 3), (0.5, 6), (2.0, 50)])
 def test_scores_match_dense_formula_on_a_tiny_matrix(alpha: float, k: int) -> None:
     """k < 6 goes through ARPACK, k >= min(users, items) = 6 through the dense SVD."""
-    model = GFCF(alpha=alpha, k=k).fit(log_of(TINY), seed=0)
+    model = GFCF(alpha=alpha, k=k).fit(from_matrix(TINY), seed=0)
     ref = dense_gfcf(TINY, alpha, k)
     np.testing.assert_allclose(model.score(np.arange(TINY.shape[0])), ref, rtol=1e-5, atol=1e-6)
     assert model.training_["singular_vectors"] == (0 if alpha == 0 else min(k, 6))
@@ -94,7 +82,7 @@ def test_null_space_vectors_are_dropped() -> None:
     base = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=np.float64)
     x = np.kron(np.ones((3, 2)), base)  # 9 users x 6 items, rank 3
     for k in (4, 5, 8):  # ARPACK (k < 6) and dense
-        model = GFCF(alpha=1.0, k=k).fit(log_of(x), seed=1)
+        model = GFCF(alpha=1.0, k=k).fit(from_matrix(x), seed=1)
         assert model.training_["singular_vectors"] == 3
         np.testing.assert_allclose(model.score(np.arange(9)), dense_gfcf(x, 1.0, 3), rtol=1e-5, atol=1e-6)
 
@@ -102,7 +90,7 @@ def test_null_space_vectors_are_dropped() -> None:
 def test_items_without_training_data_score_zero() -> None:
     x = TINY.copy()
     x[:, 2] = 0  # item 2 is in the catalog but nobody interacted with it
-    model = GFCF(alpha=0.5, k=3).fit(log_of(x))
+    model = GFCF(alpha=0.5, k=3).fit(from_matrix(x))
     scores = model.score(np.arange(x.shape[0]))
     assert np.isfinite(scores).all()
     np.testing.assert_array_equal(scores[:, 2], 0.0)

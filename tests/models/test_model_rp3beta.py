@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from lmrec.data.interactions import Interactions
-from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
 from lmrec.models.knn import item_blocks
 from lmrec.models.rp3beta import RP3beta, RP3betaConfig, rp3beta_weights
 from lmrec.testing.conformance import RecommenderConformance
-from lmrec.testing.datasets import random_interactions
+from lmrec.testing.datasets import from_matrix, random_interactions
 
 
 class TestRP3beta(RecommenderConformance):
@@ -53,16 +51,6 @@ def dense_rp3beta(x: np.ndarray, alpha: float, beta: float, k: int, normalize: b
     return out
 
 
-def log_of(x: np.ndarray) -> Interactions:
-    users, items = np.nonzero(x)
-    return Interactions(
-        users=users,
-        items=items,
-        user_vocab=Vocabulary(np.array([f"u{u}" for u in range(x.shape[0])])),
-        item_vocab=Vocabulary(np.arange(x.shape[1]) + 100),
-    )
-
-
 TINY = np.array(
     [
         [1, 1, 0, 0, 1],
@@ -79,7 +67,7 @@ TINY = np.array(
 def test_hand_computed_walk() -> None:
     """Item 0 (users 0, 1, 3, 5) to item 1 (users 0, 2, 3) goes through users 0 (3 items) and 3 (3 items):
     P3 weight (1/4)(1/3) + (1/4)(1/3) = 1/6; with β = 1 divided by item 1's popularity 3: 1/18."""
-    w = RP3beta(alpha=1.0, beta=1.0, k=10, normalize=False).fit(log_of(TINY)).similarity_.toarray()
+    w = RP3beta(alpha=1.0, beta=1.0, k=10, normalize=False).fit(from_matrix(TINY)).similarity_.toarray()
     assert w[0, 1] == pytest.approx(1 / 18, rel=1e-6)
     # item 3 (users 2, 4, 5) reaches item 0 only through user 5 (2 items): (1/3)(1/2) / 4 (item 0's users)
     assert w[3, 0] == pytest.approx(1 / 24, rel=1e-6)
@@ -93,7 +81,7 @@ def test_hand_computed_walk() -> None:
 def test_scores_match_dense_formula_on_a_tiny_matrix(
     alpha: float, beta: float, k: int, normalize: bool
 ) -> None:
-    model = RP3beta(alpha=alpha, beta=beta, k=k, normalize=normalize).fit(log_of(TINY))
+    model = RP3beta(alpha=alpha, beta=beta, k=k, normalize=normalize).fit(from_matrix(TINY))
     ref = dense_rp3beta(TINY, alpha, beta, k, normalize)
     np.testing.assert_allclose(model.similarity_.toarray(), ref, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(model.score(np.arange(TINY.shape[0])), TINY @ ref, rtol=1e-5, atol=1e-8)

@@ -213,3 +213,15 @@ def successor_sequences(
         timestamps=np.concatenate(times),
     )
     return KnownAnswer(name="successor", data=data, expected=expected)
+
+
+def from_matrix(x: np.ndarray) -> Interactions:
+    """The interactions of the nonzero cells of a users x items matrix (users "u0000", ...; items 100, 101,
+    ...), for hand-computed cases written as a matrix."""
+    users, items = np.nonzero(x)
+    return Interactions(
+        users=users,
+        items=items,
+        user_vocab=Vocabulary(np.array([f"u{u:04d}" for u in range(x.shape[0])])),
+        item_vocab=Vocabulary(np.arange(x.shape[1]) + 100),
+    )
