@@ -13,25 +13,13 @@ from lmrec.models.base import Recommender
 from lmrec.models.ease import EASE
 from lmrec.models.edlae import EDLAE, EDLAEConfig
 from lmrec.testing.conformance import RecommenderConformance
+from lmrec.testing.datasets import TINY_MATRIX as TINY
 from lmrec.testing.datasets import from_matrix, random_interactions
 
 
 class TestEDLAE(RecommenderConformance):
     def make_model(self, **overrides: Any) -> Recommender:
         return EDLAE(EDLAEConfig(**{"reg": 10.0, "dropout": 0.25, **overrides}))
-
-
-TINY = np.array(
-    [
-        [1, 1, 0, 0, 1],
-        [1, 0, 1, 0, 0],
-        [0, 1, 1, 1, 0],
-        [1, 1, 1, 0, 0],
-        [0, 0, 1, 1, 1],
-        [1, 0, 0, 1, 0],
-    ],
-    dtype=np.float64,
-)
 
 
 def column_by_column(x: np.ndarray, reg: float, p: float) -> np.ndarray:

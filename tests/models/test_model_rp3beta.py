@@ -14,6 +14,7 @@ from lmrec.models.base import Recommender
 from lmrec.models.knn import item_blocks
 from lmrec.models.rp3beta import RP3beta, RP3betaConfig, rp3beta_weights
 from lmrec.testing.conformance import RecommenderConformance
+from lmrec.testing.datasets import TINY_MATRIX as TINY
 from lmrec.testing.datasets import from_matrix, random_interactions
 
 
@@ -49,19 +50,6 @@ def dense_rp3beta(x: np.ndarray, alpha: float, beta: float, k: int, normalize: b
         sums = out.sum(axis=1, keepdims=True)
         out = np.divide(out, sums, out=np.zeros_like(out), where=sums > 0)
     return out
-
-
-TINY = np.array(
-    [
-        [1, 1, 0, 0, 1],
-        [1, 0, 1, 0, 0],
-        [0, 1, 1, 1, 0],
-        [1, 1, 1, 0, 0],
-        [0, 0, 1, 1, 1],
-        [1, 0, 0, 1, 0],
-    ],
-    dtype=np.float64,
-)
 
 
 def test_hand_computed_walk() -> None:

@@ -225,3 +225,18 @@ def from_matrix(x: np.ndarray) -> Interactions:
         user_vocab=Vocabulary(np.array([f"u{u:04d}" for u in range(x.shape[0])])),
         item_vocab=Vocabulary(np.arange(x.shape[1]) + 100),
     )
+
+
+TINY_MATRIX = np.array(
+    [
+        [1, 1, 0, 0, 1],
+        [1, 0, 1, 0, 0],
+        [0, 1, 1, 1, 0],
+        [1, 1, 1, 0, 0],
+        [0, 0, 1, 1, 1],
+        [1, 0, 0, 1, 0],
+    ],
+    dtype=np.float64,
+)
+"""6 users x 5 items, every item and user with 2-3 interactions: the hand-computed cases of the item-item
+models (EDLAE, RP3beta) are written on it."""
