@@ -224,7 +224,8 @@ def main() -> None:
     processes = sampler.stop()
     payload = {
         "protocol": "Scale (shared/PROTOCOLS.md): synthetic power-law log, P1 temporal per-user 80/10/10, "
-        "refit on train+valid, full ranking over the whole catalog for "
+        "models fitted on train+valid, history at test train+valid (excluded from the ranking), full ranking "
+        "over the whole catalog for "
         + ("every one of the " if args.eval_users <= 0 else "a seeded uniform sample of ")
         + f"{users.shape[0]} test users (users sampled, never items)",
         "config": vars(args) | {"out": str(args.out)},
