@@ -127,13 +127,23 @@ def test_torch_engine_matches_the_reference_on_tied_rows(scores, n):
 
 
 @torch_engine
-@pytest.mark.parametrize("kind", ["random", "tied factors", "mostly zero", "excluded"])
+@pytest.mark.parametrize("kind", ["random", "tied factors", "mostly zero", "excluded", "late ties"])
 def test_engines_agree_on_large_rows(kind):
     """The cases issue 21 names: identical item factors tie exactly (ALS), item-kNN rows are mostly
-    zeros (zero-scored items tie), and excluded items are -inf."""
+    zeros (zero-scored items tie), and excluded items are -inf. "late ties": wide rows whose k-th value
+    is tied far past the torch window and past the first prefixes `_boundary_ties` scans (ALS items
+    without training data score exactly 0 and fill the lists of users with few positive scores)."""
     rng = np.random.default_rng(5)
     users, items, n = 300, 3000, 20
-    if kind == "tied factors":
+    if kind == "late ties":
+        items = 40_000
+        scores = np.full((users, items), -1.0, dtype=np.float32)
+        scores -= rng.random(scores.shape).astype(np.float32)  # distinct negatives below the ties
+        for r in range(users):
+            start = int(rng.integers(0, items - 2000))  # the tied zeros start anywhere, up to the end
+            scores[r, start + rng.choice(items - start, size=min(200, items - start), replace=False)] = 0.0
+            scores[r, rng.choice(items, size=int(rng.integers(0, 25)), replace=False)] = rng.random() + 0.5
+    elif kind == "tied factors":
         factors = rng.normal(size=(items // 10, 8)).astype(np.float32)
         item_vecs = factors[rng.integers(0, factors.shape[0], size=items)]  # every vector ~10 times
         scores = rng.normal(size=(users, 8)).astype(np.float32) @ item_vecs.T

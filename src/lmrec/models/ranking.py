@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.models.topk import topk
+from lmrec.models.topk import nan_rows, topk
 
 if TYPE_CHECKING:
     from lmrec.data.vocabulary import Vocabulary
@@ -95,8 +95,8 @@ def masked_scores(
         raise RuntimeError(
             f"{type(model).__name__}.score returned shape {scores.shape}, expected {(users.size, n_items)}"
         )
-    nan = np.isnan(scores).any(axis=1)
-    if nan.any():
+    nan = nan_rows(scores)
+    if nan.size:
         raise ValueError(f"{type(model).__name__}.score returned NaN for users {users[nan][:5]}")
     if seen is not None:
         mask_out(scores, seen)
@@ -106,10 +106,11 @@ def masked_scores(
 
 
 def top_items(scores: np.ndarray, n: int) -> np.ndarray:
-    """Item indices (rows x n, best first, -1 = empty slot) of masked scores; n = 0 gives no columns."""
+    """Item indices (rows x n, best first, -1 = empty slot) of `masked_scores`' output (checked for NaN
+    there, so not again); n = 0 gives no columns."""
     if n == 0:
         return np.empty((scores.shape[0], 0), dtype=np.int64)
-    return topk(scores, n)[0]
+    return topk(scores, n, checked=True)[0]
 
 
 def rank(
@@ -129,5 +130,5 @@ def rank(
     scores = masked_scores(
         model, users, history, n_items=n_items, sequences=sequences, seen=seen, exclude=exclude
     )
-    items, top = topk(scores, n)
+    items, top = topk(scores, n, checked=True)
     return Recommendations(users=users, items=items, scores=top)

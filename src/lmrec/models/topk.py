@@ -85,6 +85,23 @@ def _select_chunk(chunk: np.ndarray, k: int) -> np.ndarray:
     return cols
 
 
+def nan_rows(scores: np.ndarray) -> np.ndarray:
+    """Indices of the rows of `scores` (2-D) holding a NaN, from one summing pass over the block: the sum
+    is NaN only when a NaN is present (or +inf meets -inf), and only then is the elementwise check run.
+    Blocks of at least TORCH_MIN_SCORES floats are summed by torch (threaded) where it is installed."""
+    if scores.dtype.kind != "f" or scores.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if HAS_TORCH and scores.size >= TORCH_MIN_SCORES and scores.flags.c_contiguous:
+        import torch
+
+        total = float(torch.from_numpy(scores).sum())
+    else:
+        total = float(np.sum(scores, dtype=np.float64))
+    if total == total:
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.isnan(scores).any(axis=1))
+
+
 def _has_nan(block: np.ndarray, tensor: Any = None) -> bool:
     """Whether `block` holds a NaN. With `tensor` (the same block as a torch tensor) in one summing pass
     without a temporary: the sum is NaN when a NaN is present (or +inf meets -inf, or it overflows), and
@@ -96,19 +113,19 @@ def _has_nan(block: np.ndarray, tensor: Any = None) -> bool:
     return total != total and bool(np.isnan(block).any())
 
 
-def _select_numpy(scores: np.ndarray, k: int) -> np.ndarray:
+def _select_numpy(scores: np.ndarray, k: int, checked: bool = False) -> np.ndarray:
     """The numpy engine: (rows x k) column indices of each row's k best, lower index winning ties."""
     b, m = scores.shape
     cols = np.empty((b, k), dtype=np.int64)
     for r in range(0, b, ROW_CHUNK):
         chunk = scores[r : r + ROW_CHUNK]
-        if _has_nan(chunk):
+        if not checked and _has_nan(chunk):
             raise ValueError("scores contain NaN; a model produced an invalid score")
         cols[r : r + ROW_CHUNK] = _select_chunk(chunk, k) if k < m else np.arange(m)
     return cols
 
 
-def _select_torch(scores: np.ndarray, k: int) -> np.ndarray:
+def _select_torch(scores: np.ndarray, k: int, checked: bool = False) -> np.ndarray:
     """The torch engine (k < items), in up to three steps per row:
 
     1. torch.topk(k + 1): when the k-th and (k + 1)-th values differ, the k best form an exact set (their
@@ -117,7 +134,7 @@ def _select_torch(scores: np.ndarray, k: int) -> np.ndarray:
     2. torch.topk of a window of k + max(k, TIE_MARGIN), ordered by (score descending, index ascending):
        exact whenever the k-th value's tie group ends inside the window;
     3. the few rows whose tie group reaches past the window (mostly-zero or mostly-excluded rows) are
-       resolved from the full row (`_boundary_ties`).
+       resolved from a scan of the row for the lowest-index ties (`_boundary_ties`).
     A narrow first call is cheaper (torch.topk's cost grows with k: 14 ms for k = 21 against 19 ms for
     k = 52 on 1,024 x 12,101 scores) when most rows have no boundary tie; a probe of the first rows
     decides (WIDE_FIRST_SHARE). Every path gives the same lists."""
@@ -129,7 +146,7 @@ def _select_torch(scores: np.ndarray, k: int) -> np.ndarray:
     for r in range(0, b, TORCH_ROW_CHUNK):
         chunk = np.ascontiguousarray(scores[r : r + TORCH_ROW_CHUNK])
         t = torch.from_numpy(chunk)
-        if _has_nan(chunk, t):
+        if not checked and _has_nan(chunk, t):
             raise ValueError("scores contain NaN; a model produced an invalid score")
         if _boundary_tie_share(t, k) > WIDE_FIRST_SHARE:  # rows of ties (item-kNN): one wide call
             tied, out = np.arange(chunk.shape[0]), np.empty((chunk.shape[0], k), dtype=np.int64)
@@ -147,8 +164,9 @@ def _select_torch(scores: np.ndarray, k: int) -> np.ndarray:
             if window < m:
                 spill = np.flatnonzero(wv[:, window - 1] == wv[:, k - 1])
                 if spill.size:
-                    rows = tied[spill]
-                    out[rows] = _boundary_ties(chunk[rows], wv[spill, k - 1], k)
+                    kth = wv[spill, k - 1]
+                    above = [wi[j][wv[j] > kth[i]] for i, j in enumerate(spill)]
+                    out[tied[spill]] = _boundary_ties(chunk[tied[spill]], kth, above, k)
         cols[r : r + TORCH_ROW_CHUNK] = out
     return cols
 
@@ -161,22 +179,32 @@ def _boundary_tie_share(t: Any, k: int) -> float:
     return float((head[:, k - 1] == head[:, k]).float().mean())
 
 
-def _boundary_ties(rows: np.ndarray, kth: np.ndarray, k: int) -> np.ndarray:
-    """(len(rows), k) columns of each row's k best when its k-th best value `kth` is tied beyond k: every
-    column above `kth`, then the lowest-index columns equal to it (two comparison passes, no partition)."""
-    n_rows = rows.shape[0]
-    r_above, c_above = np.nonzero(rows > kth[:, None])
-    need = k - np.bincount(r_above, minlength=n_rows)
-    r_tie, c_tie = np.nonzero(rows == kth[:, None])
-    starts = np.cumsum(np.bincount(r_tie, minlength=n_rows)) - np.bincount(r_tie, minlength=n_rows)
-    keep = np.arange(r_tie.shape[0]) - starts[r_tie] < need[r_tie]
-    r_all = np.concatenate([r_above, r_tie[keep]])
-    c_all = np.concatenate([c_above, c_tie[keep]])
-    order = np.argsort(r_all, kind="stable")  # rows in order; within a row the order does not matter
-    return c_all[order].reshape(n_rows, k)
+def _boundary_ties(rows: np.ndarray, kth: np.ndarray, above: list[np.ndarray], k: int) -> np.ndarray:
+    """(len(rows), k) columns of each row's k best when its k-th best value `kth` is tied beyond the
+    window: `above` (per row, the columns scoring above `kth`, fewer than k, read from the window), then
+    the lowest-index columns equal to `kth`, found by scanning growing prefixes of the rows (tie groups
+    this long are common values, a prefix usually holds enough: no pass over the whole row)."""
+    n_rows, m = rows.shape
+    need = np.array([k - a.shape[0] for a in above])
+    found: list[np.ndarray | None] = [None] * n_rows
+    todo = np.arange(n_rows)
+    width = min(m, max(4096, 64 * k))
+    while todo.size:
+        eq = rows[todo, :width] == kth[todo, None]
+        enough = np.count_nonzero(eq, axis=1) >= need[todo]
+        if width == m:
+            enough[:] = True
+        for j in np.flatnonzero(enough):
+            r = todo[j]
+            found[r] = np.flatnonzero(eq[j])[: need[r]]
+        todo = todo[~enough]
+        width = min(m, width * 8)
+    return np.stack([np.concatenate([above[r], found[r]]) for r in range(n_rows)])  # type: ignore[list-item]
 
 
-def topk(scores: np.ndarray, n: int, *, engine: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def topk(
+    scores: np.ndarray, n: int, *, engine: str = "auto", checked: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-`n` item indices and scores of each row of `scores` (batch x items), best first.
 
     Exact under ties: among equal scores the lower item index ranks first, as the benchmark protocols
@@ -185,6 +213,8 @@ def topk(scores: np.ndarray, n: int, *, engine: str = "auto") -> tuple[np.ndarra
 
     engine: "auto" (torch where installed, for float scores in blocks of at least TORCH_MIN_SCORES),
     "torch" or "numpy"; every engine returns the same lists (module doc).
+    checked: the caller has already found no NaN in `scores` (`nan_rows`, as `masked_scores` does), so
+    the pass that looks for one is skipped; otherwise a NaN is a ValueError.
 
     Cost (numpy engine): a value partition per row to find the n-th best score (O(items)), one comparison
     pass, an exact tie resolution only for rows whose n-th score is tied beyond n, and an O(n log n) sort
@@ -206,7 +236,7 @@ def topk(scores: np.ndarray, n: int, *, engine: str = "auto") -> tuple[np.ndarra
         raise ValueError("engine 'torch' needs torch installed and float32/float64 scores")
     large = b * m >= TORCH_MIN_SCORES
     use_torch = k < m and (engine == "torch" or (engine == "auto" and HAS_TORCH and floats and large))
-    cols = _select_torch(scores, k) if use_torch else _select_numpy(scores, k)
+    cols = _select_torch(scores, k, checked) if use_torch else _select_numpy(scores, k, checked)
     vals = np.take_along_axis(scores, cols, axis=1)
     # best first: score descending, then item index ascending
     order = np.lexsort((cols, -vals), axis=-1)

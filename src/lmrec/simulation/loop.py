@@ -222,7 +222,7 @@ def run_policy(
                 sequences=seqs,
                 seen=None if settings.allow_repeats else hist,
             )
-            cand, cand_scores = topk(scores, min(settings.candidates, n_items))
+            cand, cand_scores = topk(scores, min(settings.candidates, n_items), checked=True)
             if reranker is None:
                 slate = cand[:, : settings.slate_size]
             else:
