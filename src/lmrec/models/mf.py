@@ -1,7 +1,8 @@
 """Implicit-feedback matrix factorisation via the `implicit` library: ALS (Hu et al. 2008) and BPR.
 
-lmrec trains the factors with implicit's CPU code and then scores with plain numpy, `U @ Vᵀ`, using the
-factors exactly as implicit does, so `score` equals implicit's `recommend` scores. Training is seeded
+lmrec trains the factors with implicit's CPU code and then scores with `U @ Vᵀ` (`lmrec.models.products`:
+torch's GEMM for large blocks, numpy's for small ones), using the factors exactly as implicit does, so
+`score` equals implicit's `recommend` scores up to float32 rounding. Training is seeded
 from the generator passed to `fit` (`int(rng.integers(2**31 - 1))` becomes implicit's `random_state`).
 The input matrix is the binary user x item matrix of the training log.
 
@@ -28,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
+from lmrec.models.products import factor_scores
 
 
 def _check_common(model: str, factors: int, reg: float, iterations: int, num_threads: int) -> None:
@@ -134,7 +136,7 @@ class _ImplicitMF(Recommender):
         if unknown.size:
             vectors = vectors.copy()
             vectors[unknown] = self._fold_in(sp.csr_matrix(history[unknown], dtype=np.float32))
-        return vectors @ self.item_factors_.T
+        return factor_scores(vectors, self.item_factors_)
 
     # --- embedding-model protocol (lmrec.retrieval): score = user_vectors @ item_vectors.T ----------
     def user_vectors(
