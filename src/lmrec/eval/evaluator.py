@@ -416,6 +416,10 @@ def _run_batches(
     path."""
     columns, counts, kept = _empty_parts(plan)
     shortcut = not plan.sampled and plan.sequences is None and _ranks_without_rows(model)
+    buffer = None  # one score block for every batch, for models that write into it
+    if not shortcut and bool(getattr(model, "scores_into", False)) and bounds:
+        widest = max(hi - lo for lo, hi in bounds)
+        buffer = np.empty((widest, plan.n_items), dtype=np.float32)
     for lo, hi in _batches(bounds, progress):
         bu = plan.users[lo:hi]
         hist_rows = plan.history[bu]
@@ -428,8 +432,9 @@ def _run_batches(
         else:
             seqs = None if plan.sequences is None else [np.asarray(plan.sequences[u]) for u in bu]
             scores = masked_scores(
-                model, bu, hist_rows, n_items=plan.n_items, sequences=seqs, seen=seen, exclude=extra_rows
-            )
+                model, bu, hist_rows, n_items=plan.n_items, sequences=seqs, seen=seen, exclude=extra_rows,
+                out=None if buffer is None else buffer[: bu.size],
+            )  # fmt: skip
             if plan.sampled:
                 assert plan.root is not None and plan.sampled_negatives is not None
                 parts = [hist_rows, trows] + ([extra_rows] if extra_rows is not None else [])

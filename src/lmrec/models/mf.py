@@ -100,6 +100,7 @@ class _ImplicitMF(Recommender):
     """Shared fit/score/persistence for the implicit-backed factor models."""
 
     folds_in_users = True  # an unknown user (-1) is folded in from the given history (module docstring)
+    scores_into = True
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
         seed = int(rng.integers(2**31 - 1))
@@ -131,12 +132,19 @@ class _ImplicitMF(Recommender):
         return model
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        return factor_scores(self._vectors(users, history), self.item_factors_)
+
+    def _score_into(self, users: np.ndarray, history: sp.csr_matrix, out: np.ndarray) -> None:
+        factor_scores(self._vectors(users, history), self.item_factors_, out=out)
+
+    def _vectors(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Trained factors of known users, folded in from their history rows for unknown ones (-1)."""
         vectors = self.user_factors_[np.where(users >= 0, users, 0)]
         unknown = np.flatnonzero(users < 0)
         if unknown.size:
             vectors = vectors.copy()
             vectors[unknown] = self._fold_in(sp.csr_matrix(history[unknown], dtype=np.float32))
-        return factor_scores(vectors, self.item_factors_)
+        return vectors
 
     # --- embedding-model protocol (lmrec.retrieval): score = user_vectors @ item_vectors.T ----------
     def user_vectors(
@@ -149,12 +157,7 @@ class _ImplicitMF(Recommender):
         (-1), exactly as `score` uses them. `sequences` is ignored (order does not matter here)."""
         users = self._batch_users(users)  # sequences are ignored here
         rows = self._history_rows(users, history)
-        vectors = self.user_factors_[np.where(users >= 0, users, 0)]
-        unknown = np.flatnonzero(users < 0)
-        if unknown.size:
-            vectors = vectors.copy()
-            vectors[unknown] = self._fold_in(sp.csr_matrix(rows[unknown], dtype=np.float32))
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(self._vectors(users, rows), dtype=np.float32)
 
     def item_vectors(self) -> np.ndarray:
         """(n_items, d) item factors (BPR: the last column is the item bias, matched by a user column)."""

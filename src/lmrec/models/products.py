@@ -15,12 +15,20 @@ import numpy as np
 from lmrec.models import topk
 
 
-def factor_scores(user_vectors: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
-    """(users x items) float32 scores: the dot product of every user vector with every item vector."""
+def factor_scores(
+    user_vectors: np.ndarray, item_vectors: np.ndarray, *, out: np.ndarray | None = None
+) -> np.ndarray:
+    """(users x items) float32 scores: the dot product of every user vector with every item vector.
+
+    out: a C-contiguous float32 (users x items) array to write them into (returned); the same scores,
+    by the same product, as without it."""
     users = np.ascontiguousarray(user_vectors, dtype=np.float32)
     items = np.ascontiguousarray(item_vectors, dtype=np.float32)
     if not topk.HAS_TORCH or users.shape[0] * items.shape[0] < topk.TORCH_MIN_SCORES:
-        return users @ items.T
+        return np.matmul(users, items.T, out=out)
     import torch
 
-    return torch.mm(torch.from_numpy(users), torch.from_numpy(items).T).numpy()
+    if out is None:
+        return torch.mm(torch.from_numpy(users), torch.from_numpy(items).T).numpy()
+    torch.mm(torch.from_numpy(users), torch.from_numpy(items).T, out=torch.from_numpy(out))
+    return out

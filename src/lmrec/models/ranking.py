@@ -78,15 +78,20 @@ def masked_scores(
     sequences: Sequence[np.ndarray] | None = None,
     seen: sp.csr_matrix | None = None,
     exclude: sp.csr_matrix | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """float32 scores (len(users) x n_items) of `model` with the excluded items at -inf.
 
     history: what the model is given as each user's known items (None: its training history).
     sequences: ordered histories, passed on only when given (models with `uses_sequences` read them).
     seen: rows of items to remove (the history, when seen items are excluded); exclude: more of them.
+    out: a buffer the scores are written into, for models that declare `scores_into` (the evaluator
+    reuses one across batches).
     """
     users = np.asarray(users, dtype=np.int64).reshape(-1)
-    if sequences is None:
+    if out is not None:
+        raw = model.score(users, history, out=out)  # type: ignore[call-arg]
+    elif sequences is None:
         raw = model.score(users, history)
     else:
         raw = model.score(users, history, sequences=list(sequences))  # type: ignore[call-arg]

@@ -123,6 +123,22 @@ class RecommenderConformance(ABC):
         assert scores.dtype == np.float32
         assert np.isfinite(scores).all()
 
+    def test_scores_into_a_buffer(self) -> None:
+        """`score(out=...)` writes exactly `score()`'s values for models that declare `scores_into`, and is
+        refused (TypeError) by the others; a wrong buffer is a ValueError."""
+        data = self.random_data()
+        model = self.fitted(data)
+        users = np.arange(data.n_users)
+        buffer = np.full((data.n_users, data.n_items), np.nan, dtype=np.float32)
+        if not model.scores_into:
+            with pytest.raises(TypeError, match="scores_into"):
+                model.score(users, out=buffer)
+            return
+        assert model.score(users, out=buffer) is buffer
+        np.testing.assert_array_equal(buffer, model.score(users))
+        with pytest.raises(ValueError, match="C-contiguous float32"):
+            model.score(users, out=buffer[:, :-1])
+
     def test_known_answer(self) -> None:
         if not self.personalized:
             pytest.skip("non-personalised model: every user gets the same list by design")
