@@ -45,6 +45,8 @@ OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cascade_latency.py --out benchmark
 for c in p5_scientific p5_scientific_exclude_seen p4_scientific_cold p4_scientific_warm; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
+# issue 16: cold-item score offset for textseq (selection rules, test sweep as a diagnostic)
+.venv/bin/python benchmarks/cold_offset.py --out benchmarks/results/cold_offset
 # issue 18: simulator cost, 10,000 users x 100 rounds (run it on an otherwise idle machine)
 .venv/bin/python benchmarks/sim_scale.py --out benchmarks/results/sim_scale
 # issue 22, item 3: search cost, Optuna (TPE) against the P1 grids at an equal trial budget, 3 seeds
