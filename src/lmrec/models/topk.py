@@ -166,7 +166,7 @@ def _select_torch(scores: np.ndarray, k: int, checked: bool = False) -> np.ndarr
                 if spill.size:
                     kth = wv[spill, k - 1]
                     above = [wi[j][wv[j] > kth[i]] for i, j in enumerate(spill)]
-                    out[tied[spill]] = _boundary_ties(chunk[tied[spill]], kth, above, k)
+                    out[tied[spill]] = _boundary_ties(chunk, tied[spill], kth, above, k)
         cols[r : r + TORCH_ROW_CHUNK] = out
     return cols
 
@@ -179,18 +179,21 @@ def _boundary_tie_share(t: Any, k: int) -> float:
     return float((head[:, k - 1] == head[:, k]).float().mean())
 
 
-def _boundary_ties(rows: np.ndarray, kth: np.ndarray, above: list[np.ndarray], k: int) -> np.ndarray:
-    """(len(rows), k) columns of each row's k best when its k-th best value `kth` is tied beyond the
-    window: `above` (per row, the columns scoring above `kth`, fewer than k, read from the window), then
-    the lowest-index columns equal to `kth`, found by scanning growing prefixes of the rows (tie groups
-    this long are common values, a prefix usually holds enough: no pass over the whole row)."""
-    n_rows, m = rows.shape
+def _boundary_ties(
+    scores: np.ndarray, rows: np.ndarray, kth: np.ndarray, above: list[np.ndarray], k: int
+) -> np.ndarray:
+    """(len(rows), k) columns of the k best of each row `rows` of `scores` when its k-th best value `kth`
+    is tied beyond the window: `above` (per row, the columns scoring above `kth`, fewer than k, read from
+    the window), then the lowest-index columns equal to `kth`, found by scanning growing prefixes of the
+    rows (tie groups this long are common values, a prefix usually holds enough: no pass over, or copy
+    of, the whole row)."""
+    n_rows, m = rows.shape[0], scores.shape[1]
     need = np.array([k - a.shape[0] for a in above])
     found: list[np.ndarray | None] = [None] * n_rows
     todo = np.arange(n_rows)
     width = min(m, max(4096, 64 * k))
     while todo.size:
-        eq = rows[todo, :width] == kth[todo, None]
+        eq = scores[rows[todo], :width] == kth[todo, None]
         enough = np.count_nonzero(eq, axis=1) >= need[todo]
         if width == m:
             enough[:] = True
