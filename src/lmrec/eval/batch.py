@@ -7,9 +7,7 @@ rank of each user's best target in the whole (masked) score row, ties broken by 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +15,7 @@ import scipy.sparse as sp
 
 from lmrec.eval import beyond, sampling
 from lmrec.eval.metrics import MetricSpec
+from lmrec.row_threads import map_row_blocks
 
 
 def _hits(items: np.ndarray, target_keys: np.ndarray, n_items: int) -> np.ndarray:
@@ -26,29 +25,24 @@ def _hits(items: np.ndarray, target_keys: np.ndarray, n_items: int) -> np.ndarra
     return (target_keys[pos] == query) & (items >= 0)
 
 
-COUNT_THREADS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
-"""Threads of `first_target_rank`'s counting passes (numpy releases the GIL in them; they run on one core
-otherwise): row blocks of a batch are counted in parallel when the batch holds at least THREAD_MIN_SCORES."""
-THREAD_MIN_SCORES = 1 << 20
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-"""(pid, pool): a forked child must not use its parent's pool (its threads are not in the child)."""
+CACHE_SCORES = 1 << 16
+"""Scores compared at once in the rank counts (256 KB: both comparisons of a block read it from cache)."""
 
 
 def _counts_around(scores: np.ndarray, best: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: how many scores are above `best` and how many equal it."""
+    """Per row: how many scores are above `best` and how many equal it (row halves in two threads, each
+    in cache-sized blocks, so the second comparison does not read the scores from memory again)."""
+    step = max(1, CACHE_SCORES // max(scores.shape[1], 1))
 
     def count(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        part, b = scores[lo:hi], best[lo:hi, None]
-        return np.count_nonzero(part > b, axis=1), np.count_nonzero(part == b, axis=1)
+        above, equal = np.empty(hi - lo, dtype=np.int64), np.empty(hi - lo, dtype=np.int64)
+        for r in range(lo, hi, step):
+            part, b = scores[r : min(r + step, hi)], best[r : min(r + step, hi), None]
+            above[r - lo : r - lo + part.shape[0]] = np.count_nonzero(part > b, axis=1)
+            equal[r - lo : r - lo + part.shape[0]] = np.count_nonzero(part == b, axis=1)
+        return above, equal
 
-    rows = scores.shape[0]
-    if COUNT_THREADS == 1 or scores.size < THREAD_MIN_SCORES or rows < 2:
-        return count(0, rows)
-    global _POOL
-    if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(COUNT_THREADS, thread_name_prefix="lmrec-rank"))
-    bounds = np.linspace(0, rows, COUNT_THREADS + 1).astype(int)
-    parts = list(_POOL[1].map(count, bounds[:-1], bounds[1:]))
+    parts = map_row_blocks(count, scores.shape[0], scores.size)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

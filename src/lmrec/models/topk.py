@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.row_threads import map_row_blocks
+
 ROW_CHUNK = 256
 """Rows processed at once (bounds the temporary copies to ROW_CHUNK x items)."""
 SPARSE_FACTOR = 8
@@ -114,14 +116,21 @@ def _has_nan(block: np.ndarray, tensor: Any = None) -> bool:
 
 
 def _select_numpy(scores: np.ndarray, k: int, checked: bool = False) -> np.ndarray:
-    """The numpy engine: (rows x k) column indices of each row's k best, lower index winning ties."""
+    """The numpy engine: (rows x k) column indices of each row's k best, lower index winning ties; the
+    rows' halves in two threads (`lmrec.row_threads`), each in chunks of ROW_CHUNK rows."""
     b, m = scores.shape
     cols = np.empty((b, k), dtype=np.int64)
-    for r in range(0, b, ROW_CHUNK):
-        chunk = scores[r : r + ROW_CHUNK]
-        if not checked and _has_nan(chunk):
-            raise ValueError("scores contain NaN; a model produced an invalid score")
-        cols[r : r + ROW_CHUNK] = _select_chunk(chunk, k) if k < m else np.arange(m)
+
+    def select(lo: int, hi: int) -> bool:
+        for r in range(lo, hi, ROW_CHUNK):
+            chunk = scores[r : min(r + ROW_CHUNK, hi)]
+            if not checked and _has_nan(chunk):
+                return False
+            cols[r : r + chunk.shape[0]] = _select_chunk(chunk, k) if k < m else np.arange(m)
+        return True
+
+    if not all(map_row_blocks(select, b, scores.size)):
+        raise ValueError("scores contain NaN; a model produced an invalid score")
     return cols
 
 
