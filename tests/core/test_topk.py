@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -180,3 +181,43 @@ def test_torch_engine_finds_a_nan_and_accepts_infinities():
     scores[10, 20] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         topk(scores, 2, engine="torch")
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("threshold", [1, 1 << 62], ids=["torch sum", "numpy sum"])
+def test_nan_rows_finds_only_nan(monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+    """One sum finds a NaN; +inf, -inf, both in one block, and a sum overflowing float32 are not NaN (and
+    raise no warning)."""
+    from lmrec.models import topk as topk_module
+
+    if threshold == 1 and not HAS_TORCH:
+        pytest.skip("torch is not installed (extra lm)")
+    monkeypatch.setattr(topk_module, "TORCH_MIN_SCORES", threshold)
+    scores = np.zeros((5, 4), dtype=np.float32)
+    scores[0, 0], scores[1, 1], scores[2] = np.inf, -np.inf, 3e38
+    assert topk_module.nan_rows(scores).tolist() == []
+    scores[3, 2] = np.nan
+    assert topk_module.nan_rows(scores).tolist() == [3]
+    with pytest.raises(ValueError, match="NaN"):
+        topk(scores, 2, engine="numpy")
+
+
+def test_threaded_numpy_engine_and_rank_counts_match_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row halves in two threads (`lmrec.row_threads`) give the single-thread lists and ranks, on
+    any machine (the pool is forced on)."""
+    from lmrec import row_threads
+    from lmrec.eval.batch import first_target_rank
+
+    monkeypatch.setattr(row_threads, "THREADS", 2)
+    monkeypatch.setattr(row_threads, "MIN_SCORES", 1)
+    rng = np.random.default_rng(11)
+    scores = np.round(rng.normal(size=(257, 900)), 1).astype(np.float32)  # rounding: many ties
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    items, _ = topk(scores, 15, engine="numpy")
+    np.testing.assert_array_equal(items, reference_topk(scores, 15))
+    targets = sp.csr_matrix((np.ones(257), (np.arange(257), rng.integers(0, 900, 257))), shape=scores.shape)
+    order = ranks(scores)
+    expected = np.where(
+        np.isneginf(scores[np.arange(257), targets.indices]), 0, order[np.arange(257), targets.indices] + 1
+    )
+    np.testing.assert_array_equal(first_target_rank(scores, targets), expected)

@@ -59,3 +59,23 @@ def test_factor_scores_into_a_buffer(monkeypatch: pytest.MonkeyPatch, threshold:
     assert products.factor_scores(u, v, out=out) is out
     np.testing.assert_array_equal(out, products.factor_scores(u, v))
     np.testing.assert_allclose(out, u @ v.T, rtol=1e-5, atol=1e-5)
+
+
+def test_a_subclass_overriding_the_scores_must_say_how_it_writes_them() -> None:
+    """A subclass that changes `_score` but inherits `scores_into` would have its buffer filled by the
+    parent's product: refused when the class is made."""
+    from lmrec.models.mf import ALS
+
+    with pytest.raises(TypeError, match="_score_into"):
+
+        class ShiftedALS(ALS):
+            def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+                return super()._score(users, history) + 1.0
+
+    class PlainShiftedALS(ALS):
+        scores_into = False
+
+        def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+            return super()._score(users, history) + 1.0
+
+    assert not PlainShiftedALS.scores_into

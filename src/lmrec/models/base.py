@@ -316,12 +316,13 @@ class Recommender(ABC):
         given = history is not None
         history = self._history_rows(users, history)
         if out is not None:
-            if not self.scores_into:
+            if not self.scores_into or self.uses_sequences:
                 raise TypeError(f"{type(self).__name__} does not declare scores_into: call score without out")
             shape = (users.shape[0], self.n_items)
             if out.dtype != np.float32 or out.shape != shape or not out.flags.c_contiguous:
                 raise ValueError(
                     f"out must be a C-contiguous float32 array of shape {shape}, got {out.dtype} {out.shape}"
+                    + ("" if out.flags.c_contiguous else " (not C-contiguous)")
                 )
             self._score_into(users, history, out)
             return out
@@ -333,6 +334,16 @@ class Recommender(ABC):
         if scores.shape != (users.shape[0], self.n_items):
             raise RuntimeError(f"{type(self).__name__} returned scores of shape {scores.shape}")
         return scores
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.scores_into and "_score" in cls.__dict__ and "_score_into" not in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides _score but not _score_into while declaring scores_into "
+                "(inherited): override _score_into too, or set scores_into = False"
+            )
+        if cls.scores_into and cls.uses_sequences:
+            raise TypeError(f"{cls.__name__}: scores_into is for models scored without sequences")
 
     def _score_into(self, users: np.ndarray, history: sp.csr_matrix, out: np.ndarray) -> None:
         """`_score` written into `out` (models with `scores_into`)."""

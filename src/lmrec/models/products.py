@@ -28,7 +28,8 @@ def factor_scores(
         return np.matmul(users, items.T, out=out)
     import torch
 
+    u, v = topk.torch_view(users), topk.torch_view(items)
     if out is None:
-        return torch.mm(torch.from_numpy(users), torch.from_numpy(items).T).numpy()
-    torch.mm(torch.from_numpy(users), torch.from_numpy(items).T, out=torch.from_numpy(out))
+        return torch.mm(u, v.T).numpy()
+    torch.mm(u, v.T, out=torch.from_numpy(out))
     return out

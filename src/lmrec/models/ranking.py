@@ -89,7 +89,7 @@ def masked_scores(
     reuses one across batches).
     """
     users = np.asarray(users, dtype=np.int64).reshape(-1)
-    if out is not None:
+    if out is not None:  # models with scores_into, which are scored without sequences
         raw = model.score(users, history, out=out)  # type: ignore[call-arg]
     elif sequences is None:
         raw = model.score(users, history)

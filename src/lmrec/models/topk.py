@@ -1,11 +1,12 @@
 """The one top-k used by every model: exact, batched, ties broken by the lower item index.
 
 Two engines give the same lists. Where torch is installed (the `lm` extra), float rows go through
-`torch.topk` (threaded over rows, faster than numpy's single-threaded partition on wide rows): k + 1 per
-row, then, for rows tied at the k-th value, a window somewhat wider than k ordered by (score descending,
-index ascending), exact whenever the tie group ends inside it; the rare rows where it does not are
-resolved from the full row (`_select_torch`). Without torch, or with `engine="numpy"`, the numpy engine does
-every row. `benchmarks/topk.py` measures both on the same rows.
+`torch.topk` (threaded over rows): k + 1 per row, then, for rows tied at the k-th value, a window somewhat
+wider than k ordered by (score descending, index ascending), exact whenever the tie group ends inside it;
+the rare rows where it does not take the window's entries above the k-th value plus the lowest-index ties
+found by scanning growing row prefixes (`_select_torch`). Without torch, or with `engine="numpy"`, the
+numpy engine does every row, the batch's halves in two threads (`lmrec.row_threads`). `benchmarks/topk.py`
+measures both on the same rows.
 """
 
 from __future__ import annotations
@@ -87,32 +88,33 @@ def _select_chunk(chunk: np.ndarray, k: int) -> np.ndarray:
     return cols
 
 
+def torch_view(array: np.ndarray) -> Any:
+    """`torch.from_numpy(array)` without torch's warning for read-only arrays (a model's factors that
+    Ray handed a worker zero-copy): lmrec only reads such views."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
+
+
 def nan_rows(scores: np.ndarray) -> np.ndarray:
     """Indices of the rows of `scores` (2-D) holding a NaN, from one summing pass over the block: the sum
-    is NaN only when a NaN is present (or +inf meets -inf), and only then is the elementwise check run.
-    Blocks of at least TORCH_MIN_SCORES floats are summed by torch (threaded) where it is installed."""
+    is NaN only when a NaN is present (or +inf meets -inf, or it overflows to both), and only then is the
+    elementwise check run. Blocks of at least TORCH_MIN_SCORES floats are summed by torch (threaded)
+    where it is installed."""
     if scores.dtype.kind != "f" or scores.size == 0:
         return np.empty(0, dtype=np.int64)
     if HAS_TORCH and scores.size >= TORCH_MIN_SCORES and scores.flags.c_contiguous:
-        import torch
-
-        total = float(torch.from_numpy(scores).sum())
+        total = float(torch_view(scores).sum())
     else:
-        total = float(np.sum(scores, dtype=np.float64))
+        with np.errstate(invalid="ignore", over="ignore"):  # +inf meeting -inf: checked below
+            total = float(np.sum(scores, dtype=np.float64))
     if total == total:
         return np.empty(0, dtype=np.int64)
     return np.flatnonzero(np.isnan(scores).any(axis=1))
-
-
-def _has_nan(block: np.ndarray, tensor: Any = None) -> bool:
-    """Whether `block` holds a NaN. With `tensor` (the same block as a torch tensor) in one summing pass
-    without a temporary: the sum is NaN when a NaN is present (or +inf meets -inf, or it overflows), and
-    only then is the elementwise check run; torch's isnan + any is ten times slower than its sum on a
-    1,024 x 12,101 block, numpy's isnan + any is as fast as its sum."""
-    if tensor is None:
-        return bool(np.isnan(block).any())
-    total = float(tensor.sum())
-    return total != total and bool(np.isnan(block).any())
 
 
 def _select_numpy(scores: np.ndarray, k: int, checked: bool = False) -> np.ndarray:
@@ -124,7 +126,7 @@ def _select_numpy(scores: np.ndarray, k: int, checked: bool = False) -> np.ndarr
     def select(lo: int, hi: int) -> bool:
         for r in range(lo, hi, ROW_CHUNK):
             chunk = scores[r : min(r + ROW_CHUNK, hi)]
-            if not checked and _has_nan(chunk):
+            if not checked and nan_rows(chunk).size:
                 return False
             cols[r : r + chunk.shape[0]] = _select_chunk(chunk, k) if k < m else np.arange(m)
         return True
@@ -154,8 +156,8 @@ def _select_torch(scores: np.ndarray, k: int, checked: bool = False) -> np.ndarr
     cols = np.empty((b, k), dtype=np.int64)
     for r in range(0, b, TORCH_ROW_CHUNK):
         chunk = np.ascontiguousarray(scores[r : r + TORCH_ROW_CHUNK])
-        t = torch.from_numpy(chunk)
-        if not checked and _has_nan(chunk, t):
+        t = torch_view(chunk)
+        if not checked and nan_rows(chunk).size:
             raise ValueError("scores contain NaN; a model produced an invalid score")
         if _boundary_tie_share(t, k) > WIDE_FIRST_SHARE:  # rows of ties (item-kNN): one wide call
             tied, out = np.arange(chunk.shape[0]), np.empty((chunk.shape[0], k), dtype=np.int64)
