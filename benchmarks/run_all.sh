@@ -14,6 +14,11 @@ $L run benchmarks/configs/p3_ml100k_rating.yaml --out benchmarks/results/p3_ml10
 $L run benchmarks/configs/p2_beauty_exclude_seen.yaml --out benchmarks/results/p2_beauty_exclude_seen --quiet
 $L run benchmarks/configs/p2_beauty_all_items.yaml --out benchmarks/results/p2_beauty_all_items --quiet
 .venv/bin/python benchmarks/scale.py --out benchmarks/results/scale
+.venv/bin/python benchmarks/scale.py --ray local --out benchmarks/results/scale_ray
+# issue 21: evaluation throughput against implicit and torch.topk (BLAS threads as a user has them: the
+# committed run had no OPENBLAS_NUM_THREADS) and the top-k engines alone (idle machine)
+env -u OPENBLAS_NUM_THREADS .venv/bin/python benchmarks/eval_throughput.py --out benchmarks/results/eval_throughput
+.venv/bin/python benchmarks/topk.py --out benchmarks/results/topk
 # issue 5: ANN recall/latency and the service load test (run these on an otherwise idle machine)
 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ann.py --out benchmarks/results/ann
 .venv/bin/python benchmarks/load.py --out benchmarks/results/load

@@ -68,6 +68,13 @@ def main() -> None:
         "Per-user latency of the hybrids (ML-100K models)",
         ".venv/bin/python benchmarks/cascade_latency.py --out benchmarks/results/cascade_latency",
     )
+    lines += json_table_section(
+        "eval_throughput",
+        "Full-ranking evaluation throughput (issue 21)",
+        "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/eval_throughput.py "
+        "--out benchmarks/results/eval_throughput",
+        file="report.md",
+    )
     lines += scale_section()
     lines += ["# Serving (issue 5)", ""]
     lines += ann_section()
@@ -84,6 +91,13 @@ def main() -> None:
         "",
     ]
     lines += text_section()
+    lines += json_table_section(
+        "cold_offset",
+        "Issue 16: a cold-item score offset for textseq, and how it could be chosen",
+        "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/cold_offset.py "
+        "--out benchmarks/results/cold_offset",
+        file="report.md",
+    )
     for name, title, cols in TEXT_RUNS:
         lines += ranking_section(name, title, cols)
     (HERE / "README.md").write_text("\n".join(lines))

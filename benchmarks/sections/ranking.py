@@ -184,9 +184,10 @@ def hybrid_table(res: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def json_table_section(name: str, title: str, command: str) -> list[str]:
-    """A benchmark script's own leaderboard.md (CTR, cascade latency), under a heading."""
-    path = RESULTS / name / "leaderboard.md"
+def json_table_section(name: str, title: str, command: str, file: str = "leaderboard.md") -> list[str]:
+    """A benchmark script's own table file (CTR, cascade latency: leaderboard.md; others report.md),
+    under a heading."""
+    path = RESULTS / name / file
     if not path.is_file():
         return [f"## {title}", "", f"Not run yet. Command: `{command}`", ""]
     body = path.read_text().splitlines()[1:]  # drop the file's own title
