@@ -140,7 +140,11 @@ def _table(res: dict | None, anchor: bool) -> str:
     return to_markdown(frame) if len(frame) else "_no model finished yet_"
 
 
-FINETUNE_RUNS = [("p5_scientific_finetune", "learning rate 1e-4"), ("p5_scientific_finetune_lr1e5", "1e-5")]
+FINETUNE_RUNS = [
+    ("p5_scientific_finetune", "learning rate 1e-4"),
+    ("p5_scientific_finetune_lr1e5", "1e-5"),
+    ("p5_scientific_finetune_transductive", "transductive mode, 1e-5"),
+]
 
 
 def finetune_section(results: Path) -> list[str]:
