@@ -177,7 +177,7 @@ def test_cost_table_reports_text_cache_and_finetuning(text, tmp_path: Path) -> N
 
 def test_no_results_at_all_is_a_report_of_what_is_missing(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = "\n".join(text.text_section(tmp_path))
-    assert out.count("not run yet") == 15 and "_no run finished yet_" in out and "STALE" not in out
+    assert out.count("not run yet") == 16 and "_no run finished yet_" in out and "STALE" not in out
 
 
 def test_hybrid_verdict_is_the_run_s_best_on_validation_against_the_anchor(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
