@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -17,6 +16,7 @@ from lmrec.models.base import Recommender
 from lmrec.models.bayes_fm import BayesFM, BayesFMConfig, import_myfm
 from lmrec.testing.conformance import RecommenderConformance
 from lmrec.testing.datasets import random_interactions, tiny_ratings
+from lmrec.testing.ratings import fold_rmse
 
 try:
     myfm = import_myfm()
@@ -260,15 +260,7 @@ def test_burn_in_default() -> None:
 
 @pytest.mark.shared_data
 def test_rmse_on_movielens_u1_beats_surprise_svdpp(ml100k_dir: Path) -> None:
-    cols = ["user", "item", "rating", "timestamp"]
-    base = pd.read_csv(ml100k_dir / "u1.base", sep="\t", header=None, names=cols)
-    test = pd.read_csv(ml100k_dir / "u1.test", sep="\t", header=None, names=cols)
-    train = Interactions.from_frame(base)
-    model = BayesFM(n_iter=100).fit(
-        train, seed=0
-    )  # a short chain: the check is "clearly better", not the best
-    users = train.user_vocab.index(test["user"].to_numpy(), missing="negative")
-    items = train.item_vocab.index(test["item"].to_numpy(), missing="negative")
-    assert (items < 0).sum() > 0  # u1.test has items unseen in u1.base: the fallback path is exercised
-    rmse = float(np.sqrt(np.mean((model.predict(users, items) - test["rating"].to_numpy()) ** 2)))
+    # a short chain: the check is "clearly better", not the best
+    rmse, unseen = fold_rmse(BayesFM(n_iter=100), ml100k_dir, 1)
+    assert unseen > 0  # u1.test has items unseen in u1.base: the fallback path is exercised
     assert rmse < SURPRISE_SVDPP_RMSE - 0.01, f"RMSE {rmse:.4f} on u1"

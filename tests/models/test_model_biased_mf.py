@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from lmrec.data.interactions import Interactions
@@ -15,6 +14,7 @@ from lmrec.models.base import Recommender
 from lmrec.models.biased_mf import BiasedMF, BiasedMFConfig, ridge_rows
 from lmrec.testing.conformance import RecommenderConformance
 from lmrec.testing.datasets import random_interactions, tiny_ratings
+from lmrec.testing.ratings import fold_rmse
 
 SURPRISE_SVD_RMSE = 0.934  # Surprise's published 5-fold CV RMSE of SVD on ML-100K (PROTOCOLS.md, P3)
 
@@ -83,15 +83,9 @@ def test_needs_finite_explicit_ratings() -> None:
 
 @pytest.mark.shared_data
 def test_rmse_on_movielens_u1_beats_surprise_svd(ml100k_dir: Path) -> None:
-    cols = ["user", "item", "rating", "timestamp"]
-    base = pd.read_csv(ml100k_dir / "u1.base", sep="\t", header=None, names=cols)
-    test = pd.read_csv(ml100k_dir / "u1.test", sep="\t", header=None, names=cols)
-    train = Interactions.from_frame(base)
-    model = BiasedMF().fit(train, seed=0)  # default config, chosen on a validation carve-out of u1.base
-    users = train.user_vocab.index(test["user"].to_numpy(), missing="negative")
-    items = train.item_vocab.index(test["item"].to_numpy(), missing="negative")
-    assert (items < 0).sum() > 0  # u1.test has items unseen in u1.base: the fallback path is exercised
-    rmse = float(np.sqrt(np.mean((model.predict(users, items) - test["rating"].to_numpy()) ** 2)))
+    # default config, chosen on a validation carve-out of u1.base
+    rmse, unseen = fold_rmse(BiasedMF(), ml100k_dir, 1)
+    assert unseen > 0  # u1.test has items unseen in u1.base: the fallback path is exercised
     assert rmse < SURPRISE_SVD_RMSE - 0.005, f"RMSE {rmse:.4f} on u1"
 
 

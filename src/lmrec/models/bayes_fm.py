@@ -47,6 +47,7 @@ from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError, DataError
 from lmrec.models.base import Recommender
 from lmrec.models.explicit import checked_pairs, explicit_ratings
+from lmrec.models.params import check_int_fields
 
 MAX_LEVELS = 20
 """Most distinct rating values `ordered_probit` accepts as classes (a 1-5 or 0.5-5 star scale has 5 or 10)."""
@@ -106,10 +107,7 @@ class BayesFMConfig:
     """Standard deviation of the normal initialisation of the factors V."""
 
     def __post_init__(self) -> None:
-        for field in ("rank", "n_iter"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"BayesFM: {field} must be a positive integer, got {value!r}")
+        check_int_fields(self, "BayesFM", {"rank": 1, "n_iter": 1})
         kept = self.n_kept_samples
         if kept is not None and (
             not isinstance(kept, int) or isinstance(kept, bool) or not 1 <= kept <= self.n_iter

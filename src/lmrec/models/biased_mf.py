@@ -22,6 +22,7 @@ from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
 from lmrec.models.explicit import checked_pairs, explicit_ratings
+from lmrec.models.params import check_int_fields
 
 _CHUNK_ELEMS = 4_000_000  # padded floats gathered per batch (32 MB): bounds memory on large logs
 
@@ -44,10 +45,7 @@ class BiasedMFConfig:
     """Standard deviation of the normal initialisation of the factors (biases start at 0)."""
 
     def __post_init__(self) -> None:
-        for field in ("factors", "iterations"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"BiasedMF: {field} must be a positive integer, got {value!r}")
+        check_int_fields(self, "BiasedMF", {"factors": 1, "iterations": 1})
         if not self.reg > 0:
             raise ConfigError(f"BiasedMF: reg must be > 0, got {self.reg!r}")
         if not self.reg_bias >= 0:

@@ -29,19 +29,14 @@ from threadpoolctl import threadpool_limits
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
+from lmrec.models.params import check_int_fields
 from lmrec.models.products import factor_scores
 
 
-def _check_common(model: str, factors: int, reg: float, iterations: int, num_threads: int) -> None:
-    for field, value, low in (
-        ("factors", factors, 1),
-        ("iterations", iterations, 1),
-        ("num_threads", num_threads, 0),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ConfigError(f"{model}: {field} must be an integer >= {low}, got {value!r}")
-    if not reg >= 0:
-        raise ConfigError(f"{model}: reg must be >= 0, got {reg!r}")
+def _check_common(model: str, config: Any) -> None:
+    check_int_fields(config, model, {"factors": 1, "iterations": 1, "num_threads": 0})
+    if not config.reg >= 0:
+        raise ConfigError(f"{model}: reg must be >= 0, got {config.reg!r}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ class ALSConfig:
     """Threads used by implicit while fitting and folding in; 0 = all cores (ALS stays deterministic)."""
 
     def __post_init__(self) -> None:
-        _check_common("ALS", self.factors, self.reg, self.iterations, self.num_threads)
+        _check_common("ALS", self)
         if not self.alpha > 0:
             raise ConfigError(f"ALS: alpha must be > 0, got {self.alpha!r}")
 
@@ -89,7 +84,7 @@ class BPRConfig:
     so results then differ from run to run even with the same seed; 1 keeps runs reproducible."""
 
     def __post_init__(self) -> None:
-        _check_common("BPR", self.factors, self.reg, self.iterations, self.num_threads)
+        _check_common("BPR", self)
         if not self.learning_rate > 0:
             raise ConfigError(f"BPR: learning_rate must be > 0, got {self.learning_rate!r}")
         if not self.fold_in_reg > 0:

@@ -132,3 +132,13 @@ def parse_param(config_class: type, name: str, text: str, who: str) -> Any:
         except yaml.YAMLError as exc:
             raise ConfigError(f"{who}: {name} is not valid YAML ({text!r}): {yaml_problem(exc)}") from None
     raise ConfigError(f"{who}: {_expects(name, declared[name])}, got {text!r}")
+
+
+def check_int_fields(config: Any, who: str, low: Mapping[str, int]) -> None:
+    """A config's integer fields, each at least its bound (`low`: field -> smallest allowed value); a bool
+    is not an integer. The one range check the configs' `__post_init__` share ("factors must be an
+    integer >= 1")."""
+    for field, bound in low.items():
+        value = getattr(config, field)
+        if not isinstance(value, int) or isinstance(value, bool) or value < bound:
+            raise ConfigError(f"{who}: {field} must be an integer >= {bound}, got {value!r}")
