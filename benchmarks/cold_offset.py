@@ -156,7 +156,7 @@ def fit_auxiliary(
     from lmrec.eval.metrics import parse_metric
     from lmrec.experiment.prepare import sample_users
     from lmrec.experiment.runner import run_trial, user_popularity
-    from lmrec.models.base import Validation
+    from lmrec.models.fit_context import Validation
 
     split = prep.split
     n = split.train.n_items

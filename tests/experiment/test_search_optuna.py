@@ -142,7 +142,7 @@ def walk_experiment(path: Path, search: dict[str, Any]):  # type: ignore[no-unty
 
 def test_epoch_report_stops_a_sequence_model_and_marks_it_pruned(walk_csv: Path) -> None:
     pytest.importorskip("torch")
-    from lmrec.models.base import FitContext, Validation
+    from lmrec.models.fit_context import FitContext, Validation
     from lmrec.models.sequential.sasrec import SASRec
 
     split = prepare(walk_experiment(walk_csv, {"grid": {"learning_rate": [0.005]}})).split
@@ -166,7 +166,7 @@ def test_epoch_report_stops_a_sequence_model_and_marks_it_pruned(walk_csv: Path)
 
 def test_median_pruner_stops_bad_sasrec_trials_early(walk_csv: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from lmrec.models.base import Validation
+    from lmrec.models.fit_context import Validation
     from lmrec.models.sequential.sasrec import SASRec
 
     search = {"optuna": {"learning_rate": {"loguniform": [1.0e-5, 3.0e-2]}}, "n_trials": 6}

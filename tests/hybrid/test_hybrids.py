@@ -14,8 +14,9 @@ from lmrec.errors import ConfigError
 from lmrec.hybrid import Cascade, SwitchingHybrid, WeightedHybrid
 from lmrec.hybrid.normalize import minmax
 from lmrec.hybrid.weighted import simplex_grid
-from lmrec.models.base import FitContext, Recommender, Validation
+from lmrec.models.base import Recommender
 from lmrec.models.ease import EASE
+from lmrec.models.fit_context import FitContext, Validation
 from lmrec.models.knn import ItemKNN
 from lmrec.models.popularity import Popularity
 from lmrec.testing.conformance import RecommenderConformance

@@ -13,7 +13,8 @@ import scipy.sparse as sp
 
 from lmrec.errors import ConfigError
 from lmrec.eval import evaluate_ranking
-from lmrec.models.base import Recommender, Validation
+from lmrec.models.base import Recommender
+from lmrec.models.fit_context import Validation
 from lmrec.models.registry import make_model
 from lmrec.testing.conformance import RecommenderConformance
 from lmrec.testing.datasets import random_blocks, random_interactions

@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender, Validation
+from lmrec.models.base import Recommender
+from lmrec.models.fit_context import Validation
 from lmrec.models.sequential.bert4rec import BERT4Rec
 from lmrec.models.sequential.gru4rec import GRU4Rec
 from lmrec.models.sequential.sasrec import SASRec

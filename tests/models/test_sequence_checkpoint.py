@@ -12,7 +12,7 @@ import pytest
 
 from lmrec.data.interactions import Interactions
 from lmrec.data.vocabulary import Vocabulary
-from lmrec.models.base import FitContext, Validation
+from lmrec.models.fit_context import FitContext, Validation
 from lmrec.models.sequential.bert4rec import BERT4Rec
 from lmrec.models.sequential.gru4rec import GRU4Rec
 from lmrec.models.sequential.recommender import SequentialRecommender

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from lmrec.data.catalog import ItemCatalog
-from lmrec.models.base import Recommender, Validation
+from lmrec.models.base import Recommender
+from lmrec.models.fit_context import Validation
 from lmrec.testing.datasets import successor_sequences
 
 pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmrec.models.base import FitContext
 from lmrec.models.ease import EASE
+from lmrec.models.fit_context import FitContext
 from lmrec.testing.datasets import successor_sequences
 
 pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")

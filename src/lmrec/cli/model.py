@@ -186,7 +186,7 @@ def train(
     """Fit one model with given hyper-parameters and save it (arrays + JSON, no pickle)."""
     from lmrec.data.datacard import data_card
     from lmrec.eval.metrics import parse_metric
-    from lmrec.models.base import Validation
+    from lmrec.models.fit_context import Validation
     from lmrec.models.registry import get_model_class, make_model
     from lmrec.resources import measure
     from lmrec.service.files import DATA_CARD_FILE

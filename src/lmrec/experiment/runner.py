@@ -29,7 +29,8 @@ from lmrec.experiment.prepare import Prepared, sample_users
 from lmrec.experiment.tuning import Trial, select_key, tune
 from lmrec.hybrid.components import HybridRecommender, component_label
 from lmrec.hybrid.pool import ComponentPool
-from lmrec.models.base import FitContext, Recommender, Validation
+from lmrec.models.base import Recommender
+from lmrec.models.fit_context import FitContext, Validation
 from lmrec.models.registry import get_model_class, make_model
 from lmrec.resources import measure
 

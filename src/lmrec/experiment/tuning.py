@@ -27,7 +27,8 @@ from lmrec.errors import ConfigError
 from lmrec.eval.metrics import parse_metric
 from lmrec.experiment.config import MAX_WIDENINGS, Experiment, ModelSpec
 from lmrec.experiment.search import candidates, grid_edges, step_beyond
-from lmrec.models.base import FitContext, Recommender
+from lmrec.models.base import Recommender
+from lmrec.models.fit_context import FitContext
 from lmrec.models.params import build_config
 from lmrec.models.registry import get_model_class
 

@@ -25,7 +25,8 @@ import scipy.sparse as sp
 from lmrec.data.interactions import Interactions
 from lmrec.hybrid.components import HybridRecommender, component_specs
 from lmrec.hybrid.normalize import reciprocal_rank
-from lmrec.models.base import Validation, mask_out
+from lmrec.models.base import mask_out
+from lmrec.models.fit_context import Validation
 from lmrec.models.topk import topk
 
 

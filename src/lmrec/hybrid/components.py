@@ -21,7 +21,8 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import FitContext, Recommender, Validation, as_rng
+from lmrec.models.base import Recommender, as_rng
+from lmrec.models.fit_context import FitContext, Validation
 from lmrec.models.registry import make_model
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from lmrec.errors import ConfigError
 from lmrec.hybrid.cascade import Cascade
 from lmrec.hybrid.components import component_specs, validation_users
 from lmrec.hybrid.features import GROUPS, ItemStats, candidate_features, feature_names
-from lmrec.models.base import Validation
+from lmrec.models.fit_context import Validation
 
 log = logging.getLogger("lmrec.train")
 

@@ -31,7 +31,7 @@ from lmrec.ctr.fields import FieldData, FieldEncoder
 from lmrec.errors import ConfigError
 from lmrec.hybrid.cascade import Cascade
 from lmrec.hybrid.ltr import CandidateRows, CandidateStageConfig, LearnedRanking
-from lmrec.models.base import Validation
+from lmrec.models.fit_context import Validation
 
 
 @dataclass(frozen=True)

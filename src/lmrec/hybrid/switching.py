@@ -24,7 +24,7 @@ from lmrec.data.interactions import Interactions
 from lmrec.errors import CapabilityError
 from lmrec.hybrid.components import HybridRecommender, component_specs, unseen_mask
 from lmrec.hybrid.normalize import NORMALIZERS, get_normalizer
-from lmrec.models.base import Validation
+from lmrec.models.fit_context import Validation
 
 RULES = ("history_length", "item_count")
 

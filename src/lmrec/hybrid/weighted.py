@@ -20,7 +20,7 @@ from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.hybrid.components import HybridRecommender, component_specs, unseen_mask, validation_users
 from lmrec.hybrid.normalize import NORMALIZERS, get_normalizer
-from lmrec.models.base import Validation
+from lmrec.models.fit_context import Validation
 
 log = logging.getLogger("lmrec.train")
 

@@ -36,7 +36,8 @@ import scipy.sparse as sp
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import FitContext, Recommender
+from lmrec.models.base import Recommender
+from lmrec.models.fit_context import FitContext
 from lmrec.models.ranking import masked_scores
 from lmrec.models.registry import make_model
 from lmrec.models.topk import topk

@@ -22,7 +22,8 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import FitContext, Recommender, Validation
+from lmrec.models.base import Recommender
+from lmrec.models.fit_context import FitContext, Validation
 
 SCHEMES = ("zr", "pm", "zp")
 """Negative sampling: zero reconstruction, partial masking, or both (the paper's CFGAN_ZP)."""

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import FitContext, Validation
+from lmrec.models.fit_context import FitContext, Validation
 from lmrec.models.sequential.sasrec import SASRec, SASRecConfig
 from lmrec.models.torch_session import seed_from, torch_session
 
