@@ -95,17 +95,22 @@ def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dic
     """The tables described in the module doc, from the seeds' result folders."""
     from lmrec.eval.significance import compare
 
-    frames, models = [], {}
+    frames, models, runs = [], {}, {}
     for seed in seeds:
         folder = out / f"seed_{seed}"
         res = json.loads((folder / "results.json").read_text())
+        runs[seed] = {
+            "seconds": round(res["total"]["seconds"], 1),
+            "peak_rss_mb": res["total"].get("process_peak_rss_mb"),
+        }
         for m in res["models"]:
             entry = models.setdefault(
                 m["label"], {"model": m["model"], "test": [], "fit_s": [], "synthetic": []}
             )
             entry["test"].append(m["test"])
             entry["fit_s"].append(m["timings"]["fit"]["seconds"])
-            aug = (m.get("augmentation") or {}).get("train+valid") or {}
+            fits = m.get("augmentation") or {}
+            aug = fits.get(m.get("refit_on") or "train+valid") or fits.get("train") or {}  # the test model's
             entry["synthetic"].append(aug.get("rows_synthetic", 0))
             entry["augment_seconds"] = aug.get("seconds")
         frames.append(pd.read_parquet(folder / "per_user.parquet").assign(seed=seed))
@@ -140,6 +145,7 @@ def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dic
             by_bucket.append({"model": label, "baseline": base, "bucket": str(name), **_test_row(cb)})
     return {
         "metric": metric,
+        "runs": runs,
         "buckets": {
             "by": "history_length",
             "edges": edges,
@@ -181,13 +187,17 @@ def _test_row(c: Any) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     metric = result["metric"]
+    runs = result["runs"]
+    peak = max((r["peak_rss_mb"] or 0.0) for r in runs.values())
     lines = [
         f"# {result['experiment']}: augmentation over {len(result['seeds'])} seeds",
         "",
         f"Protocol: {result['protocol']}",
         "",
-        f"Config: `{result['config']}`; seeds {result['seeds']}; whole run {result['total_seconds']} s, "
-        f"peak RSS {result['peak_rss_mb']} MB. Per-user {metric} is averaged over the seeds before the "
+        f"Config: `{result['config']}`; seeds {result['seeds']}; the seeds' runs took "
+        f"{sum(r['seconds'] for r in runs.values()):,.0f} s in all (longest "
+        f"{max(r['seconds'] for r in runs.values()):,.0f} s), peak RSS {peak} MB. "
+        f"Per-user {metric} is averaged over the seeds before the "
         "paired tests.",
         "",
         f"| model | {metric} (mean of seeds) | 95% CI over seeds | fit s | synthetic rows |",
