@@ -17,7 +17,9 @@ per-user files stay local). Then, per (model, augmenter):
 Usage:
     LMREC_DATA_HOME=../shared/data OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/augment.py \
         benchmarks/configs/augment_ml100k.yaml --seeds 0 1 2 3 4 --out benchmarks/results/augment_ml100k
-`--resume` keeps the seeds whose results.json and per_user.parquet already exist.
+`--resume` keeps the seeds whose results.json and per_user.parquet already exist, and continues a seed that
+stopped part-way from the models it finished (`lmrec run --resume`: its partial_results.json and
+partial_per_user.parquet, kept in git for the long sets so that a run can span sessions).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main() -> None:
             out=folder,
             console=Console(stderr=True),
             progress=sys.stderr.isatty(),
+            resume=args.resume,  # a seed stopped part-way keeps the models it finished
         )
         seconds[seed] = round(time.perf_counter() - t0, 1)
     edges = [int(x) for x in args.buckets.split(",")]

@@ -5,6 +5,7 @@ Regenerate: .venv/bin/python benchmarks/summarize.py
 
 from __future__ import annotations
 
+from sections.augment import augment_section
 from sections.common import HERE
 from sections.hybrid import HYBRIDS, hybrid_target_section
 from sections.ranking import RANKING, json_table_section, ranking_section, rating_section
@@ -80,6 +81,7 @@ def main() -> None:
     lines += ann_section()
     lines += load_section()
     lines += soak_section()
+    lines += augment_section()
     lines += ["# Closed-loop simulator (issue 18)", ""]
     lines += sim_scale_section()
     lines += [
