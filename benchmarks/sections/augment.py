@@ -49,7 +49,7 @@ def augment_section() -> list[str]:
         lines += ranking_section(name, title, cols)
     lines += json_table_section(
         "cfgan_epoch",
-        "CFGAN: seconds per training epoch, fused against default Adam",
+        "CFGAN: seconds per training epoch, fused Adam and sparse first layers against the earlier training",
         "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/cfgan_epoch.py "
         "--out benchmarks/results/cfgan_epoch",
         file="report.md",

@@ -22,8 +22,9 @@ from lmrec.testing.datasets import random_blocks, random_interactions
 torch = pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
 
 from lmrec.models.cfgan.diagnostics import collapse_stats, identity_collapse  # noqa: E402
+from lmrec.models.cfgan.networks import Discriminator, Generator, SparseRows  # noqa: E402
 from lmrec.models.cfgan.recommender import CFGAN, CFGANConfig  # noqa: E402
-from lmrec.models.cfgan.trainer import sample_share  # noqa: E402
+from lmrec.models.cfgan.trainer import sample_share, train_cfgan  # noqa: E402
 
 SMALL: dict[str, Any] = {
     "g_hidden": (32,),
@@ -81,6 +82,42 @@ def test_sample_share_draws_the_share_of_unpurchased_items_only() -> None:
     assert torch.equal(drawn, again)
     assert not sample_share(purchased, 0.0, generator).any()
     assert (sample_share(purchased, 1.0, generator) == ~purchased).all()
+
+
+def test_sample_share_matches_a_full_sort_of_the_keys() -> None:
+    """The per-distinct-k selection draws exactly what sorting every row's keys did."""
+    for seed, (n, density) in enumerate([(7, 0.0), (60, 0.05), (500, 0.5), (300, 0.97)]):
+        purchased = torch.rand(16, n, generator=torch.Generator().manual_seed(seed)) < density
+        for share in (0.01, 0.3, 0.7, 1.0):
+            keys = torch.rand(purchased.shape, generator=torch.Generator().manual_seed(seed))
+            keys = keys.masked_fill(purchased, 2.0)
+            take = torch.floor((~purchased).sum(dim=1) * share + 1e-9).long()
+            cut = keys.sort(dim=1).values.gather(1, (take - 1).clamp(min=0)[:, None])
+            expected = (keys <= cut) & ~purchased & (take > 0)[:, None]
+            drawn = sample_share(purchased, share, torch.Generator().manual_seed(seed))
+            assert torch.equal(drawn, expected), (n, density, share)
+
+
+@pytest.mark.parametrize(("scheme", "noise_size"), [("zr", 0), ("zp", 3), ("pm", 0)])
+def test_sparse_input_trains_what_the_dense_rows_train(scheme: str, noise_size: int) -> None:
+    """The first layers read the profiles' nonzeros; the dense products give the same training up to float
+    rounding (PM's unmasked vector stays dense, its condition sparse)."""
+    data = random_interactions()
+    profiles = data.csr()
+    profiles.data[:] = 1.0
+    config = CFGANConfig(**{**SMALL, "scheme": scheme, "noise_size": noise_size, "epochs": 3})
+    weights = []
+    for sparse in (True, False):
+        torch.manual_seed(0)
+        gen = Generator(data.n_items, config.g_hidden, config.activation, config.dropout, noise_size)
+        disc = Discriminator(data.n_items, config.d_hidden, config.activation, config.dropout)
+        train_cfgan(gen, disc, profiles, np.arange(data.n_users), config, seed=1, sparse_input=sparse)
+        weights.append(torch.cat([p.detach().flatten() for p in [*gen.parameters(), *disc.parameters()]]))
+    assert not torch.equal(weights[0], torch.zeros_like(weights[0]))
+    torch.testing.assert_close(weights[0], weights[1], rtol=1e-4, atol=1e-5)
+    rows = SparseRows.from_csr(profiles[:5])
+    dense = torch.from_numpy(profiles[:5].toarray())
+    torch.testing.assert_close(gen.logits(rows), gen.logits(dense))
 
 
 def test_seeds_and_thread_setting() -> None:
