@@ -73,6 +73,20 @@ def test_early_stopping_keeps_the_best_epoch_and_seeds_repeat() -> None:
     assert a.training_["best_epoch"] == int(np.argmin(losses)) + 1
 
 
+def test_threads_and_seed_hold_for_the_fit_only() -> None:
+    """A CTR fit sets torch's thread count and seed for its own duration: the caller's are untouched."""
+    import torch
+
+    train, y, valid, vy = encoded()
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    CTRModel(model="deepfm", num_threads=threads + 1, epochs=2).fit(train, y, valid, vy, seed=0)
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_save_load_round_trip(tmp_path: Path) -> None:
     train, y, valid, vy = encoded()
     model = CTRModel(model="neumf", num_threads=1, epochs=2).fit(train, y, valid, vy, seed=0)

@@ -16,6 +16,7 @@ import numpy as np
 from lmrec import __version__
 from lmrec.ctr.fields import FieldData
 from lmrec.errors import ConfigError, DataError, NotFittedError
+from lmrec.models.torch_session import torch_session
 
 FORMAT_VERSION = 1
 """Layout of a saved click model (`model.json` + `arrays.npz`); files from before versioning count as 1."""
@@ -110,8 +111,22 @@ class CTRModel:
         """Train on `train`, early-stop on the validation log-loss, keep the best-on-validation weights.
 
         aux: the auxiliary regression target of every training example (needed when aux_weight > 0);
-        standardised on the training rows.
+        standardised on the training rows. `num_threads` and the seed hold for the fit only (torch's
+        thread count and RNG state are the caller's again afterwards).
         """
+        with torch_session(self.config.num_threads, seed):
+            return self._fit(train, y, valid, y_valid, seed=seed, aux=aux)
+
+    def _fit(
+        self,
+        train: FieldData,
+        y: np.ndarray,
+        valid: FieldData,
+        y_valid: np.ndarray,
+        *,
+        seed: int,
+        aux: np.ndarray | None,
+    ) -> Self:
         import torch
 
         from lmrec.eval.rating import log_loss
@@ -129,9 +144,6 @@ class CTRModel:
             if not np.isfinite(a).all():
                 raise ValueError("aux contains NaN or infinity")
             aux_std = ((a - a.mean()) / (a.std() or 1.0)).astype(np.float32)
-        if c.num_threads:
-            torch.set_num_threads(c.num_threads)
-        torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         self.net_ = self._network(train)
         trained: torch.nn.Module = self.net_

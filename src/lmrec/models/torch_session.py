@@ -1,5 +1,5 @@
 """Running torch work with a thread count for its duration and a seed drawn from the fit's numpy generator,
-shared by the sequence models and CFGAN (the CTR models still set both globally in their own fit)."""
+shared by the sequence models, CFGAN and the CTR models."""
 
 from __future__ import annotations
 
