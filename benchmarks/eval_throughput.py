@@ -302,7 +302,7 @@ def report(rows: list[dict[str, Any]], limits: dict[str, float], threads: int) -
         lines.append(
             f"| {h} | {r['users']:,} | {r['fit_seconds']} | {r['NDCG@10']:.4f} | "
             f"{r['engines_identical_metrics']} | {r['torch_topk_rows_differing']:,} | "
-            f"{r.get('implicit_rows_differing', '–')} |"
+            f"{_count(r.get('implicit_rows_differing'))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -347,6 +347,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "report.md").write_text(report(rows, limits, args.threads))
+
+
+def _count(value: int | None) -> str:
+    """A row count with thousands separators, "–" where it was not measured."""
+    return "–" if value is None else f"{value:,}"
 
 
 if __name__ == "__main__":
