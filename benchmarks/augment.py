@@ -17,9 +17,9 @@ per-user files stay local). Then, per (model, augmenter):
 Usage:
     LMREC_DATA_HOME=../shared/data OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/augment.py \
         benchmarks/configs/augment_ml100k.yaml --seeds 0 1 2 3 4 --out benchmarks/results/augment_ml100k
-`--resume` keeps the seeds whose results.json and per_user.parquet already exist, and continues a seed that
-stopped part-way from the models it finished (`lmrec run --resume`: its partial_results.json and
-partial_per_user.parquet, kept in git for the long sets so that a run can span sessions).
+`--resume` keeps the seeds whose results.json and per-user metrics already exist (each finished seed's are
+committed, so a run can span sessions), and continues a seed stopped part-way from the models it finished
+(`lmrec run --resume`, from its local partial files).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import dataclasses
 import json
 import math
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -62,7 +63,7 @@ def main() -> None:
     seconds: dict[int, float] = {}
     for seed in args.seeds:
         folder = args.out / f"seed_{seed}"
-        if args.resume and (folder / "results.json").exists() and (folder / "per_user.parquet").exists():
+        if args.resume and (folder / "results.json").exists() and (folder / SLIM).exists():
             continue
         t0 = time.perf_counter()
         run_experiment(
@@ -73,6 +74,7 @@ def main() -> None:
             resume=args.resume,  # a seed stopped part-way keeps the models it finished
         )
         seconds[seed] = round(time.perf_counter() - t0, 1)
+        slim_per_user(folder)
     edges = [int(x) for x in args.buckets.split(",")]
     result = aggregate(args.out, args.seeds, args.metric, edges)
     result.update(
@@ -92,6 +94,20 @@ def main() -> None:
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(result))
     print(markdown(result))
+
+
+SLIM = "per_user_metrics.parquet"
+"""A seed's per-user ranking metrics and history length, float32: what the paired tests read, committed (the
+run's own per_user.parquet, with its beyond-accuracy columns, is 18 MB a seed on Toys and stays local)."""
+RANKING_METRIC = re.compile(r"^(NDCG|HR|Recall|Precision|MRR|MAP)@")
+
+
+def slim_per_user(folder: Path) -> None:
+    """Write `folder`/SLIM from the run's per_user.parquet."""
+    frame = pd.read_parquet(folder / "per_user.parquet")
+    metrics = [c for c in frame.columns if RANKING_METRIC.match(c)]
+    slim = frame[["model", "user", "history_length", *metrics]].astype({m: np.float32 for m in metrics})
+    slim.to_parquet(folder / SLIM, index=False)
 
 
 def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dict[str, Any]:
@@ -116,7 +132,9 @@ def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dic
             aug = fits.get(m.get("refit_on") or "train+valid") or fits.get("train") or {}  # the test model's
             entry["synthetic"].append(aug.get("rows_synthetic", 0))
             entry["augment_seconds"] = aug.get("seconds")
-        frames.append(pd.read_parquet(folder / "per_user.parquet").assign(seed=seed))
+        if not (folder / SLIM).exists():
+            slim_per_user(folder)  # a seed from before the slim copy existed
+        frames.append(pd.read_parquet(folder / SLIM).assign(seed=seed))
     per_user = pd.concat(frames, ignore_index=True)
     mean_user = per_user.groupby(["model", "user"])[metric].mean()
     activity = per_user.groupby("user")["history_length"].first()

@@ -64,6 +64,9 @@ def test_seeds_from_separate_runs_aggregate(augment, tmp_path: Path) -> None:  #
     _seed(tmp_path / "seed_0", 0, 0.01, 100.0, 900.0)
     _seed(tmp_path / "seed_1", 1, 0.03, 250.0, 1200.0)
     result = augment.aggregate(tmp_path, [0, 1], "NDCG@10", [40, 80, 160])
+    slim = pd.read_parquet(tmp_path / "seed_0" / augment.SLIM)  # what is committed: ranking metrics, float32
+    assert list(slim.columns) == ["model", "user", "history_length", "NDCG@10"]
+    assert slim["NDCG@10"].dtype == np.float32
     assert result["runs"] == {
         0: {"seconds": 100.0, "peak_rss_mb": 900.0},
         1: {"seconds": 250.0, "peak_rss_mb": 1200.0},

@@ -18,8 +18,13 @@ AUGMENT_RUNS = [
     ),
     (
         "augment_toys",
-        "Amazon Toys, P2: ItemKNN, EASE, ALS and SASRec with every augmenter, 5 seeds",
-        "benchmarks/configs/augment_toys.yaml --seeds 0 1 2 3 4 --buckets 4,6,10 --resume",
+        "Amazon Toys, P2: ItemKNN, EASE and ALS with every augmenter, 5 seeds",
+        "benchmarks/configs/augment_toys.yaml --seeds 0 1 2 3 4 --buckets 4,6,10",
+    ),
+    (
+        "augment_toys_sasrec",
+        "Amazon Toys, P2: SASRec with every augmenter, 5 seeds",
+        "benchmarks/configs/augment_toys_sasrec.yaml --seeds 0 1 2 3 4 --buckets 4,6,10",
     ),
 ]
 TOYS_COLS = ["NDCG@10", "HR@10", "NDCG@20"]
