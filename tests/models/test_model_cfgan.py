@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch", reason="torch is installed by scripts/setup
 from lmrec.models.cfgan.diagnostics import collapse_stats, identity_collapse  # noqa: E402
 from lmrec.models.cfgan.networks import Discriminator, Generator, SparseRows  # noqa: E402
 from lmrec.models.cfgan.recommender import CFGAN, CFGANConfig  # noqa: E402
-from lmrec.models.cfgan.trainer import sample_share, train_cfgan  # noqa: E402
+from lmrec.models.cfgan.trainer import SPARSE_BELOW, reads_sparse, sample_share, train_cfgan  # noqa: E402
 
 SMALL: dict[str, Any] = {
     "g_hidden": (32,),
@@ -118,6 +118,14 @@ def test_sparse_input_trains_what_the_dense_rows_train(scheme: str, noise_size: 
     rows = SparseRows.from_csr(profiles[:5])
     dense = torch.from_numpy(profiles[:5].toarray())
     torch.testing.assert_close(gen.logits(rows), gen.logits(dense))
+
+
+def test_first_layers_read_nonzeros_only_for_sparse_profiles() -> None:
+    n_items = 1000
+    sparse = sp.random(50, n_items, density=SPARSE_BELOW / 2, format="csr", random_state=0)
+    dense = sp.random(50, n_items, density=SPARSE_BELOW * 2, format="csr", random_state=0)
+    assert reads_sparse(sparse) and not reads_sparse(dense)
+    assert not reads_sparse(sp.csr_matrix((0, n_items)))
 
 
 def test_seeds_and_thread_setting() -> None:

@@ -5,7 +5,8 @@ Shapes: B users per batch, n items. A profile c_u is the (B, n) binary purchase 
 `SparseRows` batch of its nonzeros. The first layers of both networks read their catalog-wide input through
 `first_layer`: for a sparse batch it gathers the weight columns of the nonzeros instead of multiplying the
 zeros (on Amazon Toys a user has ~8 of 11,924 items, and the dense products of G's and D's first layers were
-two thirds of an epoch's arithmetic). Same products, summed in another order: floats round differently.
+two thirds of an epoch's arithmetic). Same products, summed in another order: floats round differently. The
+trainer passes sparse batches only for sparse profiles (`trainer.reads_sparse`).
 """
 
 from __future__ import annotations
