@@ -63,7 +63,7 @@ def main() -> None:
     seconds: dict[int, float] = {}
     for seed in args.seeds:
         folder = args.out / f"seed_{seed}"
-        if args.resume and (folder / "results.json").exists() and (folder / SLIM).exists():
+        if args.resume and finished(folder):
             continue
         t0 = time.perf_counter()
         run_experiment(
@@ -100,6 +100,13 @@ SLIM = "per_user_metrics.parquet"
 """A seed's per-user ranking metrics and history length, float32: what the paired tests read, committed (the
 run's own per_user.parquet, with its beyond-accuracy columns, is 18 MB a seed on Toys and stays local)."""
 RANKING_METRIC = re.compile(r"^(NDCG|HR|Recall|Precision|MRR|MAP)@")
+
+
+def finished(folder: Path) -> bool:
+    """Whether a seed's run completed: its results and per-user metrics (the slim copy, or the run's own
+    file from which the slim copy is made) are there."""
+    per_user = (folder / SLIM).exists() or (folder / "per_user.parquet").exists()
+    return (folder / "results.json").exists() and per_user
 
 
 def slim_per_user(folder: Path) -> None:

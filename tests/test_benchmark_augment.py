@@ -79,3 +79,14 @@ def test_seeds_from_separate_runs_aggregate(augment, tmp_path: Path) -> None:  #
     assert test["diff"] == pytest.approx(0.02)  # mean over seeds of +0.01 and +0.03, per user
     report = augment.markdown({**result, "experiment": "x", "protocol": "p", "config": "c", "seeds": [0, 1]})
     assert "the seeds' runs took 350 s in all (longest 250 s), peak RSS 1200.0 MB" in report
+
+
+def test_a_finished_seed_is_kept_by_resume(augment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A seed whose run completed (results and per-user metrics, slim or not) is not run again."""
+    _seed(tmp_path / "seed_0", 0, 0.01, 100.0, 900.0)
+    assert augment.finished(tmp_path / "seed_0")
+    (tmp_path / "seed_0" / "per_user.parquet").unlink()
+    assert not augment.finished(tmp_path / "seed_0")
+    (tmp_path / "seed_1").mkdir()
+    (tmp_path / "seed_1" / "partial_results.json").write_text("{}")
+    assert not augment.finished(tmp_path / "seed_1")
