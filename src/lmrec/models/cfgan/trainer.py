@@ -186,8 +186,8 @@ def train_cfgan(
 
 SPARSE_BELOW = 0.01
 """Profile density (nonzeros / users x items) under which the first layers read the nonzeros. Measured per
-epoch in one run (`benchmarks/cfgan_epoch.py`, one thread): Amazon Toys (0.07% dense) 25.1 s sparse against
-40.6 s dense; MovieLens-100K (5.0%) 0.71 s against 0.34 s, where the gathers and the scattered gradient cost
+epoch in one run (`benchmarks/cfgan_epoch.py`, one thread): Amazon Toys (0.06% dense) 37.2 s sparse against
+69.8 s dense; MovieLens-100K (5.0%) 1.12 s against 0.54 s, where the gathers and the scattered gradient cost
 more than the small dense products."""
 
 
