@@ -48,11 +48,27 @@ OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cascade_latency.py --out benchmark
 # issue 16: textseq (text-based sequential model) on P5 Scientific against the VQ-Rec anchor, both ranking
 # variants, and its cold/warm slices (the runs write MiniLM embeddings to the cache; a rerun encodes none)
 for c in p5_scientific p5_scientific_exclude_seen p5_scientific_finetune p5_scientific_finetune_lr1e5 \
-    p5_scientific_finetune_transductive p4_scientific_cold p4_scientific_warm; do
+    p5_scientific_finetune_transductive p5_scientific_widen p4_scientific_cold p4_scientific_warm; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
 # issue 16: cold-item score offset for textseq (selection rules, test sweep as a diagnostic)
 .venv/bin/python benchmarks/cold_offset.py --out benchmarks/results/cold_offset
+# issue 19: augmentation over 5 seeds (each file: every model without and with every augmenter; the Toys
+# files take hours: --resume continues where a stopped run left off), CFGAN as a recommender and its epoch
+# cost, the Toys ALS those runs fix
+$L run benchmarks/configs/p1_ml100k_cfgan.yaml --out benchmarks/results/p1_ml100k_cfgan --quiet
+for c in p2_toys_als p2_toys_als_widen; do
+  $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
+done
+for c in augment_ml100k augment_ml100k_sasrec; do
+  OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/augment.py benchmarks/configs/$c.yaml --resume \
+    --out benchmarks/results/$c
+done
+for c in augment_toys augment_toys_sasrec; do
+  OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/augment.py benchmarks/configs/$c.yaml --buckets 4,6,10 \
+    --resume --out benchmarks/results/$c
+done
+.venv/bin/python benchmarks/cfgan_epoch.py --out benchmarks/results/cfgan_epoch
 # issue 18: simulator cost, 10,000 users x 100 rounds (run it on an otherwise idle machine)
 .venv/bin/python benchmarks/sim_scale.py --out benchmarks/results/sim_scale
 # issue 22, item 3: search cost, Optuna (TPE) against the P1 grids at an equal trial budget, 3 seeds
