@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmrec.errors import ConfigError, LeakageError
+from lmrec.errors import ConfigError, DataError, LeakageError
 from lmrec.experiment.config import parse_experiment
 from lmrec.experiment.pipeline import run_experiment
 
@@ -126,11 +126,11 @@ def test_bayesfm_implicit_features_see_no_held_out_pair(tmp_path: Path, monkeypa
 
     seen: list[set[tuple[int, int]]] = []
     fit_data: list = []
-    original_fit, original_sampler = BayesFM._fit, myfm.MyFMGibbsRegressor.fit
+    original_fit, original_sampler = BayesFM._fit_attributed, myfm.MyFMGibbsRegressor.fit
 
-    def record_fit(model, data, rng):  # type: ignore[no-untyped-def]
+    def record_fit(model, data, rng, attributes):  # type: ignore[no-untyped-def]
         fit_data.append(data)
-        return original_fit(model, data, rng)
+        return original_fit(model, data, rng, attributes)
 
     def record_sampler(fm, x, y, **kwargs):  # type: ignore[no-untyped-def]
         data = fit_data[-1]
@@ -140,7 +140,7 @@ def test_bayesfm_implicit_features_see_no_held_out_pair(tmp_path: Path, monkeypa
         seen.append({(int(u), int(i)) for u, i in ids})
         return original_sampler(fm, x, y, **kwargs)
 
-    monkeypatch.setattr(BayesFM, "_fit", record_fit)
+    monkeypatch.setattr(BayesFM, "_fit_attributed", record_fit)
     monkeypatch.setattr(myfm.MyFMGibbsRegressor, "fit", record_sampler)
     exp = parse_experiment(
         {
@@ -166,3 +166,58 @@ def test_bayesfm_implicit_features_see_no_held_out_pair(tmp_path: Path, monkeypa
     assert refit == raw["train"]
     assert not (valid_fit | refit) & raw["test"]
     assert res["models"][0]["folds"][0]["test"]["n_test"] == len(files["test"])
+
+
+def test_movielens_attributes_reach_bayesfm(ml100k_dir: Path, tmp_path: Path) -> None:
+    """`attributes:` from u.user and the item catalog are encoded per fold and given to bayesfm's fits;
+    a model that asks for attributes the file does not give is a clear error."""
+    pytest.importorskip("myfm")
+    doc = {
+        "name": "attr",
+        "task": "rating",
+        "dataset": {"path": str(ml100k_dir)},
+        "split": {"method": "files", "folds": [{"train": "u1.base", "test": "u1.test"}]},
+        "attributes": {
+            "user": {"source": "movielens_users", "columns": {"age": "bin:10", "occupation": "category"}},
+            "item": {"source": "catalog", "columns": {"genres": "multi", "release_date": "year:10"}},
+        },
+        "models": [{"name": "bayesfm", "params": {"rank": 2, "n_iter": 10, "item_attributes": True}}],
+        "save_models": False,
+    }
+    res = run_experiment(parse_experiment(doc), out=tmp_path / "a")
+    facts = res["folds"][0]["attributes"]
+    assert facts["user"]["groups"]["occupation"] == 21 and facts["user"]["ids_without_row"] == 0
+    # genres: u.item's 19 flags less "unknown" (the loader reads it as no genre)
+    assert facts["item"]["groups"]["genres"] == 18 and facts["item"]["ids_without_row"] == 0
+    assert 0.85 < res["models"][0]["folds"][0]["test"]["RMSE"] < 1.1
+    del doc["attributes"]["user"]
+    doc["models"][0]["params"]["user_attributes"] = True
+    with pytest.raises(ConfigError, match="user_attributes is true but the fit was given no user attributes"):
+        run_experiment(parse_experiment(doc), out=tmp_path / "b")
+
+
+def test_attribute_section_errors(tmp_path: Path) -> None:
+    base = {"name": "x", "task": "rating", "dataset": {"name": "ml-100k"}, "models": [{"name": "bayesfm"}]}
+    bad = [
+        ({"user": {"source": "catalog", "columns": {"genres": "multi"}}}, "the catalog describes items"),
+        ({"item": {"source": "items.csv", "columns": {"genres": "multi"}}}, "need `id_column`"),
+        ({"item": {"source": "catalog", "columns": {}}}, "at least one column"),
+        ({"item": {"source": "catalog", "columns": {"genres": "multi"}, "colour": 1}}, "colour"),
+    ]
+    for section, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            parse_experiment({**base, "attributes": section})
+    with pytest.raises(ConfigError, match="attributes are read by task=rating"):
+        parse_experiment(
+            {
+                **base,
+                "task": "ranking",
+                "attributes": {"item": {"source": "catalog", "columns": {"g": "multi"}}},
+            }
+        )
+    missing = {**base, "split": {"method": "files", "folds": [{"train": "u1.base", "test": "u1.test"}]}}
+    table = {"source": str(tmp_path / "nope.csv"), "id_column": "item", "columns": {"g": "category"}}
+    from lmrec.experiment.attributes import load_attribute_tables
+
+    with pytest.raises(DataError, match=r"nope\.csv does not exist"):
+        load_attribute_tables(parse_experiment({**missing, "attributes": {"item": table}}), catalog=None)

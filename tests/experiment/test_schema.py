@@ -45,7 +45,7 @@ BAD_FILES = [
     (POP + "save_models: maybe", "save_models: expected a boolean (true or false), got 'maybe'"),
     (
         POP + "modles: []",
-        "experiment: unknown key(s) ['modles']; allowed: ['base_dir', 'cleaning', 'dataset'",
+        "experiment: unknown key(s) ['modles']; allowed: ['attributes', 'base_dir', 'cleaning'",
     ),
     ("models: pop", "models: expected a list, got 'pop'"),
     (

@@ -195,6 +195,49 @@ class AugmentationSpec:
 
 
 @dataclass(frozen=True)
+class AttributeTableSpec:
+    """Where one side's attributes come from and how each column is encoded (`lmrec.data.attributes`)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+
+    source: str
+    """"movielens_users" (the dataset's u.user / users.dat), "catalog" (the dataset's item catalog), or
+    the path of a CSV, TSV or Parquet table (relative to the experiment file) with `id_column`."""
+    columns: dict[str, str]
+    """Column -> rule: category, multi[:SEP], bin:W, prefix:N, year:W (e.g. {age: "bin:5"})."""
+    id_column: str | None = None
+    """For a table file: the column holding the user or item ids."""
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            raise ValueError("attributes: `columns` must name at least one column")
+        is_file = self.source not in ("movielens_users", "catalog")
+        if is_file and not self.id_column:
+            raise ValueError(f"attributes from the table {self.source!r} need `id_column`")
+        if not is_file and self.id_column:
+            raise ValueError(f"attributes from {self.source!r} take no `id_column` (it knows its ids)")
+
+
+@dataclass(frozen=True)
+class AttributesSpec:
+    """User and item attributes for models that use them (`uses_attributes`: bayesfm with
+    user_attributes / item_attributes)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+
+    user: AttributeTableSpec | None = None
+    item: AttributeTableSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.user is None and self.item is None:
+            raise ValueError("attributes needs `user` or `item`")
+        if self.user is not None and self.user.source == "catalog":
+            raise ValueError("attributes.user: the catalog describes items; use movielens_users or a table")
+        if self.item is not None and self.item.source == "movielens_users":
+            raise ValueError("attributes.item: movielens_users describes users; use catalog or a table")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model of the experiment."""
 
@@ -325,6 +368,8 @@ class Experiment:
     """Threads for BLAS and implicit (default: all cores)."""
     ray: RaySpec | None = None
     """Evaluate and search on a Ray cluster (default: in this process)."""
+    attributes: AttributesSpec | None = None
+    """User and item attributes given to the models that use them (task=rating)."""
     save_models: bool = True
     """Save each selected, refitted model under <output>/models/<label> (for `lmrec recommend`)."""
     protocol: str | None = None
@@ -345,6 +390,11 @@ class Experiment:
         if self.task == "rating" and (searched or widened):  # rating folds search grids and random draws
             raise ValueError(
                 f"optuna search and grid widening are for task=ranking; models {searched + widened} use them"
+            )
+        if self.attributes is not None and self.task != "rating":
+            raise ValueError(
+                "attributes are read by task=rating experiments (bayesfm); a ranking experiment does not "
+                "pass them to its models yet, so remove the `attributes` section"
             )
         self._check_selection()
         labels = [m.display for m in self.models]

@@ -10,12 +10,15 @@ import numpy as np
 from rich.console import Console
 
 from lmrec.data import splits
+from lmrec.data.attributes import SideAttributes
+from lmrec.data.catalog import ItemCatalog
 from lmrec.data.interactions import Interactions
 from lmrec.data.leakage import assert_disjoint, check_split
 from lmrec.data.loaders import load_dataset, load_movielens_file
 from lmrec.data.raw import RawLog
 from lmrec.errors import ConfigError
 from lmrec.eval.rating import mae, rmse
+from lmrec.experiment.attributes import load_attribute_tables
 from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.prepare import clean_given_split, cleaning_config
 from lmrec.experiment.search import candidates
@@ -35,6 +38,10 @@ class Fold:
     fit_part: Interactions
     valid_part: Interactions
     facts: dict[str, Any] = field(default_factory=dict)
+    catalog: ItemCatalog | None = None
+    """The item catalog read with the train file (for `attributes: {item: {source: catalog}}`)."""
+    attributes: SideAttributes = field(default_factory=SideAttributes)
+    """User and item attributes for this fold's vocabularies (models with `uses_attributes`)."""
 
 
 def _load_part(exp: Experiment, ref: str, data_path: str | None) -> RawLog:
@@ -73,6 +80,7 @@ def load_fold(exp: Experiment, train_ref: str, test_ref: str, data_path: str | N
     return Fold(
         name=f"{train_ref} -> {test_ref}",
         split=split,
+        catalog=parts["train"].catalog,
         fit_part=fit_part,
         valid_part=valid_part,
         facts={
@@ -83,19 +91,29 @@ def load_fold(exp: Experiment, train_ref: str, test_ref: str, data_path: str | N
     )
 
 
+def _describe(attributes: SideAttributes) -> dict[str, Any]:
+    """What the fold's attribute rows hold, for results.json: groups and widths, ids without a row."""
+    out: dict[str, Any] = {}
+    for side, given in (("user", attributes.user), ("item", attributes.item)):
+        if given is not None:
+            out[side] = {"groups": dict(given.groups), "ids_without_row": given.missing_rows}
+    return out
+
+
 def run_fold(exp: Experiment, spec: ModelSpec, fold: Fold, log: Callable[[str], None]) -> dict[str, Any]:
     """Select on the validation carve-out, refit on the whole train part, score the test part once."""
     trials: list[dict[str, Any]] = []  # JSON records: params, valid_rmse
     valid_truth = _require_ratings(fold.valid_part, "validation")
+    side = fold.attributes if get_model_class(spec.name).uses_attributes else None
     for params in candidates(spec, np.random.default_rng(exp.seed)):
-        model = make_model(spec.name, params).fit(fold.fit_part, seed=exp.seed)
+        model = make_model(spec.name, params).fit(fold.fit_part, seed=exp.seed, attributes=side)
         err = rmse(valid_truth, _predict(model, fold.valid_part))
         trials.append({"params": params, "valid_rmse": float(err)})
         log(f"{spec.display} {fold.name}: {params} valid RMSE={err:.4f}")
     best = min(trials, key=lambda t: t["valid_rmse"])
     edge = flag_edges(spec, best["params"])  # rating folds do not widen: the selection is flagged
     with measure() as m_fit:
-        model = make_model(spec.name, best["params"]).fit(fold.split.train, seed=exp.seed)
+        model = make_model(spec.name, best["params"]).fit(fold.split.train, seed=exp.seed, attributes=side)
     with measure() as m_pred:
         pred = _predict(model, fold.split.test)
     truth = _require_ratings(fold.split.test, "test")
@@ -132,6 +150,10 @@ def run_rating(
             raise ConfigError(f"split.folds entries need train and test, got {f}")
         refs.append((train_ref, test_ref))
     folds = [load_fold(exp, train_ref, test_ref, data_path) for train_ref, test_ref in refs]
+    tables = load_attribute_tables(exp, catalog=folds[0].catalog, data_path=data_path)
+    for fold in folds:
+        fold.attributes = tables.encode(fold.split.train.user_vocab, fold.split.train.item_vocab)
+        fold.facts["attributes"] = _describe(fold.attributes)
     models = []
     for spec in exp.models:
         results = [run_fold(exp, spec, fold, log) for fold in folds]

@@ -29,6 +29,8 @@ model lacks it:
   `threads` reaches it (sequence models, CFGAN, hybrids).
 - `predicts_ratings`: the model learns explicit ratings and `predict(users, items)` returns a rating per
   (user, item) index pair (-1 = unknown), which `task: rating` experiments score (BiasedMF, BayesFM).
+- `uses_attributes`: `fit(..., attributes=SideAttributes)` gives sparse user and item attributes
+  (demographics, genres; `lmrec.data.attributes`), which the model folds into its saved state (BayesFM).
 
 Facts the callers need about a fitted model are methods, not attributes to look for:
 `training_sequences()` gives the training log in time order when the model keeps it (sequence models,
@@ -46,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
+from lmrec.data.attributes import SideAttributes
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import CapabilityError, ConfigError, NotFittedError
@@ -112,6 +115,9 @@ class Recommender(ABC):
     predicts_ratings: ClassVar[bool] = False
     """True for explicit-rating models: `predict(users, items)` gives one rating per (user, item) index pair,
     -1 meaning unknown (BiasedMF, BayesFM). `task: rating` experiments accept only these."""
+    uses_attributes: ClassVar[bool] = False
+    """True for models that take user and item attributes (`attributes` in `fit`) and keep what they learn
+    from them in their saved arrays, so a saved model predicts without the attribute tables (BayesFM)."""
     parallel_trials: ClassVar[bool] = True
     """True when search candidates can be fitted as independent tasks elsewhere (a Ray cluster): the fit
     needs nothing from the run but its data. Hybrids take their components from the run, so they do not."""
@@ -139,10 +145,13 @@ class Recommender(ABC):
         item_features: ItemFeatures | None = None,
         validation: Validation | None = None,
         context: FitContext | None = None,
+        attributes: SideAttributes | None = None,
     ) -> Self:
         """Learn from `data`; remembers the training vocabularies and history. Returns self.
 
         item_features: dense item content (models with `uses_item_features` only).
+        attributes: user and item attribute rows aligned with `data`'s vocabularies (models with
+        `uses_attributes` only).
         validation: held-out validation targets to watch while training (`supports_validation` only).
         context: where the fit runs (checkpoint folder, fitted components to reuse); models that have no
         use for it ignore it.
@@ -159,6 +168,10 @@ class Recommender(ABC):
             )
         if item_features is not None:
             item_features.check_items(data.n_items, who)
+        if attributes is not None:
+            if not self.uses_attributes:
+                raise ValueError(f"{who} does not use user or item attributes; do not pass attributes")
+            attributes.check(data.n_users, data.n_items, who)
         if validation is not None:
             if not self.supports_validation:
                 raise ValueError(f"{who} does not train with a validation set; do not pass validation")
@@ -178,7 +191,9 @@ class Recommender(ABC):
         self.item_vocab_ = data.item_vocab
         self.history_ = data.csr()
         self.training_: dict[str, Any] = {}
-        if self.uses_item_features or self.supports_validation or self.warm_starts:
+        if self.uses_attributes:
+            self._fit_attributed(data, as_rng(seed), attributes or SideAttributes())
+        elif self.uses_item_features or self.supports_validation or self.warm_starts:
             self._fit_with(
                 data,
                 as_rng(seed),
@@ -203,6 +218,12 @@ class Recommender(ABC):
         context: FitContext,
     ) -> None:
         """`_fit` for models that declare item features or validation support (they override this)."""
+        self._fit(data, rng)
+
+    def _fit_attributed(
+        self, data: Interactions, rng: np.random.Generator, attributes: SideAttributes
+    ) -> None:
+        """`_fit` for models that declare `uses_attributes` (they override this)."""
         self._fit(data, rng)
 
     @abstractmethod

@@ -1,14 +1,19 @@
 """Bayesian factorization machine for explicit ratings: myFM's Gibbs sampler (libFM's MCMC engine) over
 one-hot user and item plus the implicit-feedback features of Rendle's Bayesian-FM work.
 
-Features of a rating (u, i), all taken from the training log given to `fit` and nothing else:
+Features of a rating (u, i), taken from the training log given to `fit` and from the attributes given
+with it, nothing else:
 - one-hot user u and one-hot item i;
 - `implicit_user`: the items N(u) that u rated, each with value 1/sqrt(|N(u)|) (Rendle's "SVD++-like"
   implicit user feature, Koren's |N(u)|^-1/2 Σ_j y_j);
-- `implicit_item`: the users U(i) who rated i, each 1/sqrt(|U(i)|) (the same idea, flipped).
+- `implicit_item`: the users U(i) who rated i, each 1/sqrt(|U(i)|) (the same idea, flipped);
+- `user_attributes` / `item_attributes`: the rows of `fit(..., attributes=SideAttributes(...))`
+  (`lmrec.data.attributes`: MovieLens age, gender, occupation, zip region; genres, release year), as in
+  myFM's extended MovieLens examples, one group per attribute column.
 A user or item without training ratings (a shared vocabulary holds the items that occur only in a test
-fold) gets no feature at all, exactly like an unknown one: a one-hot column that no training row uses
-would only carry prior noise. The four groups get their own prior means and precisions (myFM's
+fold) gets no one-hot or implicit feature, exactly like an unknown one: a one-hot column that no training
+row uses would only carry prior noise; its attributes, learnt from the other rows, do describe it. Every
+group gets its own prior mean and precision (myFM's
 `group_shapes`); the user-side and item-side rows go to myFM as `RelationBlock`s, so a user's implicit
 set is stored once, not once per rating.
 
@@ -43,6 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import ndtr
 
+from lmrec.data.attributes import Attributes, SideAttributes
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError, DataError
 from lmrec.models.base import Recommender
@@ -100,6 +106,11 @@ class BayesFMConfig:
     """Describe a user also by the items they rated in training, 1/sqrt(|N(u)|) each (SVD++-like)."""
     implicit_item: bool = True
     """Describe an item also by the users who rated it in training, 1/sqrt(|U(i)|) each."""
+    user_attributes: bool = False
+    """Describe a user also by their attributes (`fit(..., attributes=...)`, e.g. MovieLens age, gender,
+    occupation, zip region), one feature group per attribute column."""
+    item_attributes: bool = False
+    """Describe an item also by its attributes (e.g. MovieLens genres and release year)."""
     ordered_probit: bool = False
     """Treat the distinct training rating values as ordered classes (myFM's ordered probit, one set of cut
     points) and predict the expected rating; False: Gaussian regression on the rating."""
@@ -145,6 +156,20 @@ def side_features(seen: sp.csr_matrix, implicit: bool) -> sp.csr_matrix:
     return sp.csr_matrix(sp.hstack(blocks, format="csr"), dtype=np.float64)
 
 
+def _with_attributes(
+    x: sp.csr_matrix, shapes: list[int], given: Attributes | None, side: str
+) -> sp.csr_matrix:
+    """`x` with the `side`'s attribute groups appended as columns (their widths appended to `shapes`)."""
+    if given is None:
+        raise ConfigError(
+            f"BayesFM: {side}_attributes is true but the fit was given no {side} attributes; pass "
+            f"attributes=SideAttributes({side}=...) (lmrec.data.attributes), or in an experiment file add "
+            f"`attributes: {{{side}: ...}}`"
+        )
+    shapes.extend(width for _, width in given.groups)
+    return sp.csr_matrix(sp.hstack([x, given.matrix], format="csr"), dtype=np.float64)
+
+
 def _side(x: sp.csr_matrix, w: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(p, b) of feature rows `x` under one sample's weights `w` (F,) and factors `v` (F, k) of their side."""
     p = np.asarray(x @ v)
@@ -169,17 +194,29 @@ class BayesFM(Recommender):
     config_class = BayesFMConfig
     config: BayesFMConfig
     predicts_ratings = True
+    uses_attributes = True
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
+        self._fit_attributed(data, rng, SideAttributes())
+
+    def _fit_attributed(
+        self, data: Interactions, rng: np.random.Generator, attributes: SideAttributes
+    ) -> None:
         ratings = explicit_ratings(data, "BayesFM")
         cfg = self.config
         myfm = import_myfm()
         seen = data.csr()
+        n_users, n_items = data.n_users, data.n_items
         user_x = side_features(seen, cfg.implicit_user)
         item_x = side_features(sp.csr_matrix(seen.T), cfg.implicit_item)
+        user_shapes = [n_users] + [n_items] * cfg.implicit_user
+        item_shapes = [n_items] + [n_users] * cfg.implicit_item
+        if cfg.user_attributes:
+            user_x = _with_attributes(user_x, user_shapes, attributes.user, "user")
+        if cfg.item_attributes:
+            item_x = _with_attributes(item_x, item_shapes, attributes.item, "item")
         blocks = [myfm.RelationBlock(data.users, user_x), myfm.RelationBlock(data.items, item_x)]
-        n_users, n_items = data.n_users, data.n_items
-        shapes = [n_users] + [n_items] * cfg.implicit_user + [n_items] + [n_users] * cfg.implicit_item
+        shapes = user_shapes + item_shapes
         seed = int(rng.integers(2**31 - 1))
         if cfg.ordered_probit:
             levels = np.unique(ratings)
@@ -200,18 +237,19 @@ class BayesFM(Recommender):
             )
         samples = fm.predictor_.samples
         del fm  # the sampler keeps its own copy of every sample; only the list above is needed now
-        self._keep_samples(samples, user_x, item_x, n_users)
+        self._keep_samples(samples, user_x, item_x, n_users, n_items)
         self.levels_ = levels.astype(np.float32)
         self.rating_range_ = np.array([ratings.min(), ratings.max()], dtype=np.float32)
         self._derive()
 
     def _keep_samples(
-        self, samples: list[Any], user_x: sp.csr_matrix, item_x: sp.csr_matrix, n_users: int
+        self, samples: list[Any], user_x: sp.csr_matrix, item_x: sp.csr_matrix, n_users: int, n_items: int
     ) -> None:
-        """Split each myFM sample into its user side and item side (module docstring), float32."""
+        """Split each myFM sample into its user side and item side (module docstring), float32. The user
+        side's columns are the one-hot users, then the implicit items (`implicit_user`), then attributes."""
         cfg = self.config
         k, n_s, f_user = cfg.rank, len(samples), user_x.shape[1]
-        imp = slice(n_users, f_user) if cfg.implicit_user else slice(0, 0)
+        imp = slice(n_users, n_users + n_items) if cfg.implicit_user else slice(0, 0)
         n_imp = imp.stop - imp.start
         self.w0_ = np.empty(n_s, dtype=np.float32)
         self.user_factors_ = np.empty((user_x.shape[0], n_s * k), dtype=np.float32)
