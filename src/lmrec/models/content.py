@@ -24,6 +24,7 @@ from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.base import Recommender
 from lmrec.models.fit_context import FitContext, Validation
+from lmrec.models.ordered_history import ordered_history
 from lmrec.models.topk import topk
 
 NO_CONTENT_SCORE = -2.0
@@ -136,7 +137,9 @@ class ContentBased(Recommender):
         """users x items matrix of profile weights (repeated items add up)."""
         rows, cols, vals = [], [], []
         for r, u in enumerate(users):
-            ordered, seq = self._history_of(r, int(u), history, sequences, history_given)
+            ordered, seq = ordered_history(
+                r, int(u), history, sequences, history_given, self.training_sequences(), self.n_items
+            )
             if ordered:
                 if self.config.profile_items is not None:
                     seq = seq[-self.config.profile_items :]
@@ -153,32 +156,6 @@ class ContentBased(Recommender):
         return sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(users), n)
         )
-
-    def _history_of(
-        self,
-        r: int,
-        u: int,
-        history: sp.csr_matrix,
-        sequences: list[np.ndarray] | None,
-        history_given: bool,
-    ) -> tuple[bool, np.ndarray]:
-        """(is the history ordered, item indices oldest first) of batch row r, user u."""
-        if sequences is not None:
-            seq = np.asarray(sequences[r], dtype=np.int64).reshape(-1)
-            if seq.size and (seq.min() < 0 or seq.max() >= self.n_items):
-                raise ValueError(f"sequence {r} holds item indices outside 0..{self.n_items - 1}")
-            return True, seq
-        trained = (
-            self.seq_items_[self.seq_indptr_[u] : self.seq_indptr_[u + 1]]
-            if u >= 0
-            else np.zeros(0, np.int64)
-        )
-        if not history_given:
-            return True, trained
-        row = np.sort(history.indices[history.indptr[r] : history.indptr[r + 1]]).astype(np.int64)
-        if u >= 0 and np.array_equal(row, np.unique(trained)):
-            return True, trained
-        return False, row
 
     def training_sequences(self) -> tuple[np.ndarray, np.ndarray]:
         self.check_is_fitted()

@@ -14,6 +14,7 @@ MODELS: dict[str, str] = {
     "itemknn": "lmrec.models.knn:ItemKNN",
     "rp3beta": "lmrec.models.rp3beta:RP3beta",
     "ease": "lmrec.models.ease:EASE",
+    "ease_recency": "lmrec.models.ease_recency:RecencyEASE",
     "edlae": "lmrec.models.edlae:EDLAE",
     "gfcf": "lmrec.models.gfcf:GFCF",
     "als": "lmrec.models.mf:ALS",
