@@ -10,6 +10,11 @@ export OPENBLAS_NUM_THREADS=1
 L=.venv/bin/lmrec
 $L run benchmarks/configs/p1_ml100k.yaml --out benchmarks/results/p1_ml100k --quiet
 $L run benchmarks/configs/p1_ml_latest_small.yaml --out benchmarks/results/p1_ml_latest_small --quiet
+$L run benchmarks/configs/p1peer_ml100k.yaml --out benchmarks/results/p1peer_ml100k --quiet
+$L run benchmarks/configs/p1peer_ml_latest_small.yaml --out benchmarks/results/p1peer_ml_latest_small --quiet
+for f in p1peer_ml100k_recency p1_ml100k_recency p1peer_ml_latest_small_recency p1_ml_latest_small_recency; do
+  $L run benchmarks/configs/$f.yaml --out benchmarks/results/$f --quiet
+done
 $L run benchmarks/configs/p3_ml100k_rating.yaml --out benchmarks/results/p3_ml100k_rating --quiet
 $L run benchmarks/configs/p2_beauty_exclude_seen.yaml --out benchmarks/results/p2_beauty_exclude_seen --quiet
 $L run benchmarks/configs/p2_beauty_all_items.yaml --out benchmarks/results/p2_beauty_all_items --quiet

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sections.augment import augment_section
 from sections.common import HERE
 from sections.hybrid import HYBRIDS, hybrid_target_section
-from sections.ranking import RANKING, json_table_section, ranking_section, rating_section
+from sections.ranking import PEER, RANKING, json_table_section, ranking_section, rating_section
 from sections.sequence import SEQUENTIAL, issue3_target_section
 from sections.serving import ann_section, load_section, scale_section, sim_scale_section, soak_section
 from sections.text import TEXT_RUNS, text_section
@@ -24,7 +24,7 @@ def main() -> None:
         "the process's peak during the stage (kernel counter reset at stage start).",
         "",
     ]
-    for name, title, cols in RANKING[:2]:
+    for name, title, cols in RANKING[:2] + PEER:
         lines += ranking_section(name, title, cols)
     lines += rating_section()
     for name, title, cols in RANKING[2:]:

@@ -40,6 +40,33 @@ RANKING = [
     ),
 ]
 
+PEER_COLS = ["NDCG@10", "Recall@10", "Recall@20", "Coverage@10"]
+PEER = [
+    ("p1peer_ml100k", "MovieLens-100K, P1-peer (fitted on train, history at test: train)", PEER_COLS),
+    (
+        "p1peer_ml_latest_small",
+        "ml-latest-small, P1-peer (fitted on train, history at test: train)",
+        PEER_COLS,
+    ),
+    (
+        "p1peer_ml100k_recency",
+        "MovieLens-100K, P1-peer: recency-weighted EASE against EASE, ALS, EDLAE, SASRec (issue 22)",
+        PEER_COLS,
+    ),
+    (
+        "p1peer_ml_latest_small_recency",
+        "ml-latest-small, P1-peer: EASE with recency-weighted histories (issue 22)",
+        PEER_COLS,
+    ),
+    ("p1_ml100k_recency", "MovieLens-100K, P1: EASE with recency-weighted histories (issue 22)", PEER_COLS),
+    (
+        "p1_ml_latest_small_recency",
+        "ml-latest-small, P1: EASE with recency-weighted histories (issue 22)",
+        PEER_COLS,
+    ),
+]
+"""The P1-peer tables beside the P1 ones, and the recency-weighted EASE runs under both rules."""
+
 
 def partial_section(name: str, title: str, cols: list[str]) -> list[str]:
     """A run that stopped before its end: the test figures of the models it finished, marked as such."""
