@@ -27,6 +27,13 @@ def main() -> None:
     for name, title, cols in RANKING[:2] + PEER:
         lines += ranking_section(name, title, cols)
     lines += rating_section()
+    lines += json_table_section(
+        "p3_seeds",
+        "P3: the Bayesian FM's test RMSE across Gibbs seeds (issue 22)",
+        "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/p3_seeds.py --folds 1 "
+        "--seeds 0 1 2 3 4 --out benchmarks/results/p3_seeds",
+        file="report.md",
+    )
     for name, title, cols in RANKING[2:]:
         lines += ranking_section(name, title, cols)
     lines += json_table_section(
