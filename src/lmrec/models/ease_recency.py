@@ -9,8 +9,8 @@ histories decay alike; B itself is fitted exactly as EASE's (binary user x item 
 
 Why it matters: when a user's next items follow what they did last (a temporal split, P1), the last
 items say more than the first ones. On MovieLens-100K P1-peer it lifts validation NDCG@10 from 0.14 to
-0.20 (benchmarks/results/p1peer_ml100k_recency). Where the order carries nothing, validation chooses a
-small `recency`.
+0.20 (benchmarks/results/p1peer_ml100k_recency). Where the order may carry nothing, put recency 0 (EASE)
+in the search and let validation decide.
 """
 
 from __future__ import annotations
