@@ -71,7 +71,7 @@ def test_errors_name_the_problem() -> None:
         encode_attributes(TABLE, vocab, {"gender": "onehot"})
     with pytest.raises(ConfigError, match="'bin' needs a positive integer"):
         encode_attributes(TABLE, vocab, {"age": "bin:0"})
-    with pytest.raises(DataError, match=r"ids listed more than once: \[10\]"):
+    with pytest.raises(DataError, match=r"ids listed more than once: 10 \(row 4\)"):
         encode_attributes(pd.concat([TABLE, TABLE.iloc[:1]]), vocab, {"gender": "category"})
     attrs = SideAttributes(user=encode_attributes(TABLE, vocab, {"gender": "category"}))
     with pytest.raises(ValueError, match="user attributes have 1 rows but the data has 2 users"):

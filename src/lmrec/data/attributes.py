@@ -15,7 +15,7 @@ count is kept (`missing_rows`) so that a caller can report it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,8 +77,11 @@ def _parse_rule(column: str, rule: str) -> tuple[str, str | int | None]:
     return kind, int(arg)
 
 
-def _codes(values: pd.Series, kind: str, arg: str | int | None, where: str) -> pd.Series:
-    """One label per row (text), missing where the value is missing or empty; 'multi' is handled apart."""
+def _codes(
+    values: pd.Series, kind: str, arg: str | int | None, where: str, locate: Callable[[int], str]
+) -> pd.Series:
+    """One label per row (text), missing where the value is missing or empty; 'multi' is handled apart.
+    `locate` names a row in errors ("line 7" of a file, or "row 5")."""
     present = values.notna() & (values.astype(str).str.strip() != "")
     text = values.where(present).astype("string").str.strip()
     if kind == "category":
@@ -91,7 +94,7 @@ def _codes(values: pd.Series, kind: str, arg: str | int | None, where: str) -> p
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(
-                f"{where}: row {row}: {values.iloc[row]!r} is not a number ({int(bad.sum())} such)"
+                f"{where}: {locate(row)}: {values.iloc[row]!r} is not a number ({int(bad.sum())} such)"
             )
         width = int(arg or 1)
         return (np.floor(numbers / width) * width).astype("Int64").astype("string")
@@ -99,7 +102,7 @@ def _codes(values: pd.Series, kind: str, arg: str | int | None, where: str) -> p
     bad = present & years.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{where}: row {row}: {values.iloc[row]!r} is not a date ({int(bad.sum())} such)")
+        raise DataError(f"{where}: {locate(row)}: {values.iloc[row]!r} is not a date ({int(bad.sum())} such)")
     width = int(arg or 1)
     return (np.floor(years / width) * width).astype("Int64").astype("string")
 
@@ -125,21 +128,33 @@ def _multi_hot(values: pd.Series, sep: str) -> sp.csr_matrix:
 
 
 def encode_attributes(
-    table: pd.DataFrame, vocab: Vocabulary, columns: Mapping[str, str], *, where: str = "attributes"
+    table: pd.DataFrame,
+    vocab: Vocabulary,
+    columns: Mapping[str, str],
+    *,
+    where: str = "attributes",
+    lines: np.ndarray | None = None,
 ) -> Attributes:
     """Encode `columns` (column -> rule) of `table` (indexed by raw id) for every id of `vocab`.
 
-    `where` names the table in errors (a file). The table's index must be unique; the categories of each
-    group are the values present in the table, so the encoding does not depend on which rows are used.
+    `where` names the table in errors (a file); `lines`, the 1-based file line of each row, makes them name
+    the line (otherwise the 0-based row). The table's index must be unique; the categories of each group
+    are the values present in the table, so the encoding does not depend on which rows are used.
     """
+
+    def locate(row: int) -> str:
+        return f"line {int(lines[row])}" if lines is not None else f"row {row}"
+
     if not columns:
         raise ConfigError(f"{where}: no attribute columns given")
     absent = [c for c in columns if c not in table.columns]
     if absent:
         raise DataError(f"{where}: no column(s) {absent}; the table has {list(table.columns)}")
     if not table.index.is_unique:
-        dup = table.index[table.index.duplicated()][:5].tolist()
-        raise DataError(f"{where}: ids listed more than once: {dup}")
+        repeated = np.flatnonzero(table.index.duplicated())[:5]
+        ids = table.index[repeated].tolist()
+        shown = ", ".join(f"{i!r} ({locate(int(r))})" for i, r in zip(ids, repeated, strict=True))
+        raise DataError(f"{where}: ids listed more than once: {shown}")
     rules = {c: _parse_rule(c, r) for c, r in columns.items()}
     ids = vocab.ids
     index = table.index
@@ -155,7 +170,7 @@ def encode_attributes(
         if kind == "multi":
             encoded = _multi_hot(values, str(arg))
         else:
-            encoded = _one_hot(_codes(values, kind, arg, f"{where}, column {column}"))
+            encoded = _one_hot(_codes(values, kind, arg, f"{where}, column {column}", locate))
         rows = sp.csr_matrix((len(ids), encoded.shape[1]))
         if found.any():
             select = sp.csr_matrix(

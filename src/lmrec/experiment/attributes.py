@@ -6,47 +6,84 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from lmrec.data.attributes import SideAttributes, encode_attributes
+from lmrec.data.attributes import Attributes, SideAttributes, encode_attributes
 from lmrec.data.catalog import ItemCatalog
 from lmrec.data.vocabulary import Vocabulary
 from lmrec.errors import ConfigError, DataError
 from lmrec.experiment.config import AttributeTableSpec, Experiment
 
 
+@dataclass(frozen=True, eq=False)
+class AttributeTable:
+    """One side's raw table indexed by raw id, its spec, how errors name it, and (for a delimited file)
+    the 1-based file line of each row."""
+
+    frame: pd.DataFrame
+    spec: AttributeTableSpec
+    where: str
+    lines: np.ndarray | None = None
+
+    def encode(self, vocab: Vocabulary) -> Attributes:
+        return encode_attributes(self.frame, vocab, self.spec.columns, where=self.where, lines=self.lines)
+
+
 @dataclass(frozen=True)
 class AttributeTables:
-    """The raw user and item tables of an experiment's `attributes` section, indexed by raw id."""
+    """The raw user and item tables of an experiment's `attributes` section."""
 
-    user: tuple[pd.DataFrame, AttributeTableSpec, str] | None = None
-    item: tuple[pd.DataFrame, AttributeTableSpec, str] | None = None
+    user: AttributeTable | None = None
+    item: AttributeTable | None = None
 
     def encode(self, user_vocab: Vocabulary, item_vocab: Vocabulary) -> SideAttributes:
         """Attribute rows for every id of the two vocabularies (ids a table lacks get empty rows)."""
-        user = item = None
-        if self.user is not None:
-            table, spec, where = self.user
-            user = encode_attributes(table, user_vocab, spec.columns, where=where)
-        if self.item is not None:
-            table, spec, where = self.item
-            item = encode_attributes(table, item_vocab, spec.columns, where=where)
-        return SideAttributes(user=user, item=item)
+        return SideAttributes(
+            user=None if self.user is None else self.user.encode(user_vocab),
+            item=None if self.item is None else self.item.encode(item_vocab),
+        )
 
 
-def _read_table(path: Path, id_column: str) -> pd.DataFrame:
+_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+
+
+def _read_table(path: Path, spec: AttributeTableSpec) -> AttributeTable:
+    """A CSV / TSV (separator from the name) or Parquet table, the id column and `spec.columns` as text.
+
+    Delimited files go through lmrec's `read_delimited`, so each row keeps its file line for errors, and a
+    line with the wrong number of fields is an error naming it (nothing is dropped silently)."""
+    from lmrec.data.loaders._delimited import read_delimited
+    from lmrec.data.loaders._source import DataSource
+
+    assert spec.id_column is not None  # the schema asks for it
     if not path.exists():
         raise DataError(f"attribute table {path} does not exist")
-    try:
-        if path.suffix == ".parquet":
+    suffixes = [s.lower() for s in path.suffixes]
+    wanted = list(dict.fromkeys([spec.id_column, *spec.columns]))
+    if ".parquet" in suffixes or ".pq" in suffixes:
+        try:
             frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=True)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"attribute table {path}: {exc}") from exc
-    if id_column not in frame.columns:
-        raise DataError(f"attribute table {path}: no id column {id_column!r}; columns: {list(frame.columns)}")
-    return frame.set_index(id_column)
+        except (ValueError, OSError) as exc:
+            raise DataError(f"attribute table {path}: {exc}") from exc
+        absent = [c for c in wanted if c not in frame.columns]
+        if absent:
+            raise DataError(f"attribute table {path}: no column(s) {absent}; columns: {list(frame.columns)}")
+        return AttributeTable(frame[wanted].set_index(spec.id_column), spec, str(path), None)
+    sep = next((_SEPARATORS[s] for s in suffixes if s in _SEPARATORS), None)
+    if sep is None:
+        raise DataError(
+            f"attribute table {path}: cannot tell the format from the name; use .csv, .tsv, .tab or .parquet"
+        )
+    source = DataSource(path)
+    read = read_delimited(source, path.name, sep=sep, header=True, usecols=wanted, text_columns=wanted)
+    if read.problems:
+        shown = "; ".join(f"line {p.line}: {p.value!r}" for p in read.problems[:3])
+        raise DataError(
+            f"attribute table {path}: {len(read.problems)} line(s) do not have the header's "
+            f"{len(read.header or [])} fields ({shown})"
+        )
+    return AttributeTable(read.frame.set_index(spec.id_column), spec, str(path), read.lines)
 
 
 def _dataset_location(exp: Experiment, data_path: str | None) -> Path:
@@ -79,20 +116,21 @@ def load_attribute_tables(
             from lmrec.data.loaders.movielens_users import load_movielens_users
 
             location = _dataset_location(exp, data_path)
-            user = (load_movielens_users(location).set_index("user"), spec.user, f"{location} users")
+            frame = load_movielens_users(location).set_index("user")
+            user = AttributeTable(frame, spec.user, f"{location} users")
         else:
             path = exp.resolve(spec.user.source)
-            assert path is not None and spec.user.id_column is not None
-            user = (_read_table(path, spec.user.id_column), spec.user, str(path))
+            assert path is not None
+            user = _read_table(path, spec.user)
     if spec.item is not None:
         if spec.item.source == "catalog":
             if catalog is None:
                 raise ConfigError(
                     "attributes.item: source catalog, but this dataset was loaded without an item catalog"
                 )
-            item = (catalog.frame, spec.item, "item catalog")
+            item = AttributeTable(catalog.frame, spec.item, "item catalog")
         else:
             path = exp.resolve(spec.item.source)
-            assert path is not None and spec.item.id_column is not None
-            item = (_read_table(path, spec.item.id_column), spec.item, str(path))
+            assert path is not None
+            item = _read_table(path, spec.item)
     return AttributeTables(user=user, item=item)
