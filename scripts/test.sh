@@ -8,4 +8,5 @@ bash scripts/setup.sh
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then args=(-m "not slow"); fi
-exec .venv/bin/python -m pytest "${args[@]}"
+# -rs: every skip and its reason in the summary, so a test that never runs here is seen
+exec .venv/bin/python -m pytest -rs "${args[@]}"
