@@ -130,6 +130,12 @@ class HybridRecommender(Recommender):
         self.check_is_fitted()
         return any(c.folds_in() for c in self.components_)
 
+    def keep_history(self, data: Interactions) -> None:
+        """The hybrid's history and every component's (they were fitted on the same data)."""
+        super().keep_history(data)
+        for component in self.components_:
+            component.keep_history(data)
+
     def fit(
         self, data: Interactions, *, seed: int | np.random.Generator | None = None, **kwargs: Any
     ) -> Self:

@@ -248,6 +248,26 @@ class Recommender(ABC):
         order); `user_history` falls back to it."""
         return None
 
+    def keep_history(self, data: Interactions) -> None:
+        """Keep `data` as the history of the model's known users (what `score` without a history,
+        `recommend` and `user_history` read, and what a saved model carries); the fitted parameters stay.
+
+        For a model fitted on augmented data (`lmrec.augment`): its history is then the real log, so
+        pseudo-items are neither read as a user's history nor filtered out as seen when it serves.
+        `data` must have the vocabularies the model was fitted with."""
+        self.check_is_fitted()
+        if data.n_users != self.history_.shape[0] or data.n_items != self.n_items:
+            raise ValueError(
+                f"{type(self).__name__}.keep_history: the data has {data.n_users} users x {data.n_items} "
+                f"items, the model was fitted on {self.history_.shape[0]} x {self.n_items}"
+            )
+        self.history_ = data.csr()
+        self._keep_sequences(data)
+
+    def _keep_sequences(self, data: Interactions) -> None:
+        """Models that keep the training log in time order (`training_sequences`) keep `data`'s."""
+        return None  # the history matrix is all this model keeps
+
     def user_history(self, user: int) -> np.ndarray:
         """User `user`'s training items: oldest first when the model keeps the order, else in item-index
         order; empty for an unknown user (-1)."""

@@ -22,9 +22,8 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender
 from lmrec.models.fit_context import FitContext, Validation
-from lmrec.models.ordered_history import ordered_history
+from lmrec.models.ordered_history import KeepsTrainingLog, ordered_history
 from lmrec.models.topk import topk
 
 NO_CONTENT_SCORE = -2.0
@@ -54,7 +53,7 @@ class ContentConfig:
             raise ConfigError(f"ContentBased: profile_items must be a positive integer or None, got {k!r}")
 
 
-class ContentBased(Recommender):
+class ContentBased(KeepsTrainingLog):
     """Scores items by the cosine between their text embedding and the user's profile (see module doc).
 
     Histories: ordered sequences passed to `score`/`recommend` are used as given; without them a known
@@ -101,8 +100,7 @@ class ContentBased(Recommender):
         unit[content] = vectors[content] / norms[content, None]
         self.item_vectors_ = unit.astype(np.float32)
         self.has_content_ = content
-        self.seq_indptr_ = data.indptr()
-        self.seq_items_ = data.items.copy()
+        self._store_log(data)
         self.training_["item_features"] = item_features.source
         self.training_["items_with_content"] = int(content.sum())
 
@@ -156,10 +154,6 @@ class ContentBased(Recommender):
         return sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(users), n)
         )
-
-    def training_sequences(self) -> tuple[np.ndarray, np.ndarray]:
-        self.check_is_fitted()
-        return self.seq_indptr_, self.seq_items_
 
     # --- item-to-item ---------------------------------------------------------------------------
     def similar_items(self, items: np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:

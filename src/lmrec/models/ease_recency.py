@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
 from lmrec.models.ease import EASE, EASEConfig
-from lmrec.models.ordered_history import ordered_history
+from lmrec.models.ordered_history import KeepsTrainingLog, ordered_history
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def recency_weights(seq: np.ndarray, recency: float) -> tuple[np.ndarray, np.nda
     return items, (position / n) ** recency
 
 
-class RecencyEASE(EASE):
+class RecencyEASE(KeepsTrainingLog, EASE):
     """EASE whose scores read each history with recency weights (module docstring).
 
     It reads ordered histories (`uses_sequences`): `score` takes `sequences`; a known user scored without
@@ -70,12 +70,7 @@ class RecencyEASE(EASE):
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
         super()._fit(data, rng)
-        self.seq_indptr_ = data.indptr()
-        self.seq_items_ = data.items.astype(np.int64)
-
-    def training_sequences(self) -> tuple[np.ndarray, np.ndarray]:
-        self.check_is_fitted()
-        return self.seq_indptr_, self.seq_items_
+        self._store_log(data)
 
     def _score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return self._score_sequences(users, history, None, history_given=True)

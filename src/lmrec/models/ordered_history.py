@@ -1,11 +1,33 @@
 """Which ordered history a model that reads histories in time order (`uses_sequences`) scores a user
 from, when `score` is given sequences, a history matrix, or nothing (the content model, EASE with
-recency weights)."""
+recency weights, the sequence models), and how they keep the log."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
+from lmrec.data.interactions import Interactions
+from lmrec.models.base import Recommender
+
+
+class KeepsTrainingLog(Recommender):
+    """Base of the models that keep their training log in time order (`training_sequences`) to score a
+    known user from their ordered history: `_store_log` at fit time; `keep_history` replaces it too."""
+
+    seq_indptr_: np.ndarray
+    seq_items_: np.ndarray
+
+    def _store_log(self, data: Interactions) -> None:
+        self.seq_indptr_ = data.indptr()
+        self.seq_items_ = data.items.astype(np.int64)
+
+    def training_sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        self.check_is_fitted()
+        return self.seq_indptr_, self.seq_items_
+
+    def _keep_sequences(self, data: Interactions) -> None:
+        self._store_log(data)
 
 
 def ordered_history(

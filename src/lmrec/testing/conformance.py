@@ -210,6 +210,48 @@ class RecommenderConformance(ABC):
         np.testing.assert_array_equal(loaded.score(unknown, hist), model.score(unknown, hist))
         assert type(model).load(path).config == model.config
 
+    def test_keep_history(self, tmp_path: Path) -> None:
+        """A model fitted on an augmented log and given the real one (`keep_history`) scores, recommends,
+        reports and saves its known users from the real log only."""
+        data = self.random_data()
+        model = self.fitted(data.concat(self._pseudo_rows(data)))
+        model.keep_history(data)
+        users = np.arange(data.n_users)
+        given: dict[str, Any] = {"sequences": data.sequences()} if model.uses_sequences else {}
+        np.testing.assert_array_equal(model.score(users), model.score(users, data.csr(), **given))
+        hist = data.csr().toarray() > 0
+        recs = model.recommend(users, n=data.n_items, exclude_history=True)
+        for u in range(data.n_users):
+            items = recs.items[u][recs.items[u] >= 0]
+            np.testing.assert_array_equal(np.sort(items), np.flatnonzero(~hist[u]))
+        ordered = model.training_sequences() is not None
+        for u in range(0, data.n_users, 5):
+            want = data.sequences()[u] if ordered else np.flatnonzero(hist[u])
+            np.testing.assert_array_equal(model.user_history(u), want)
+        loaded = Recommender.load(model.save(tmp_path / "model"))
+        assert (loaded.history_ != data.csr()).nnz == 0
+        np.testing.assert_array_equal(loaded.score(users), model.score(users))
+        other = random_interactions(data.n_users + 1, data.n_items)
+        with pytest.raises(ValueError, match="keep_history"):
+            model.keep_history(other)
+
+    @staticmethod
+    def _pseudo_rows(data: Interactions) -> Interactions:
+        """One event per user on their first unseen item, before their first real one (as augmenters
+        prepend), rated 3 where the log has ratings."""
+        seen = data.csr().toarray() > 0
+        users = np.flatnonzero((~seen).any(axis=1))
+        items = np.argmax(~seen[users], axis=1)
+        first = None if data.timestamps is None else data.timestamps[data.indptr()[users]] - 1
+        return Interactions(
+            users=users,
+            items=items,
+            user_vocab=data.user_vocab,
+            item_vocab=data.item_vocab,
+            ratings=None if data.ratings is None else np.full(users.shape[0], 3.0, np.float32),
+            timestamps=first,
+        )
+
     def test_config_round_trip(self) -> None:
         model = self.make_model(**self.contract_overrides)
         config = model.config

@@ -15,8 +15,8 @@ import scipy.sparse as sp
 from lmrec.data.features import ItemFeatures
 from lmrec.data.interactions import Interactions
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender
 from lmrec.models.fit_context import FitContext, Validation
+from lmrec.models.ordered_history import KeepsTrainingLog
 from lmrec.models.torch_session import seed_from, torch_session
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def input_width(tokens: int, max_len: int) -> int:
     return int(min(max_len, 1 << max(int(tokens) - 1, 0).bit_length()))
 
 
-class SequentialRecommender(Recommender):
+class SequentialRecommender(KeepsTrainingLog):
     """Base of the torch sequence models.
 
     Unknown users (and known users given a new history) are scored from the ordered `sequences` passed
@@ -178,8 +178,7 @@ class SequentialRecommender(Recommender):
         from lmrec.models.sequential import trainer
 
         cfg = self.config
-        self.seq_indptr_ = data.indptr()
-        self.seq_items_ = data.items.copy()
+        self._store_log(data)
         self.popularity_ = np.log1p(data.item_counts()).astype(np.float32)
         sequences = data.sequences()
         windows = self._windows(sequences)
@@ -313,10 +312,6 @@ class SequentialRecommender(Recommender):
 
     def _stored_sequence(self, user: int) -> np.ndarray:
         return self.seq_items_[self.seq_indptr_[user] : self.seq_indptr_[user + 1]]
-
-    def training_sequences(self) -> tuple[np.ndarray, np.ndarray]:
-        self.check_is_fitted()
-        return self.seq_indptr_, self.seq_items_
 
     def _resolve(
         self,
