@@ -56,6 +56,25 @@ def test_same_seed_same_rows_other_seed_other_model() -> None:
     assert augmented_users.size and (counts[augmented_users] <= 5).all()
     small_blocks = make_augmenter("asrep", {**quick, "batch_size": 7}, amount=2, max_train=5)
     np.testing.assert_array_equal(small_blocks.augment(data, seed=4).data.items, a.data.items)
+    other = make().augment(data, seed=5)  # another seed: another reverse model, other rows
+    assert not np.array_equal(other.data.items, a.data.items)
+
+
+def test_ratio_counts_repeated_events_whatever_the_block_size() -> None:
+    """`ratio` asks ceil(ratio x events) items of a user, repeats included, as every augmenter does; the
+    rows do not depend on which users share a scoring block."""
+    data = successor_sequences(n_users=40, n_items=30, min_len=2, max_len=4, seed=3).data
+    doubled = data.concat(data.subset(data.users == 0))  # user 0: each event twice
+    quick = {**QUICK, "epochs": 2}
+    rows = []
+    for batch_size in (1, 1024):
+        aug = make_augmenter("asrep", {**quick, "batch_size": batch_size}, ratio=1.0).augment(doubled, seed=1)
+        fake = aug.data.subset(aug.synthetic)
+        rows.append(fake.items)
+        counts = doubled.user_counts()
+        n_fake = np.bincount(fake.users, minlength=doubled.n_users)
+        assert n_fake[0] == min(counts[0], doubled.n_items - np.unique(data.items[data.users == 0]).size)
+    np.testing.assert_array_equal(rows[0], rows[1])
 
 
 @pytest.mark.parametrize(

@@ -113,12 +113,13 @@ class ASRePAugmenter(Augmenter):
         fitted: list[Any] = []
         sequences = data.sequences()
         in_data = data.item_counts() > 0
+        counts = data.user_counts()  # events, repeats included: what `augment` asks amounts for
 
         def score(users: np.ndarray, history: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
             if not fitted:  # here, not in _scorer, to be seeded from the augment seed (see the class doc)
                 fitted.append(SASRec(self.model_config()).fit(reversed_sequences(data), seed=rng))
             model = fitted[0]
-            steps = int(self.amounts(np.diff(history.indptr)).max())
+            steps = int(self.amounts(counts[users]).max())  # the block's largest amount
             blocked = history.toarray().astype(bool)
             blocked[:, ~in_data] = True
             current = [sequences[u][::-1] for u in users]

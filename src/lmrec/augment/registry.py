@@ -39,7 +39,8 @@ def method_params(method: str) -> dict[str, Any]:
 
 def make_augmenter(method: str, params: Mapping[str, Any] | None = None, **common: Any) -> Augmenter:
     """The augmenter registered under `method`, from its `params` and the common options (`amount`,
-    `ratio`, `max_train`; None values keep the defaults). Every problem is a `ConfigError`."""
+    `ratio`, `max_train`; None values keep the defaults). Every problem with the method or its options is
+    a `ConfigError`; a keyword argument that is no common option is a `TypeError`, as for any call."""
     klass = get_augmenter_class(method)
     options = {k: v for k, v in common.items() if v is not None}
     unknown = sorted(set(options) - set(COMMON_OPTIONS))
