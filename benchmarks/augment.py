@@ -10,7 +10,11 @@ per-user files stay local). Then, per (model, augmenter):
 - the test metric's mean over seeds with a 95% t-interval over seeds (seed-to-seed spread);
 - a paired test against the unaugmented model over the test users, each user's metric averaged over the
   seeds first (users are the unit, as in every other lmrec paired test): mean difference, relative change,
-  paired t and Wilcoxon p-values, bootstrap 95% CI of the mean difference;
+  paired t and Wilcoxon p-values, bootstrap 95% CI of the mean difference. Its p-values hold for these
+  seeds; how much the difference itself moves from seed to seed is the next item;
+- the difference over seeds: each seed's mean(augmented) - mean(plain), with a 95% t-interval and a paired
+  t-test over the seeds (none when the difference is the same in every seed: a deterministic augmenter
+  and model);
 - the same test within user-activity buckets (`history_length`: the user's interactions in the history the
   test ranks from), so that the users augmentation targets (the sparse ones) are seen apart.
 
@@ -143,6 +147,7 @@ def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dic
             slim_per_user(folder)  # a seed from before the slim copy existed
         frames.append(pd.read_parquet(folder / SLIM).assign(seed=seed))
     per_user = pd.concat(frames, ignore_index=True)
+    _check_same_users(per_user, seeds)
     mean_user = per_user.groupby(["model", "user"])[metric].mean()
     activity = per_user.groupby("user")["history_length"].first()
     bucket = pd.cut(activity, [0, *edges, np.inf], labels=_bucket_labels(edges))
@@ -160,11 +165,19 @@ def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dic
             }
         )
         base = label.split("+")[0]
-        if base == label or base not in models:
+        if base == label:
             continue
+        if base not in models:
+            raise SystemExit(
+                f"model entry {label!r} is named as an augmented {base!r}, but no entry is labelled {base!r} "
+                "to pair it with (label entries <model> and <model>+<method>)"
+            )
         a, b = mean_user.loc[base], mean_user.loc[label]
         c = compare(a, b, metric)
-        tests.append({"model": label, "baseline": base, **_test_row(c)})
+        plain = np.array([t[metric] for t in models[base]["test"]])
+        tests.append(
+            {"model": label, "baseline": base, **_test_row(c), "over_seeds": _over_seeds(values - plain)}
+        )
         for name, users in activity.groupby(bucket, observed=False):
             ids = users.index.intersection(a.index)
             if len(ids) < 2:
@@ -182,6 +195,36 @@ def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dic
         "models": rows,
         "against_no_augmentation": tests,
         "by_activity": by_bucket,
+    }
+
+
+def _check_same_users(per_user: pd.DataFrame, seeds: list[int]) -> None:
+    """Averaging a user's metric over seeds needs the same test users with the same histories in every
+    seed (a split that does not depend on the seed); stop, naming the seed, otherwise."""
+    keys = ["model", "user", "history_length"]
+    first = per_user[per_user["seed"] == seeds[0]][keys].sort_values(keys).reset_index(drop=True)
+    for seed in seeds[1:]:
+        other = per_user[per_user["seed"] == seed][keys].sort_values(keys).reset_index(drop=True)
+        if not first.equals(other):
+            raise SystemExit(
+                f"seed {seed} has other test users or history lengths than seed {seeds[0]}: the split "
+                "depends on the seed (random_ratio, cold_items, a user sample), so per-user metrics "
+                "cannot be averaged over seeds"
+            )
+
+
+def _over_seeds(diffs: np.ndarray) -> dict[str, Any]:
+    """Each seed's difference of means: their mean, a 95% t-interval and a one-sample t-test against 0."""
+    from scipy import stats
+
+    out: dict[str, Any] = {"per_seed": [round(float(d), 5) for d in diffs], "mean": float(diffs.mean())}
+    if diffs.size < 2 or float(np.ptp(diffs)) < 1e-12:
+        return {**out, "ci95": None, "t_pvalue": None, "same_every_seed": diffs.size > 1}
+    return {
+        **out,
+        "ci95": _t_interval(diffs),
+        "t_pvalue": float(stats.ttest_1samp(diffs, 0.0).pvalue),
+        "same_every_seed": False,
     }
 
 
@@ -240,6 +283,29 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += ["", "## Against the same model without augmentation (paired over test users)", ""]
     lines += _tests_md(result["against_no_augmentation"], bucket=False)
+    lines += [
+        "",
+        f"Over seeds: each seed's {metric} difference (augmented - plain), their mean with a 95% t-interval "
+        "and a paired t-test over the seeds (how far the gain moves with the seed).",
+        "",
+        "| model | baseline | per-seed differences | mean | 95% CI over seeds | t p over seeds |",
+        "|---|---|---|---:|---|---:|",
+    ]
+    for r in result["against_no_augmentation"]:
+        seeds = r.get("over_seeds")
+        if seeds is None:  # a report aggregated before this table existed
+            continue
+        ci, p = seeds["ci95"], seeds["t_pvalue"]
+        ci_text = (
+            f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
+            if ci
+            else ("same every seed" if seeds["same_every_seed"] else "–")
+        )
+        p_text = f"{p:.2g}" if p is not None else "–"
+        per_seed = ", ".join(f"{d:+.4f}" for d in seeds["per_seed"])
+        lines.append(
+            f"| {r['model']} | {r['baseline']} | {per_seed} | {seeds['mean']:+.4f} | {ci_text} | {p_text} |"
+        )
     sizes = ", ".join(f"{k}: {v}" for k, v in result["buckets"]["users"].items())
     lines += ["", f"## By user activity (history length; users per bucket: {sizes})", ""]
     lines += _tests_md(result["by_activity"], bucket=True)
