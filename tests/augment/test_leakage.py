@@ -150,3 +150,39 @@ def test_the_evaluator_never_sees_a_synthetic_row(
         for user in range(0, real.n_users, 7):
             want = real.sequences()[user] if label.startswith("content") else np.sort(real.sequences()[user])
             np.testing.assert_array_equal(saved.user_history(user), want)
+
+
+def test_early_stopping_watches_real_validation_data(
+    experiment_doc: Callable[..., dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model that early-stops on validation (`supports_validation`) is fitted on the augmented log, yet
+    the validation it watches while training holds the split's own targets and history (train), no
+    pseudo event."""
+    pytest.importorskip("torch", reason="torch is installed by scripts/setup.sh (extra 'lm')")
+    from lmrec.models.sequential.sasrec import SASRec
+
+    monkeypatch.setenv("LMREC_CACHE", str(tmp_path / "cache"))
+    fits: list[tuple[Interactions, Any]] = []
+    real_fit = SASRec.fit
+
+    def spy_fit(self, data, **kw):  # type: ignore[no-untyped-def]
+        fits.append((data, kw.get("validation")))
+        return real_fit(self, data, **kw)
+
+    monkeypatch.setattr(SASRec, "fit", spy_fit)
+    params = {"embedding_size": 8, "n_blocks": 1, "max_len": 10, "epochs": 2, "eval_every": 1}
+    doc = experiment_doc(
+        [{"name": "sasrec", "params": params, "augmentation": {"method": "popularity", "amount": 3}}],
+        evaluation={"ns": [10], "metrics": ["ndcg"], "select_by": "NDCG@10", "refit": "train"},
+    )
+    exp = parse_experiment(doc)
+    split = prepare(exp).split
+    run_experiment(exp, out=tmp_path / "run")
+    assert fits, "SASRec was never fitted"
+    for data, validation in fits:
+        assert len(data) > len(split.train)  # the fit data did get pseudo rows
+        assert validation is not None
+        assert (validation.targets.csr() != split.valid.csr()).nnz == 0
+        assert (validation.history.csr() != split.train.csr()).nnz == 0
+        for got, want in zip(validation.history.sequences(), split.train.sequences(), strict=True):
+            np.testing.assert_array_equal(got, want)
