@@ -37,6 +37,11 @@ TEXT_RUNS = [
     ("p5_scientific_finetune", 'Amazon Scientific, P5 "all items": frozen vs fine-tuned MiniLM', P5_COLS),
     ("p5_scientific_finetune_lr1e5", 'Scientific, P5 "all items": frozen vs MiniLM tuned at 1e-5', P5_COLS),
     ("p5_scientific_widen", 'Amazon Scientific, P5 "all items": textseq transductive widened', P5_COLS),
+    (
+        "p5_scientific_widen2",
+        'Amazon Scientific, P5 "all items": textseq transductive widened again (768, 1024)',
+        P5_COLS,
+    ),
     ("p5_scientific_hybrids", 'Amazon Scientific, P5 "all items": textseq + ItemKNN/EASE blends', P5_COLS),
     ("p4_scientific_cold", "Amazon Scientific, P4 cold items (10% of items unseen in training)", P4_SCI),
     ("p4_scientific_warm", "Amazon Scientific, P4 warm targets (companion of the cold slice)", P4_SCI),
