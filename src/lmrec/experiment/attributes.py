@@ -45,9 +45,6 @@ class AttributeTables:
         )
 
 
-_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
-
-
 def _read_table(path: Path, spec: AttributeTableSpec) -> AttributeTable:
     """A CSV / TSV (separator from the name) or Parquet table, the id column and `spec.columns` as text.
 
@@ -55,6 +52,7 @@ def _read_table(path: Path, spec: AttributeTableSpec) -> AttributeTable:
     line with the wrong number of fields is an error naming it (nothing is dropped silently)."""
     from lmrec.data.loaders._delimited import read_delimited
     from lmrec.data.loaders._source import DataSource
+    from lmrec.data.loaders.tabular import SEPARATORS
 
     assert spec.id_column is not None  # the schema asks for it
     if not path.exists():
@@ -70,7 +68,7 @@ def _read_table(path: Path, spec: AttributeTableSpec) -> AttributeTable:
         if absent:
             raise DataError(f"attribute table {path}: no column(s) {absent}; columns: {list(frame.columns)}")
         return AttributeTable(frame[wanted].set_index(spec.id_column), spec, str(path), None)
-    sep = next((_SEPARATORS[s] for s in suffixes if s in _SEPARATORS), None)
+    sep = next((SEPARATORS[s] for s in suffixes if s in SEPARATORS), None)
     if sep is None:
         raise DataError(
             f"attribute table {path}: cannot tell the format from the name; use .csv, .tsv, .tab or .parquet"

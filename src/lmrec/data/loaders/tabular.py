@@ -40,7 +40,8 @@ from lmrec.errors import DataError
 
 IdType = Literal["auto", "int", "str"]
 _UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+"""Field separator by file suffix (tables here and attribute tables)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def load_table(
         problems: list[Any] = []
         fmt = "parquet"
     else:
-        sep = sep or next((_SEPARATORS[s] for s in suffixes if s in _SEPARATORS), None)
+        sep = sep or next((SEPARATORS[s] for s in suffixes if s in SEPARATORS), None)
         if sep is None:
             raise DataError(f"{source.label(file)}: cannot tell the separator from the name; pass sep=")
         d = read_delimited(
@@ -221,7 +222,7 @@ def _column_names(
     first = line.decode(codec, errors="replace").removeprefix("\ufeff")
     # a file with bare carriage returns is one "line" here; read_delimited reports it with its line
     first = (first.splitlines() or [""])[0]
-    delimiter = sep or next((_SEPARATORS[s] for s in Path(file).suffixes if s in _SEPARATORS), ",")
+    delimiter = sep or next((SEPARATORS[s] for s in Path(file).suffixes if s in SEPARATORS), ",")
     return next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
 
 
