@@ -183,6 +183,25 @@ def test_empty_history_gets_training_popularity() -> None:
     np.testing.assert_allclose(scores[0], np.log1p(data.item_counts()))
 
 
+def test_empty_history_popularity_comes_from_the_kept_real_log() -> None:
+    """After an augmented fit, `keep_history` with the real log: pseudo-events (here every user's extra
+    event on item 0) do not make an item popular for users with an empty history."""
+    data = successor_sequences().data
+    users = np.flatnonzero(data.csr()[:, 0].toarray().ravel() == 0)
+    pseudo = Interactions(
+        users=users,
+        items=np.zeros(users.shape[0], dtype=np.int64),
+        user_vocab=data.user_vocab,
+        item_vocab=data.item_vocab,
+        timestamps=None if data.timestamps is None else data.timestamps[data.indptr()[users]] - 1,
+    )
+    model = SASRec(**{**SMALL, "epochs": 1}).fit(data.concat(pseudo), seed=0)
+    empty = sp.csr_matrix((1, data.n_items), dtype=np.float32)
+    assert model.score(np.array([-1]), empty)[0].argmax() == 0  # fitted on the augmented log
+    model.keep_history(data)
+    np.testing.assert_allclose(model.score(np.array([-1]), empty)[0], np.log1p(data.item_counts()))
+
+
 # --- early stopping and the best checkpoint --------------------
 def _loo(case_data: Interactions) -> tuple[Interactions, Interactions]:
     from lmrec.data.splits import leave_one_out

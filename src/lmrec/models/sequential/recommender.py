@@ -92,7 +92,8 @@ class SequentialRecommender(KeepsTrainingLog):
 
     Unknown users (and known users given a new history) are scored from the ordered `sequences` passed
     to `score`/`recommend`; a history given only as a matrix is read in item-index order; users with an
-    empty history get the training popularity (log counts).
+    empty history get the popularity (log counts) of the log the model keeps: the training data, or the
+    real log given to `keep_history` after an augmented fit (pseudo-events do not make an item popular).
 
     Items that never occur in a training window have no trained representation: they are left out of the
     softmax while training (so training does not learn to push them down), ID-only models rank them last
@@ -107,6 +108,10 @@ class SequentialRecommender(KeepsTrainingLog):
     uses_torch: ClassVar[bool] = True
     extra_tokens: ClassVar[int] = 0
     """Special tokens after the items (BERT4Rec's mask)."""
+
+    def _store_log(self, data: Interactions) -> None:
+        super()._store_log(data)
+        self.popularity_ = np.log1p(data.item_counts()).astype(np.float32)
 
     # --- what each model family supplies -------------------------------------------------------------
     @abstractmethod
@@ -179,7 +184,6 @@ class SequentialRecommender(KeepsTrainingLog):
 
         cfg = self.config
         self._store_log(data)
-        self.popularity_ = np.log1p(data.item_counts()).astype(np.float32)
         sequences = data.sequences()
         windows = self._windows(sequences)
         trained = np.zeros(data.n_items, dtype=bool)
