@@ -144,9 +144,13 @@ def test_the_evaluator_never_sees_a_synthetic_row(
     assert sum(c["sequences"] is not None for c in seen) == 2  # the content model got ordered histories
     # the saved models keep the real fit data (train+valid) as their users' history, in time order
     real = split.train_valid()
-    for label in ("itemknn+itemknn", "content+text"):
+    for label, (aug, _) in zip(("itemknn+itemknn", "content+text"), (made[1], made[3]), strict=True):
         saved = load_model(tmp_path / "run" / "models" / label)
         assert (saved.history_ != real.csr()).nnz == 0
+        # and say what they were fitted on: the refit's augmentation
+        record = saved.training_["augmentation"]
+        assert (record["fit_data"], record["method"]) == ("train+valid", aug.method)
+        assert (record["rows_real"], record["rows_synthetic"]) == (len(real), aug.n_synthetic)
         for user in range(0, real.n_users, 7):
             want = real.sequences()[user] if label.startswith("content") else np.sort(real.sequences()[user])
             np.testing.assert_array_equal(saved.user_history(user), want)

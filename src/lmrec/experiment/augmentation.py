@@ -64,6 +64,19 @@ class FitAugmentation:
     def _key(self, which: str) -> str:
         return json.dumps([dataclasses.asdict(self.aug), self.item_text, self.seed, which], sort_keys=True)
 
+    def record(self, which: str) -> dict[str, Any]:
+        """What a model fitted on the fit data `which` was fitted with, for its saved `model.json`
+        (`training.augmentation`): the augmentation and the rows it added (call after `__call__`)."""
+        done = self.facts[which]
+        keep = ("method", "placement", "rows_real", "rows_synthetic", "users_selected", "users_augmented")
+        return {
+            "spec": self.facts["spec"],
+            "fit_data": which,
+            "seed": self.seed,
+            **({"item_text": self.item_text} if self.item_text is not None else {}),
+            **{k: done[k] for k in keep if k in done},
+        }
+
     def __call__(self, data: Interactions, which: str) -> Interactions:
         """`data` (the fit data named `which`: "train" or "train+valid") plus the pseudo-interactions."""
         key = self._key(which)

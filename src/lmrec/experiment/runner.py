@@ -358,6 +358,7 @@ def run_model(
             model.fit(model_data, seed=exp.seed, context=context, **fit_kwargs)
         if augment is not None:  # pseudo-items were fit input only: the model keeps the real history
             model.keep_history(fit_data)
+            model.training_["augmentation"] = augment.record("train" if refit == "train" else refit)
     fit_timing = _fit_timing(m_fit.to_dict(), _training_summary(model))
     if component_pool is not None and model is not kept_model and not isinstance(model, HybridRecommender):
         component_pool.add(model, model_data, fit_kwargs)  # the refitted model, for the hybrids' refits
