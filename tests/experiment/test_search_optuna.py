@@ -272,6 +272,26 @@ def test_widening_runs_through_an_engine_with_the_same_trials(log_csv: Path) -> 
     assert np.array_equal(engine.lists, local.lists)  # type: ignore[arg-type]
 
 
+def test_a_grid_over_a_scoring_param_fits_once_per_fit_setting(log_csv: Path) -> None:
+    """ease_recency's recency changes scoring only (`scoring_params`): in this process the grid is fitted
+    once per reg, each other recency rescoring that fit, with the very validation scores, selection and
+    test of fitting every candidate (the engine path fits each)."""
+    spec = {"name": "ease_recency", "search": {"grid": {"recency": [0.0, 1.0, 2.0], "reg": [10.0, 300.0]}}}
+    exp = experiment(log_csv, [spec])
+    prep = prepare(exp)
+    local = run_model(exp, exp.models[0], prep)
+    order = [(t.params["reg"], t.params["recency"]) for t in local.trials]
+    assert order == [(r, c) for r in (10.0, 300.0) for c in (0.0, 1.0, 2.0)]  # grouped by the fit
+    assert [t.fit_of for t in local.trials] == [None, 0, 0, None, 3, 3]
+    assert local.search["fits"] == 2 and local.search["trials"] == 6
+    engine = run_model(exp, exp.models[0], prep, engine=ParallelLocal())
+    assert all(t.fit_of is None for t in engine.trials) and engine.search["fits"] == 6
+    fitted_each = {(t.params["reg"], t.params["recency"]): t.valid for t in engine.trials}
+    assert {pair: t.valid for pair, t in zip(order, local.trials, strict=True)} == fitted_each
+    assert len({t.valid["NDCG@10"] for t in local.trials}) > 2  # recency does change the scores
+    assert engine.selected == local.selected and engine.test == local.test
+
+
 def test_specs_without_the_new_search_options_keep_their_resume_fingerprint() -> None:
     from lmrec.experiment.config import ModelSpec, SearchSpec
     from lmrec.experiment.resume import _digest, spec_fingerprint

@@ -81,3 +81,23 @@ def test_config_errors() -> None:
         RecencyEASE(recency=-1.0)
     with pytest.raises(ConfigError, match="reg must be > 0"):
         RecencyEASE(reg=0.0)
+
+
+def test_rescored_scores_like_a_fit_with_that_recency_and_refuses_fit_params() -> None:
+    data = random_interactions(30, 20, density=0.3, seed=2)
+    fitted = RecencyEASE(reg=5.0, recency=0.0).fit(data)
+    twin = fitted.rescored({"recency": 2.0})
+    users = np.arange(data.n_users)
+    np.testing.assert_allclose(twin.score(users), RecencyEASE(reg=5.0, recency=2.0).fit(data).score(users))
+    assert fitted.config.recency == 0.0 and twin.weights_ is fitted.weights_  # shared, not copied
+    with pytest.raises(ValueError, match=r"\['reg'\] change what fit learns"):
+        fitted.rescored({"reg": 1.0})
+    with pytest.raises(ConfigError):
+        fitted.rescored({"recency": -1.0})
+
+
+def test_scoring_params_must_be_config_fields() -> None:
+    with pytest.raises(TypeError, match=r"scoring_params \['nope'\] are not fields"):
+
+        class Broken(RecencyEASE):
+            scoring_params = frozenset({"nope"})

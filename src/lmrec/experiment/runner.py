@@ -229,13 +229,19 @@ def run_trial(
     train_pop: np.ndarray,
     fit_kwargs: dict[str, Any],
     context: FitContext | None = None,
+    reuse: Recommender | None = None,
 ) -> tuple[Trial, Recommender, dict[str, Any]]:
     """Fit one search candidate on the training data and score it on validation (in this process, or as
-    a Ray task: then with `threads` BLAS threads and no fit context, the run's folders being local)."""
-    model = make_model(spec.name, params)
+    a Ray task: then with `threads` BLAS threads and no fit context, the run's folders being local).
+    `reuse`: a model fitted for a candidate that differs from this one only in the model's
+    `scoring_params`; it is rescored with this candidate's values instead of fitting again."""
     context = context or FitContext()
     with _blas_threads(exp), measure() as m_fit:
-        model.fit(train_fit, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
+        if reuse is not None:
+            model = reuse.rescored({k: params[k] for k in type(reuse).scoring_params if k in params})
+        else:
+            model = make_model(spec.name, params)
+            model.fit(train_fit, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
     valid = {}
     if valid_users is not None:
         # a model that learned from some users' validation targets (a learned ranker) is scored on the

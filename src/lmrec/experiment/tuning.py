@@ -53,6 +53,9 @@ class Trial:
     repeat_of: int | None = None
     """Index of the earlier trial with the same params (an Optuna proposal seen before: not fitted again,
     its score is the earlier one's)."""
+    fit_of: int | None = None
+    """Index of the earlier trial whose fitted model this one reuses, rescored: the two differ only in the
+    model's `scoring_params` (`Recommender.rescored`), so this trial was not fitted."""
 
 
 @dataclass
@@ -174,7 +177,16 @@ def tune(
             )  # fmt: skip
             threads = exp.threads or 1
             rounds = _Rounds(
-                state, run, inputs, context, engine if parallel else None, bar, task, threads, progress
+                state,
+                run,
+                inputs,
+                context,
+                engine if parallel else None,
+                bar,
+                task,
+                threads,
+                progress,
+                klass.scoring_params,
             )
             rounds(cands)
             if method == "grid" and search is not None and search.widen and has_valid:
@@ -183,7 +195,7 @@ def tune(
     edge = flag_edges(spec, best.params, facts.get("widened", [])) if method == "grid" and has_valid else []
     facts.update(
         trials=len(state.trials),
-        fits=sum(t.repeat_of is None for t in state.trials),
+        fits=sum(t.repeat_of is None and t.fit_of is None for t in state.trials),
         pruned=sum(t.pruned for t in state.trials),
         seconds=round(time.perf_counter() - started, 3),
     )
@@ -220,9 +232,32 @@ def flag_edges(
     return list(edges)
 
 
+def fit_params(params: dict[str, Any], scoring: frozenset[str]) -> dict[str, Any]:
+    """What a candidate's fit depends on: its params without the model's `scoring_params`."""
+    return {k: v for k, v in params.items() if k not in scoring}
+
+
+def group_by_fit(cands: list[dict[str, Any]], scoring: frozenset[str]) -> list[dict[str, Any]]:
+    """`cands` reordered so that those with the same fit params follow each other (groups in order of
+    first appearance, each group in its own order): one fit then serves the whole group."""
+    groups: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    for cand in cands:
+        key = fit_params(cand, scoring)
+        for seen, members in groups:
+            if seen == key:
+                members.append(cand)
+                break
+        else:
+            groups.append((key, [cand]))
+    return [cand for _, members in groups for cand in members]
+
+
 @dataclass
 class _Rounds:
-    """Runs lists of known candidates: in this process one by one, or as one engine task each."""
+    """Runs lists of known candidates: in this process one by one, or as one engine task each.
+
+    In this process a candidate that differs from the one before only in the model's `scoring_params`
+    reuses its fitted model, rescored (`Recommender.rescored`), instead of fitting again."""
 
     state: _Search
     fit: Callable[..., Fitted]
@@ -233,12 +268,22 @@ class _Rounds:
     task: Any
     threads: int
     progress: bool
+    scoring: frozenset[str] = frozenset()
     total: int = 0
+    last: tuple[dict[str, Any], int, Recommender] | None = None
+    """The last fit in this process: its fit params, trial index and model."""
+
+    def _reusable(self, params: dict[str, Any]) -> tuple[int, Recommender] | None:
+        if not self.scoring or self.last is None or self.last[0] != fit_params(params, self.scoring):
+            return None
+        return self.last[1], self.last[2]
 
     def __call__(self, cands: list[dict[str, Any]]) -> None:
         self.total += len(cands)
         self.bar.update(self.task, total=self.total)
         done: list[Any] | None = None
+        if self.engine is None and self.scoring:
+            cands = group_by_fit(cands, self.scoring)
         if self.engine is not None:
             label = self.state.spec.display
             self.state.say(f"{label}: {len(cands)} candidates as Ray tasks ({self.threads} CPU each)")
@@ -249,8 +294,13 @@ class _Rounds:
         for i, params in enumerate(cands):
             if done is not None:
                 (trial, model, timing), done[i] = done[i], None  # only the best model is kept
+            elif (reuse := self._reusable(params)) is not None:
+                trial, model, timing = self.fit(params, **self.inputs, context=self.context, reuse=reuse[1])
+                trial = dataclasses.replace(trial, fit_of=reuse[0])
             else:
                 trial, model, timing = self.fit(params, **self.inputs, context=self.context)
+                if self.scoring and model is not None:
+                    self.last = (fit_params(params, self.scoring), len(self.state.trials), model)
             self.state.add(trial, model, timing, self.total)
             self.bar.advance(self.task)
 

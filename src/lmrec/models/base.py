@@ -40,6 +40,7 @@ to share) comes in `fit(..., context=FitContext(...))`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -118,6 +119,9 @@ class Recommender(ABC):
     uses_attributes: ClassVar[bool] = False
     """True for models that take user and item attributes (`attributes` in `fit`) and keep what they learn
     from them in their saved arrays, so a saved model predicts without the attribute tables (BayesFM)."""
+    scoring_params: ClassVar[frozenset[str]] = frozenset()
+    """Config fields that change how a fitted model scores but not what `fit` learns (ease_recency's
+    `recency`): a search in this process fits once for candidates that differ only in them (`rescored`)."""
     parallel_trials: ClassVar[bool] = True
     """True when search candidates can be fitted as independent tasks elsewhere (a Ray cluster): the fit
     needs nothing from the run but its data. Hybrids take their components from the run, so they do not."""
@@ -286,6 +290,21 @@ class Recommender(ABC):
             "capability has_similar_items. Use a model that declares it (content)"
         )
 
+    def rescored(self, params: dict[str, Any]) -> Recommender:
+        """This fitted model scoring with other values of its `scoring_params` (a new config, validated);
+        the fitted arrays are shared with this model, not copied."""
+        self.check_is_fitted()
+        other = set(params) - self.scoring_params
+        if other:
+            raise ValueError(
+                f"{type(self).__name__}.rescored: {sorted(other)} change what fit learns; only "
+                f"{sorted(self.scoring_params)} can change after fitting"
+            )
+        twin = copy.copy(self)
+        twin.config = dataclasses.replace(self.config, **params)
+        twin.training_ = dict(self.training_)
+        return twin
+
     def check_is_fitted(self) -> None:
         if not hasattr(self, "history_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
@@ -345,6 +364,11 @@ class Recommender(ABC):
             )
         if cls.scores_into and cls.uses_sequences:
             raise TypeError(f"{cls.__name__}: scores_into is for models scored without sequences")
+        if cls.scoring_params:
+            unknown = cls.scoring_params - {f.name for f in dataclasses.fields(cls.config_class)}
+            if unknown:
+                of = cls.config_class.__name__
+                raise TypeError(f"{cls.__name__}: scoring_params {sorted(unknown)} are not fields of {of}")
 
     def _score_into(self, users: np.ndarray, history: sp.csr_matrix, out: np.ndarray) -> None:
         """`_score` written into `out` (models with `scores_into`)."""

@@ -67,6 +67,7 @@ class RecencyEASE(KeepsTrainingLog, EASE):
     config: RecencyEASEConfig
     uses_sequences = True
     scores_into = False
+    scoring_params = frozenset({"recency"})  # B does not depend on it: a search fits once per reg
 
     def _fit(self, data: Interactions, rng: np.random.Generator) -> None:
         super()._fit(data, rng)
