@@ -55,9 +55,8 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
-    from rich.console import Console
-
     from lmrec import __version__
+    from lmrec.cli.output import progress_console, training_log
     from lmrec.experiment.pipeline import run_experiment
     from lmrec.experiment.schema import load
     from lmrec.resources import process_peak_rss
@@ -70,13 +69,15 @@ def main() -> None:
         if args.resume and finished(folder):
             continue
         t0 = time.perf_counter()
-        run_experiment(
-            dataclasses.replace(exp, seed=seed, name=f"{exp.name} (seed {seed})"),
-            out=folder,
-            console=Console(stderr=True),
-            progress=sys.stderr.isatty(),
-            resume=args.resume,  # a seed stopped part-way keeps the models it finished
-        )
+        console = progress_console()
+        with training_log(console):  # per-epoch lines (CFGAN's and ASReP's generators too), as `lmrec run`
+            run_experiment(
+                dataclasses.replace(exp, seed=seed, name=f"{exp.name} (seed {seed})"),
+                out=folder,
+                console=console,
+                progress=sys.stderr.isatty(),
+                resume=args.resume,  # a seed stopped part-way keeps the models it finished
+            )
         seconds[seed] = round(time.perf_counter() - t0, 1)
         slim_per_user(folder)
     edges = [int(x) for x in args.buckets.split(",")]
