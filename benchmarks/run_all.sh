@@ -78,4 +78,8 @@ done
 .venv/bin/python benchmarks/sim_scale.py --out benchmarks/results/sim_scale
 # issue 22, item 3: search cost, Optuna (TPE) against the P1 grids at an equal trial budget, 3 seeds
 .venv/bin/python benchmarks/search_cost.py --out benchmarks/results/search_cost
+# a search fits once per reg for ease_recency's reg x recency grid (scoring_params) against a fit per candidate
+for c in p1_ml100k_recency p1_ml_latest_small_recency; do
+  .venv/bin/python benchmarks/search_reuse.py --config benchmarks/configs/$c.yaml
+done
 .venv/bin/python benchmarks/summarize.py

@@ -41,6 +41,14 @@ def main() -> None:
         "Search cost: Optuna against grid search at an equal trial budget (issue 22, item 3)",
         "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/search_cost.py",
     )
+    for config in ("p1_ml100k_recency", "p1_ml_latest_small_recency"):
+        lines += json_table_section(
+            f"search_reuse/{config}",
+            f"Search reuse: ease_recency's grid with one fit per reg ({config})",
+            "LMREC_DATA_HOME=../shared/data .venv/bin/python benchmarks/search_reuse.py "
+            f"--config benchmarks/configs/{config}.yaml",
+            file="report.md",
+        )
     lines += [
         "# Sequence and text-aware models (issue 3)",
         "",
