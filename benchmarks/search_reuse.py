@@ -88,6 +88,8 @@ def markdown(result: dict[str, Any]) -> str:
         "# Search reuse: one fit per reg for ease_recency's reg x recency grid",
         "",
         f"Protocol: {result['protocol']}",
+        f"Fitted on: train for the search (validation history train), then {result['fitted_on']} for the "
+        f"test; history at test: {result['test_history']}.",
         f"Config: `{result['config']}` (model `{MODEL}`, search {json.dumps(result['search'])}); "
         f"{result['repeats']} round(s), arms alternating; peak RSS {result['peak_rss_mb']:.0f} MB. "
         "Validation scores of every candidate, the selection and the test scores are identical in the "
@@ -145,6 +147,8 @@ def main() -> None:
         "config": os.path.relpath(args.config, REPO),
         "protocol": exp.protocol,
         "search": dataclasses.asdict(spec.search),
+        "fitted_on": exp.evaluation.refit,
+        "test_history": exp.evaluation.test_input,
         "repeats": args.repeats,
         "rows": rows,
         "peak_rss_mb": round(process_peak_rss() / 2**20, 1),
