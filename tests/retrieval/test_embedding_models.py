@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from lmrec.data.interactions import sequences_to_csr
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommender, sequences_to_csr
+from lmrec.models.base import Recommender
 from lmrec.models.knn import ItemKNN
 from lmrec.models.mf import ALS, BPR
 from lmrec.retrieval import AnnConfig, Retriever, is_embedding_model

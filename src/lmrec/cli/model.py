@@ -308,7 +308,7 @@ def recommend(
 ) -> None:
     """Top-n items as JSON lines: for known users (--user), or for one ad-hoc user given by an ordered
     history (--history ITEM --history ITEM ...)."""
-    from lmrec.models.base import sequences_to_csr
+    from lmrec.data.interactions import sequences_to_csr
 
     if bool(user) == bool(history):
         raise OptionError("give known users with --user, or one ad-hoc history with --history")

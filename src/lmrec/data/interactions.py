@@ -239,3 +239,21 @@ def users_per_item(matrix: sp.spmatrix) -> np.ndarray:
     """Distinct users per item of a user x item matrix (stored entries per column; a fitted model's
     binary `history_` or `Interactions.csr()`)."""
     return np.diff(sp.csc_matrix(matrix).indptr)
+
+
+def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """Binary user x item matrix of ordered histories (the set view of `sequences`)."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    items: np.ndarray = (
+        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        if len(sequences)
+        else np.empty(0, dtype=np.int64)
+    )
+    mat = sp.csr_matrix(
+        (np.ones(int(indptr[-1]), dtype=np.float32), np.asarray(items, dtype=np.int64), indptr),
+        shape=(len(sequences), n_items),
+    )
+    mat.sum_duplicates()
+    mat.data[:] = 1
+    return mat

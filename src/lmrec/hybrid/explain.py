@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.data.interactions import users_per_item
+from lmrec.data.interactions import sequences_to_csr, users_per_item
 from lmrec.hybrid.components import HybridRecommender, component_label
-from lmrec.models.base import Recommender, mask_out, sequences_to_csr
+from lmrec.models.base import Recommender, mask_out
 from lmrec.models.topk import ranks as item_ranks
 
 BECAUSE = 3

@@ -51,9 +51,9 @@ import scipy.sparse as sp
 
 from lmrec.data.attributes import SideAttributes
 from lmrec.data.features import ItemFeatures
-from lmrec.data.interactions import Interactions
+from lmrec.data.interactions import Interactions, sequences_to_csr
 from lmrec.errors import CapabilityError, ConfigError, NotFittedError
-from lmrec.models.fit_context import FitContext, Validation
+from lmrec.models.fit_context import FitContext, Validation, check_fit_inputs
 from lmrec.models.params import build_config, check_params
 from lmrec.models.ranking import Recommendations, rank
 from lmrec.models.ranking import mask_out as mask_out  # re-exported: callers import it from here
@@ -160,37 +160,14 @@ class Recommender(ABC):
         context: where the fit runs (checkpoint folder, fitted components to reuse); models that have no
         use for it ignore it.
         """
-        who = type(self).__name__
-        if len(data) == 0:
-            raise ValueError(f"{who}.fit got an empty interaction log")
-        if item_features is not None and not self.uses_item_features:
-            raise ValueError(f"{who} does not use item features; do not pass item_features")
-        if item_features is None and self.requires_item_features:
-            raise ValueError(
-                f"{who} needs item_features (item text embeddings): build them with "
-                "lmrec.text.item_features(catalog, item_vocab, encoder) and pass item_features=..."
-            )
-        if item_features is not None:
-            item_features.check_items(data.n_items, who)
-        if attributes is not None:
-            if not self.uses_attributes:
-                raise ValueError(f"{who} does not use user or item attributes; do not pass attributes")
-            attributes.check(data.n_users, data.n_items, who)
-        if validation is not None:
-            if not self.supports_validation:
-                raise ValueError(f"{who} does not train with a validation set; do not pass validation")
-            if validation.targets.n_items != data.n_items or validation.history.n_items != data.n_items:
-                raise ValueError(f"{who}: validation data must share the training item vocabulary")
-        if context is not None and context.warm_start is not None:
-            if not self.warm_starts:
-                raise ValueError(f"{who} cannot start from another model's weights (warm_start)")
-            context.warm_start.check_is_fitted()
-            if type(context.warm_start) is not type(self):
-                raise ValueError(
-                    f"{who} can warm-start only from a {who}, not {type(context.warm_start).__name__}"
-                )
-            if not _same_items(context.warm_start, data):
-                raise ValueError(f"{who}: warm_start must have been fitted on the same item catalog")
+        check_fit_inputs(
+            self,
+            data,
+            item_features=item_features,
+            validation=validation,
+            context=context,
+            attributes=attributes,
+        )
         self.user_vocab_ = data.user_vocab
         self.item_vocab_ = data.item_vocab
         self.history_ = data.csr()
@@ -521,26 +498,3 @@ def lacks_adds_items(model: Recommender) -> CapabilityError:
         "cold-item component of a switching hybrid with rule item_count), which scores a new item from "
         "its text"
     )
-
-
-def sequences_to_csr(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
-    """Binary user x item matrix of ordered histories (the set view of `sequences`)."""
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    items: np.ndarray = (
-        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
-        if len(sequences)
-        else np.empty(0, dtype=np.int64)
-    )
-    mat = sp.csr_matrix(
-        (np.ones(int(indptr[-1]), dtype=np.float32), np.asarray(items, dtype=np.int64), indptr),
-        shape=(len(sequences), n_items),
-    )
-    mat.sum_duplicates()
-    mat.data[:] = 1
-    return mat
-
-
-def _same_items(model: Recommender, data: Interactions) -> bool:
-    """True when fitted `model` has exactly the item vocabulary of `data` (same ids, same indices)."""
-    return bool(np.array_equal(model.item_vocab_.ids, data.item_vocab.ids))

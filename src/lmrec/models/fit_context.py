@@ -14,6 +14,8 @@ import numpy as np
 from lmrec.data.interactions import Interactions
 
 if TYPE_CHECKING:
+    from lmrec.data.attributes import SideAttributes
+    from lmrec.data.features import ItemFeatures
     from lmrec.hybrid.pool import ComponentPool
     from lmrec.models.base import Recommender
 
@@ -53,3 +55,52 @@ class Validation:
     """Remove history items from the ranking, as the experiment does."""
     users: np.ndarray | None = None
     """Users to evaluate (default: every user with a validation target)."""
+
+
+def check_fit_inputs(
+    model: Recommender,
+    data: Interactions,
+    *,
+    item_features: ItemFeatures | None,
+    validation: Validation | None,
+    context: FitContext | None,
+    attributes: SideAttributes | None,
+) -> None:
+    """Refuse, with the reason, what `model.fit` was given but cannot take (an input its class does not
+    declare, one it requires and lacks, inputs on another catalog), before anything is learned."""
+    who = type(model).__name__
+    if len(data) == 0:
+        raise ValueError(f"{who}.fit got an empty interaction log")
+    if item_features is not None and not model.uses_item_features:
+        raise ValueError(f"{who} does not use item features; do not pass item_features")
+    if item_features is None and model.requires_item_features:
+        raise ValueError(
+            f"{who} needs item_features (item text embeddings): build them with "
+            "lmrec.text.item_features(catalog, item_vocab, encoder) and pass item_features=..."
+        )
+    if item_features is not None:
+        item_features.check_items(data.n_items, who)
+    if attributes is not None:
+        if not model.uses_attributes:
+            raise ValueError(f"{who} does not use user or item attributes; do not pass attributes")
+        attributes.check(data.n_users, data.n_items, who)
+    if validation is not None:
+        if not model.supports_validation:
+            raise ValueError(f"{who} does not train with a validation set; do not pass validation")
+        if validation.targets.n_items != data.n_items or validation.history.n_items != data.n_items:
+            raise ValueError(f"{who}: validation data must share the training item vocabulary")
+    if context is not None and context.warm_start is not None:
+        if not model.warm_starts:
+            raise ValueError(f"{who} cannot start from another model's weights (warm_start)")
+        context.warm_start.check_is_fitted()
+        if type(context.warm_start) is not type(model):
+            raise ValueError(
+                f"{who} can warm-start only from a {who}, not {type(context.warm_start).__name__}"
+            )
+        if not _same_items(context.warm_start, data):
+            raise ValueError(f"{who}: warm_start must have been fitted on the same item catalog")
+
+
+def _same_items(model: Recommender, data: Interactions) -> bool:
+    """True when fitted `model` has exactly the item vocabulary of `data` (same ids, same indices)."""
+    return bool(np.array_equal(model.item_vocab_.ids, data.item_vocab.ids))

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.data.interactions import Interactions
+from lmrec.data.interactions import Interactions, sequences_to_csr
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommendations, Recommender, sequences_to_csr
+from lmrec.models.base import Recommendations, Recommender
 from lmrec.models.sparse_ranking import SparseRows, excluded_rows
 
 

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from lmrec.data.interactions import sequences_to_csr
 from lmrec.errors import ConfigError
-from lmrec.models.base import Recommendations, Recommender, sequences_to_csr
+from lmrec.models.base import Recommendations, Recommender
 from lmrec.retrieval.ann import AnnConfig, AnnIndex
 from lmrec.retrieval.embedding import is_embedding_model
 

@@ -310,7 +310,7 @@ class LiveModel:
     def _score_histories(
         retriever: Retriever, users: np.ndarray, seqs: list[np.ndarray], n: int, exclude_seen: bool
     ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
-        from lmrec.models.base import sequences_to_csr
+        from lmrec.data.interactions import sequences_to_csr
 
         model = retriever.model
         history = sequences_to_csr(seqs, model.n_items)
