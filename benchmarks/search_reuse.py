@@ -147,7 +147,7 @@ def main() -> None:
         "config": os.path.relpath(args.config, REPO),
         "protocol": exp.protocol,
         "search": dataclasses.asdict(spec.search),
-        "fitted_on": exp.evaluation.refit,
+        "fitted_on": spec.refit or exp.evaluation.refit,
         "test_history": exp.evaluation.test_input,
         "repeats": args.repeats,
         "rows": rows,

@@ -292,6 +292,28 @@ def test_a_grid_over_a_scoring_param_fits_once_per_fit_setting(log_csv: Path) ->
     assert engine.selected == local.selected and engine.test == local.test
 
 
+def test_a_kept_rescored_trial_reports_the_fit_it_shares(log_csv: Path) -> None:
+    """refit: train keeps the selected trial's model; when that trial rescored an earlier fit, its fit
+    time is that fit's plus the rescoring (not the near-zero rescoring alone)."""
+    grid = {"recency": [0.0, 1.0, 2.0], "reg": [10.0, 300.0]}
+    exp = experiment(log_csv, [{"name": "ease_recency", "refit": "train", "search": {"grid": grid}}])
+    result = run_model(exp, exp.models[0], prepare(exp))
+    chosen = next(t for t in result.trials if t.params == result.selected)
+    assert chosen.fit_of is not None  # this log selects reg 300 at recency 1: a rescored trial
+    fit = result.timings["fit"]
+    assert fit["reused_selected_trial"] and fit["rescored_fit_of_trial"] == chosen.fit_of
+    assert fit["seconds"] >= result.trials[chosen.fit_of].fit_seconds > chosen.fit_seconds
+
+
+def test_a_candidate_without_a_scoring_param_is_rescored_with_its_default() -> None:
+    from lmrec.experiment.tuning import scoring_values
+    from lmrec.models.ease_recency import RecencyEASE, RecencyEASEConfig
+
+    default = RecencyEASEConfig().recency
+    assert scoring_values(RecencyEASE, {"reg": 10.0}) == {"recency": default}
+    assert scoring_values(RecencyEASE, {"reg": 10.0, "recency": 3.0}) == {"recency": 3.0}
+
+
 def test_specs_without_the_new_search_options_keep_their_resume_fingerprint() -> None:
     from lmrec.experiment.config import ModelSpec, SearchSpec
     from lmrec.experiment.resume import _digest, spec_fingerprint

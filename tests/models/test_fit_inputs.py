@@ -40,7 +40,7 @@ def test_required_features_missing_or_on_another_catalog_are_refused() -> None:
     data = from_matrix(TINY_MATRIX)
     with pytest.raises(ValueError, match="ContentBased needs item_features"):
         ContentBased().fit(data)
-    with pytest.raises(ValueError, match="ContentBased"):
+    with pytest.raises(ValueError, match="ContentBased: item features have 6 rows but the data has 5 items"):
         ContentBased().fit(data, item_features=_features(data.n_items + 1))
     assert ContentBased().fit(data, item_features=_features(data.n_items)).n_items == data.n_items
 

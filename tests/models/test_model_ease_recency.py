@@ -101,3 +101,12 @@ def test_scoring_params_must_be_config_fields() -> None:
 
         class Broken(RecencyEASE):
             scoring_params = frozenset({"nope"})
+
+
+def test_models_trained_with_validation_declare_no_scoring_params() -> None:
+    """Early stopping picks the epoch under one scoring value, so the fit would depend on it."""
+    with pytest.raises(TypeError, match="trains with validation has no scoring_params"):
+
+        class Stopped(RecencyEASE):
+            supports_validation = True
+            scoring_params = frozenset({"recency"})

@@ -26,7 +26,7 @@ from lmrec.experiment.config import Experiment, ModelSpec
 from lmrec.experiment.features import item_features_for
 from lmrec.experiment.hybrids import component_signatures, model_signature
 from lmrec.experiment.prepare import Prepared, sample_users
-from lmrec.experiment.tuning import Trial, select_key, tune
+from lmrec.experiment.tuning import Trial, scoring_values, select_key, tune
 from lmrec.hybrid.components import HybridRecommender, component_label
 from lmrec.hybrid.pool import ComponentPool
 from lmrec.models.base import Recommender
@@ -238,7 +238,7 @@ def run_trial(
     context = context or FitContext()
     with _blas_threads(exp), measure() as m_fit:
         if reuse is not None:
-            model = reuse.rescored({k: params[k] for k in type(reuse).scoring_params if k in params})
+            model = reuse.rescored(scoring_values(type(reuse), params))
         else:
             model = make_model(spec.name, params)
             model.fit(train_fit, seed=exp.seed, validation=validation, context=context, **fit_kwargs)
@@ -364,7 +364,7 @@ def run_model(
             model.fit(model_data, seed=exp.seed, context=context, **fit_kwargs)
         if augment is not None:  # pseudo-items were fit input only: the model keeps the real history
             model.keep_history(fit_data)
-            model.training_["augmentation"] = augment.record("train" if refit == "train" else refit)
+            model.training_["augmentation"] = augment.record(refit)
     fit_timing = _fit_timing(m_fit.to_dict(), _training_summary(model))
     if component_pool is not None and model is not kept_model and not isinstance(model, HybridRecommender):
         component_pool.add(model, model_data, fit_kwargs)  # the refitted model, for the hybrids' refits

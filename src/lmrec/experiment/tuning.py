@@ -237,6 +237,14 @@ def fit_params(params: dict[str, Any], scoring: frozenset[str]) -> dict[str, Any
     return {k: v for k, v in params.items() if k not in scoring}
 
 
+def scoring_values(cls: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
+    """A candidate's values of `cls.scoring_params`, its config's default where the candidate sets none
+    (what a fresh fit with these params would score with)."""
+    fields = dataclasses.fields(cls.config_class)
+    defaults = {f.name: f.default for f in fields if f.name in cls.scoring_params}
+    return {k: params.get(k, defaults[k]) for k in cls.scoring_params}
+
+
 def group_by_fit(cands: list[dict[str, Any]], scoring: frozenset[str]) -> list[dict[str, Any]]:
     """`cands` reordered so that those with the same fit params follow each other (groups in order of
     first appearance, each group in its own order): one fit then serves the whole group."""
@@ -270,13 +278,13 @@ class _Rounds:
     progress: bool
     scoring: frozenset[str] = frozenset()
     total: int = 0
-    last: tuple[dict[str, Any], int, Recommender] | None = None
-    """The last fit in this process: its fit params, trial index and model."""
+    last: tuple[dict[str, Any], int, Recommender, dict[str, Any]] | None = None
+    """The last fit in this process: its fit params, trial index, model and fit timing."""
 
-    def _reusable(self, params: dict[str, Any]) -> tuple[int, Recommender] | None:
+    def _reusable(self, params: dict[str, Any]) -> tuple[int, Recommender, dict[str, Any]] | None:
         if not self.scoring or self.last is None or self.last[0] != fit_params(params, self.scoring):
             return None
-        return self.last[1], self.last[2]
+        return self.last[1], self.last[2], self.last[3]
 
     def __call__(self, cands: list[dict[str, Any]]) -> None:
         self.total += len(cands)
@@ -295,12 +303,21 @@ class _Rounds:
             if done is not None:
                 (trial, model, timing), done[i] = done[i], None  # only the best model is kept
             elif (reuse := self._reusable(params)) is not None:
-                trial, model, timing = self.fit(params, **self.inputs, context=self.context, reuse=reuse[1])
-                trial = dataclasses.replace(trial, fit_of=reuse[0])
+                trial, model, rescoring = self.fit(
+                    params, **self.inputs, context=self.context, reuse=reuse[1]
+                )
+                trial = dataclasses.replace(trial, fit_of=reuse[0])  # its fit_seconds: the rescoring's
+                # the model's own cost is the fit it shares plus its rescoring (what a kept model reports)
+                timing = {
+                    **reuse[2],
+                    "seconds": round(reuse[2]["seconds"] + rescoring["seconds"], 4),
+                    "rescored_fit_of_trial": reuse[0],
+                }
             else:
+                self.last = None  # not held while the next fit runs (an EASE matrix each)
                 trial, model, timing = self.fit(params, **self.inputs, context=self.context)
                 if self.scoring and model is not None:
-                    self.last = (fit_params(params, self.scoring), len(self.state.trials), model)
+                    self.last = (fit_params(params, self.scoring), len(self.state.trials), model, timing)
             self.state.add(trial, model, timing, self.total)
             self.bar.advance(self.task)
 

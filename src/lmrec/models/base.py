@@ -346,6 +346,8 @@ class Recommender(ABC):
             if unknown:
                 of = cls.config_class.__name__
                 raise TypeError(f"{cls.__name__}: scoring_params {sorted(unknown)} are not fields of {of}")
+            if cls.supports_validation:  # its early stopping would pick the epoch under one scoring value
+                raise TypeError(f"{cls.__name__}: a model that trains with validation has no scoring_params")
 
     def _score_into(self, users: np.ndarray, history: sp.csr_matrix, out: np.ndarray) -> None:
         """`_score` written into `out` (models with `scores_into`)."""
