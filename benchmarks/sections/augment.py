@@ -3,6 +3,9 @@ a recommender, the tuned ALS the sparse set's augmentation run fixes, and CFGAN'
 
 from __future__ import annotations
 
+import json
+
+from sections.common import RESULTS
 from sections.ranking import json_table_section, ranking_section
 
 AUGMENT_RUNS = [
@@ -49,7 +52,17 @@ def augment_section() -> list[str]:
             "LMREC_DATA_HOME=../shared/data OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/augment.py "
             f"{args} --out benchmarks/results/{name}"
         )
-        lines += json_table_section(name, title, command, file="report.md")
+        progress = [] if (RESULTS / name / "report.md").is_file() else progress_lines(name)
+        if progress:
+            lines += [
+                f"## {title}",
+                "",
+                f"Not finished. Command (with `--resume`): `{command}`",
+                "",
+                *progress,
+            ]
+        else:
+            lines += json_table_section(name, title, command, file="report.md")
     for name, title, cols in TUNED:
         lines += ranking_section(name, title, cols)
     lines += json_table_section(
@@ -60,3 +73,30 @@ def augment_section() -> list[str]:
         file="report.md",
     )
     return lines
+
+
+def progress_lines(name: str) -> list[str]:
+    """A run whose report is not written yet: the entries each seed has finished so far (its results.json
+    or the partial_results.json a stopped seed left for `--resume`), unpaired and untested."""
+    rows = []
+    for seed_dir in sorted((RESULTS / name).glob("seed_*"), key=lambda d: int(d.name.split("_")[1])):
+        done = seed_dir / "results.json"
+        path = done if done.is_file() else seed_dir / "partial_results.json"
+        if not path.is_file():
+            continue
+        for model in json.loads(path.read_text())["models"]:
+            fit = model["timings"]["fit"]["seconds"]
+            state = "seed done" if path is done else "partial"
+            ndcg = model["test"]["NDCG@10"]
+            rows.append(f"| {seed_dir.name[5:]} | {model['label']} | {ndcg:.4f} | {fit:.0f} | {state} |")
+    if not rows:
+        return []
+    return [
+        "In progress: entries finished so far, per seed (test NDCG@10 of each fit alone; no pairing, no test",
+        "until the seeds are done):",
+        "",
+        "| seed | entry | NDCG@10 | fit s | |",
+        "|---:|---|---:|---:|---|",
+        *rows,
+        "",
+    ]
