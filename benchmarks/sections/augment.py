@@ -54,10 +54,11 @@ def augment_section() -> list[str]:
         )
         progress = [] if (RESULTS / name / "report.md").is_file() else progress_lines(name)
         if progress:
+            resume = command.replace(" --out ", " --resume --out ")
             lines += [
                 f"## {title}",
                 "",
-                f"Not finished. Command (with `--resume`): `{command}`",
+                f"Not finished. Command: `{resume}`",
                 "",
                 *progress,
             ]
