@@ -36,3 +36,5 @@ def test_an_unfinished_run_lists_each_seeds_entries(tmp_path: Path, monkeypatch:
         "| 2 | a+x | 0.0600 | 20 | seed done |",
         "| 10 | b | 0.0500 | 10 | partial |",
     ]
+    stopped = [line for line in augment.progress_lines("run", stopped_only=True) if line.startswith("| ")]
+    assert stopped[1:] == ["| 10 | b | 0.0500 | 10 | partial |"]  # after the header

@@ -52,16 +52,15 @@ def augment_section() -> list[str]:
             "LMREC_DATA_HOME=../shared/data OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/augment.py "
             f"{args} --out benchmarks/results/{name}"
         )
-        progress = [] if (RESULTS / name / "report.md").is_file() else progress_lines(name)
-        if progress:
-            resume = command.replace(" --out ", " --resume --out ")
-            lines += [
-                f"## {title}",
-                "",
-                f"Not finished. Command: `{resume}`",
-                "",
-                *progress,
-            ]
+        reported = (RESULTS / name / "report.md").is_file()  # over the seeds finished when it was written
+        progress = progress_lines(name, stopped_only=reported)
+        resume = command.replace(" --out ", " --resume --out ")
+        if reported:
+            lines += json_table_section(name, title, command, file="report.md")
+            if progress:
+                lines += [f"Seeds stopped part-way, to continue with `{resume}`:", "", *progress]
+        elif progress:
+            lines += [f"## {title}", "", f"Not finished. Command: `{resume}`", "", *progress]
         else:
             lines += json_table_section(name, title, command, file="report.md")
     for name, title, cols in TUNED:
@@ -76,12 +75,15 @@ def augment_section() -> list[str]:
     return lines
 
 
-def progress_lines(name: str) -> list[str]:
-    """A run whose report is not written yet: the entries each seed has finished so far (its results.json
-    or the partial_results.json a stopped seed left for `--resume`), unpaired and untested."""
+def progress_lines(name: str, *, stopped_only: bool = False) -> list[str]:
+    """The entries each seed of a run has finished so far (a finished seed's results.json, or the
+    partial_results.json a stopped seed left for `--resume`; `stopped_only`: the stopped seeds alone),
+    unpaired and untested."""
     rows = []
     for seed_dir in sorted((RESULTS / name).glob("seed_*"), key=lambda d: int(d.name.split("_")[1])):
         done = seed_dir / "results.json"
+        if stopped_only and done.is_file():
+            continue
         path = done if done.is_file() else seed_dir / "partial_results.json"
         if not path.is_file():
             continue
@@ -93,8 +95,8 @@ def progress_lines(name: str) -> list[str]:
     if not rows:
         return []
     return [
-        "In progress: entries finished so far, per seed (test NDCG@10 of each fit alone; no pairing, no test",
-        "until the seeds are done):",
+        "Entries finished so far, per seed (test NDCG@10 of each fit alone; no pairing, no test until the",
+        "seed is done):",
         "",
         "| seed | entry | NDCG@10 | fit s | |",
         "|---:|---|---:|---:|---|",
