@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lmrec.data.interactions import Interactions
+from lmrec.data.splits import same_vocab
 
 if TYPE_CHECKING:
     from lmrec.data.attributes import SideAttributes
@@ -97,10 +98,5 @@ def check_fit_inputs(
             raise ValueError(
                 f"{who} can warm-start only from a {who}, not {type(context.warm_start).__name__}"
             )
-        if not _same_items(context.warm_start, data):
+        if not same_vocab(context.warm_start.item_vocab_, data.item_vocab):
             raise ValueError(f"{who}: warm_start must have been fitted on the same item catalog")
-
-
-def _same_items(model: Recommender, data: Interactions) -> bool:
-    """True when fitted `model` has exactly the item vocabulary of `data` (same ids, same indices)."""
-    return bool(np.array_equal(model.item_vocab_.ids, data.item_vocab.ids))
