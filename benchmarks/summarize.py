@@ -115,6 +115,15 @@ def main() -> None:
         "--out benchmarks/results/cold_offset",
         file="report.md",
     )
+    for rule, what in (("geometric", "geometric mean"), ("mean", "mean")):
+        lines += json_table_section(
+            f"p4_scientific_cold_logit/{rule}",
+            f"Issue 16, tried and reverted: textseq with logit adjustment, untrained items at the {what} "
+            "count (the cold slice of p4_scientific_cold: compare its textseq inductive row)",
+            "git checkout 1b5afa5 && LMREC_DATA_HOME=../shared/data .venv/bin/lmrec run "
+            f"benchmarks/results/p4_scientific_cold_logit/{rule}/experiment.yaml "
+            f"--out benchmarks/results/p4_scientific_cold_logit/{rule}",
+        )
     for name, title, cols in TEXT_RUNS:
         lines += ranking_section(name, title, cols)
     (HERE / "README.md").write_text("\n".join(lines))

@@ -281,9 +281,8 @@ class SequentialRecommender(KeepsTrainingLog):
 
         return validate
 
-    def _loss(self, net: Any, hidden: Any, targets: Any, generator: Any, bias: Any = None) -> Any:
-        """Softmax loss at the positions with a target (targets are tokens; 0 = none); bias (n_items,)
-        tensor or None: a term added to every item's logit."""
+    def _loss(self, net: Any, hidden: Any, targets: Any, generator: Any) -> Any:
+        """Softmax loss at the positions with a target (targets are tokens; 0 = none)."""
         import torch
 
         from lmrec.models.sequential.losses import softmax_loss
@@ -292,12 +291,8 @@ class SequentialRecommender(KeepsTrainingLog):
         table = net.items.table()[1 : self.n_items + 1]
         if self.config.table_dropout > 0:
             table = torch.nn.functional.dropout(table, self.config.table_dropout, training=net.training)
-        hidden = hidden[where]
-        if bias is not None:  # one more coordinate: 1 on the user side, the bias on the item side
-            hidden = torch.cat([hidden, hidden.new_ones(hidden.shape[0], 1)], dim=1)
-            table = torch.cat([table, bias[:, None]], dim=1)
         total = softmax_loss(
-            hidden,
+            hidden[where],
             targets[where] - 1,
             table,
             n_negatives=self.config.n_negatives if self.config.loss == "sampled" else None,
@@ -370,9 +365,6 @@ class SequentialRecommender(KeepsTrainingLog):
                     part = rows[s : s + SCORE_BATCH]
                     hidden = self._hidden(net, [seqs[i] for i in part], int(width))
                     scores[part] = (hidden @ table.T).numpy()
-        bias = self._item_bias()
-        if bias is not None:
-            scores[~empty] += bias
         if not net.items.has_text:
             untrained = ~self.trained_
             if untrained.any() and (~empty).any():  # no representation: ranked below every trained item
@@ -380,11 +372,6 @@ class SequentialRecommender(KeepsTrainingLog):
                 floor = scores[np.ix_(rows, np.flatnonzero(~untrained))].min(axis=1) - 1.0
                 scores[np.ix_(rows, np.flatnonzero(untrained))] = floor[:, None]
         return scores
-
-    def _item_bias(self) -> np.ndarray | None:
-        """(n_items,) a term added to the inner-product score of every item for users with a history, or
-        None (the base models: the score is the inner product alone)."""
-        return None
 
     def _input_tokens(self, length: int) -> int:
         """Tokens the network reads at inference for a history of `length` items."""
@@ -426,15 +413,10 @@ class SequentialRecommender(KeepsTrainingLog):
                     if out is None:
                         out = np.empty((len(seqs), states.shape[1]), dtype=np.float32)
                     out[part] = states
-        if out is None:
-            out = np.empty((0, self.config.embedding_size), dtype=np.float32)
-        if self._item_bias() is not None:  # score = state . vector + bias: one more coordinate, 1 here
-            out = np.hstack([out, np.ones((out.shape[0], 1), dtype=np.float32)])
-        return out
+        return out if out is not None else np.empty((0, self.config.embedding_size), dtype=np.float32)
 
     def item_vectors(self) -> np.ndarray:
-        """(n_items, d) item representations the scores use (row i = item index i; d + 1 columns when the
-        model adds a per-item bias, whose user side is 1).
+        """(n_items, d) item representations the scores use (row i = item index i).
 
         ID-only models give items without a trained representation (`trained_` False) all-NaN rows:
         `score` ranks them below every trained item, which no inner product expresses; `AnnIndex` leaves
@@ -448,9 +430,6 @@ class SequentialRecommender(KeepsTrainingLog):
         vectors = np.array(table, dtype=np.float32)
         if not self.net_.items.has_text:
             vectors[~self.trained_] = np.nan
-        bias = self._item_bias()
-        if bias is not None:  # the bias as one more coordinate (the user side has 1 there)
-            vectors = np.hstack([vectors, bias[:, None].astype(np.float32)])
         return vectors
 
     # --- persistence -----------------------------------------------------------------------------------

@@ -55,15 +55,6 @@ class TextSeqConfig(SASRecConfig):
     id_dropout: float = 0.0
     """Transductive mode: share of items whose ID part is hidden in each training pass, so the network
     learns to rank from text alone as cold items must be; 0 turns it off."""
-    popularity_logit: float = 0.0
-    """Weight of each item's log training count, added to its logit in training and at scoring (logit
-    adjustment, Menon et al. ICLR 2021): the text representation then learns what popularity does not
-    explain, instead of learning popularity from text, which an item without training data cannot show (it
-    gets the count `untrained_count` says). 0: off (popularity lives in the text representation)."""
-    untrained_count: str = "mean"
-    """With `popularity_logit`, the count an item without training data is given: "mean", the trained
-    items' mean count (its log is the log of the expected exp(logit) of an item drawn from the catalog at
-    random); "geometric", their geometric mean (the mean log count, lower)."""
     positions: str = "end"
     """SASRec's position layout; "end" (counted back from the newest item) is the better one on Beauty and
     Toys (benchmarks/README.md), and this new model starts with it."""
@@ -85,10 +76,6 @@ class TextSeqConfig(SASRecConfig):
             raise ConfigError(f"whitening must be one of {list(WHITENING)}, not {self.whitening!r}")
         if int(self.n_experts) < 1:
             raise ConfigError(f"n_experts must be at least 1, got {self.n_experts}")
-        if not 0.0 <= float(self.popularity_logit) <= 10.0:
-            raise ConfigError(f"popularity_logit must be in [0, 10], got {self.popularity_logit}")
-        if self.untrained_count not in ("mean", "geometric"):
-            raise ConfigError(f"untrained_count must be 'mean' or 'geometric', not {self.untrained_count!r}")
         if not float(self.temperature) > 0:
             raise ConfigError(f"temperature must be positive, got {self.temperature}")
         for name in ("adaptor_dropout", "id_dropout"):
@@ -228,33 +215,7 @@ class TextSeq(SASRec):
         import torch.nn.functional as F
 
         hidden = F.normalize(net(batch.tokens), dim=-1) / self.config.temperature
-        return self._loss(net, hidden, batch.targets, generator, bias=self._logit_bias())
-
-    def _logit_bias(self) -> Any:
-        """(n_items,) tensor added to the training logits (`popularity_logit`), or None."""
-        import torch
-
-        bias = self._item_bias()
-        return None if bias is None else torch.from_numpy(bias / self.config.temperature)
-
-    def _item_bias(self) -> np.ndarray | None:
-        """`popularity_logit` x the log training count (items without training data: of the count
-        `untrained_count` says), times the temperature: scores are cosines, logits cosine / T."""
-        weight = float(self.config.popularity_logit)
-        if weight == 0.0:
-            return None
-        log_count = np.log(
-            np.expm1(self.popularity_.astype(np.float64)),
-            where=self.trained_,
-            out=np.zeros(self.popularity_.shape[0]),
-        )
-        prior = 0.0
-        if self.trained_.any():
-            trained = log_count[self.trained_]
-            geometric = self.config.untrained_count == "geometric"
-            prior = trained.mean() if geometric else np.log(np.exp(trained).mean())
-        log_count[~self.trained_] = prior
-        return (weight * self.config.temperature * log_count).astype(np.float32)
+        return self._loss(net, hidden, batch.targets, generator)
 
     def _hidden(self, net: Any, sequences: list[np.ndarray], width: int) -> Any:
         import torch.nn.functional as F
@@ -379,9 +340,6 @@ class TextSeq(SASRec):
         where = batch.targets > 0
         rows = net.items.rows(active + 1)  # (len(active), dim), fresh
         logits = hidden[where] @ rows.T - log_inclusion[active][None, :]
-        bias = self._logit_bias()
-        if bias is not None:
-            logits = logits + bias[active][None, :]
         targets = batch.targets[where] - 1
         picked = torch.searchsorted(active, targets)
         lse = torch.logsumexp(logits, dim=1)
