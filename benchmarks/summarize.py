@@ -124,6 +124,18 @@ def main() -> None:
             f"benchmarks/results/p4_scientific_cold_logit/{rule}/experiment.yaml "
             f"--out benchmarks/results/p4_scientific_cold_logit/{rule}",
         )
+    for run, what, at in (
+        ("tfidf", "TF-IDF + LSA (256) instead of MiniLM", ""),
+        ("concat", "MiniLM and TF-IDF side by side (tried and reverted)", "git checkout d31c690 && "),
+    ):
+        lines += json_table_section(
+            f"p4_scientific_cold_encoders/{run}",
+            f"Issue 16: textseq and the content model on cold items with {what} (the cold slice of "
+            "p4_scientific_cold: compare its MiniLM rows)",
+            f"{at}LMREC_DATA_HOME=../shared/data .venv/bin/lmrec run "
+            f"benchmarks/results/p4_scientific_cold_encoders/{run}/experiment.yaml "
+            f"--out benchmarks/results/p4_scientific_cold_encoders/{run}",
+        )
     for name, title, cols in TEXT_RUNS:
         lines += ranking_section(name, title, cols)
     (HERE / "README.md").write_text("\n".join(lines))

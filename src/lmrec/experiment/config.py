@@ -162,7 +162,7 @@ class AugmentationSpec:
     (checked here rather than by a type union, so a mistake gets one message)."""
     params: dict[str, Any] = field(default_factory=dict)
     """Options of the method (e.g. itemknn: k, shrink; popularity: exponent)."""
-    item_text: dict[str, Any] | None = None
+    item_text: dict[str, str] | None = None
     """For method text: {encoder, template} of the item embeddings (default: the model's `item_text`, else
     the default encoder)."""
 
@@ -253,10 +253,9 @@ class ModelSpec:
     refit: str | None = None
     """Overrides evaluation.refit for this model: "train" keeps the model selected on validation (for
     sequence models with early stopping, the best-on-validation checkpoint), "train+valid" refits."""
-    item_text: dict[str, Any] | None = None
-    """For content-aware models: {encoder: "minilm" | "tfidf" | a sentence-transformers name or path | a
-    list of these (side by side, `lmrec.text.encoders.ConcatEncoder`), template: "{title}. {genres}"
-    (default: the catalog's text fields)}."""
+    item_text: dict[str, str] | None = None
+    """For content-aware models: {encoder: "minilm" | "tfidf" | a sentence-transformers name or path,
+    template: "{title}. {genres}" (default: the catalog's text fields)}."""
     augmentation: AugmentationSpec | None = None
     """Pseudo-interactions added to this model's fit data (`AugmentationSpec`); the default label is then
     "<name>+<method>", so the same model can be listed with and without it."""

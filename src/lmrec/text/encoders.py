@@ -259,44 +259,6 @@ class TfidfLsaEncoder:
         return np.ascontiguousarray(reduced, dtype=np.float32)
 
 
-class ConcatEncoder:
-    """Several encoders side by side, e.g. a sentence encoder and TF-IDF (meaning and exact words):
-    each part's rows are L2-normalised and scaled by 1 / sqrt(number of parts), then concatenated, so
-    every part weighs the same and a row is unit length (zero rows of a part stay zero).
-
-    Corpus-dependent when any part is (a new text alone cannot then be encoded in the same space).
-    """
-
-    def __init__(self, parts: Sequence[TextEncoder]) -> None:
-        parts = list(parts)
-        if len(parts) < 2:
-            raise ConfigError(f"ConcatEncoder needs at least two encoders, got {len(parts)}")
-        self.parts = parts
-        self.corpus_dependent = any(bool(p.corpus_dependent) for p in parts)
-
-    def __repr__(self) -> str:
-        return f"ConcatEncoder({self.parts!r})"
-
-    @property
-    def name(self) -> str:
-        return "concat(" + " + ".join(p.name for p in self.parts) + ")"
-
-    @property
-    def dim(self) -> int:
-        return sum(p.dim for p in self.parts)
-
-    def encode(
-        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
-    ) -> np.ndarray:
-        texts = list(texts)
-        blocks = []
-        for part in self.parts:
-            x = np.asarray(part.encode(texts, batch_size=batch_size, progress=progress), dtype=np.float32)
-            norms = np.linalg.norm(x, axis=1, keepdims=True)
-            blocks.append(np.divide(x, norms, out=np.zeros_like(x), where=norms > 0))
-        return np.ascontiguousarray(np.hstack(blocks) / np.sqrt(len(blocks)), dtype=np.float32)
-
-
 def _exact_lsa(x: Any) -> tuple[np.ndarray, np.ndarray]:
     """Document coordinates U·S and singular values S of a small sparse matrix, largest first, via the
     eigen-decomposition of its smaller Gram matrix; each column's largest entry is made positive so the
@@ -326,8 +288,6 @@ def make_encoder(spec: str | Path | Mapping[str, Any] | TextEncoder) -> TextEnco
     """
     if isinstance(spec, Mapping):
         return _from_mapping(spec)
-    if isinstance(spec, list | tuple):
-        return ConcatEncoder([make_encoder(part) for part in spec])
     if isinstance(spec, str | Path):
         text = str(spec).strip()
         lower = text.lower()
@@ -357,9 +317,6 @@ def encoder_spec(encoder: TextEncoder) -> dict[str, Any] | None:
         return {"type": "st", "model": model, "normalize": encoder.normalize}
     if isinstance(encoder, TfidfLsaEncoder):
         return {"type": "tfidf", "dim": encoder.dim_, "min_df": encoder.min_df, "seed": encoder.seed}
-    if isinstance(encoder, ConcatEncoder):
-        parts = [encoder_spec(p) for p in encoder.parts]
-        return None if any(p is None for p in parts) else {"type": "concat", "parts": parts}
     return None
 
 
@@ -379,11 +336,6 @@ _KEYS = {
 def _from_mapping(spec: Mapping[str, Any]) -> TextEncoder:
     params = dict(spec)
     kind = str(params.pop("type", "sentence-transformers" if "model" in params else "")).lower()
-    if kind == "concat":
-        parts = params.pop("parts", None)
-        if params or not isinstance(parts, list | tuple):
-            raise ConfigError(f"encoder spec {dict(spec)!r}: 'concat' takes only 'parts', a list of specs")
-        return ConcatEncoder([make_encoder(part) for part in parts])
     if kind not in _TYPES:
         raise ConfigError(f"encoder spec {dict(spec)!r}: 'type' must be one of {sorted(_TYPES)}")
     klass = _TYPES[kind]
