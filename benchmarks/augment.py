@@ -122,6 +122,33 @@ def slim_per_user(folder: Path) -> None:
     slim.to_parquet(folder / SLIM, index=False)
 
 
+def _seed_cost(res: dict[str, Any]) -> dict[str, Any]:
+    """A seed's time and peak memory from its results.json. A seed resumed across processes has entries
+    timed by earlier runs, so its time is the sum over entries of augmentation (each augmented dataset
+    once, not again for the entries that reuse it), search or fit, and evaluation, as each entry recorded
+    them when it ran, not the last process's wall time (also kept, `last_run_seconds`); its peak RSS is the
+    largest of the entries' stage peaks and the last process's."""
+    work, peaks = 0.0, [res["total"].get("process_peak_rss_mb")]
+    for m in res["models"]:
+        timings = m["timings"]
+        search = timings.get("search_fit_seconds_total") or {}
+        work += float(search.get("seconds", 0.0))
+        for stage in ("fit", "evaluate"):
+            timing = timings.get(stage) or {}
+            if not (stage == "fit" and timing.get("reused_selected_trial")):  # else counted in the search
+                work += float(timing.get("seconds", 0.0))
+            peaks.append(timing.get("peak_rss_mb"))
+        for fit in (m.get("augmentation") or {}).values():  # one per fit the entry augmented
+            if isinstance(fit, dict) and not fit.get("memo"):  # a memo reuses another entry's data
+                work += float(fit.get("seconds", 0.0))
+    known = [p for p in peaks if p is not None]
+    return {
+        "seconds": round(work, 1),
+        "last_run_seconds": round(res["total"]["seconds"], 1),
+        "peak_rss_mb": max(known) if known else None,
+    }
+
+
 def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dict[str, Any]:
     """The tables described in the module doc, from the seeds' result folders."""
     from lmrec.eval.significance import compare
@@ -130,10 +157,7 @@ def aggregate(out: Path, seeds: list[int], metric: str, edges: list[int]) -> dic
     for seed in seeds:
         folder = out / f"seed_{seed}"
         res = json.loads((folder / "results.json").read_text())
-        runs[seed] = {
-            "seconds": round(res["total"]["seconds"], 1),
-            "peak_rss_mb": res["total"].get("process_peak_rss_mb"),
-        }
+        runs[seed] = _seed_cost(res)
         for m in res["models"]:
             entry = models.setdefault(
                 m["label"], {"model": m["model"], "test": [], "fit_s": [], "synthetic": []}
@@ -266,9 +290,10 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Protocol: {result['protocol']}",
         "",
-        f"Config: `{result['config']}`; seeds {result['seeds']}; the seeds' runs took "
-        f"{sum(r['seconds'] for r in runs.values()):,.0f} s in all (longest "
-        f"{max(r['seconds'] for r in runs.values()):,.0f} s), peak RSS {peak} MB. "
+        f"Config: `{result['config']}`; seeds {result['seeds']}; the entries' augmentation, fit and "
+        f"evaluation took {sum(r['seconds'] for r in runs.values()):,.0f} s in all (longest seed "
+        f"{max(r['seconds'] for r in runs.values()):,.0f} s, summed over the runs a seed was resumed in), "
+        f"peak RSS {peak} MB. "
         f"Per-user {metric} is averaged over the seeds before the "
         "paired tests.",
         "",
