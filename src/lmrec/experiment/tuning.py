@@ -93,13 +93,27 @@ class _Search:
     has_valid: bool
     say: Callable[[str], None]
     trials: list[Trial] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    """Each trial's place in the search's candidate list (grid order, then widening rounds), which ties
+    are broken by: a search that runs its candidates in another order selects what a Ray search does."""
     kept: tuple[float, Recommender, dict[str, Any]] | None = None
+    kept_position: int = -1
 
     def score(self, trial: Trial) -> float:
         return float(trial.valid[select_key(trial.valid, self.key)])
 
-    def add(self, trial: Trial, model: Recommender | None, timing: dict[str, Any], of: int) -> None:
+    def add(
+        self,
+        trial: Trial,
+        model: Recommender | None,
+        timing: dict[str, Any],
+        of: int,
+        position: int | None = None,
+    ) -> None:
+        """Record a trial; `position`: its place among the candidates (default: the order trials come in)."""
+        position = len(self.trials) if position is None else position
         self.trials.append(trial)
+        self.positions.append(position)
         if not self.has_valid:
             return
         value, note = self.score(trial), ""
@@ -110,16 +124,20 @@ class _Search:
         key, count = select_key(trial.valid, self.key), f"[{len(self.trials)}/{of}]"
         self.say(f"{self.spec.display} {count} {trial.params} valid {key}={value:.4f}{note}")
         eligible = model is not None and not trial.pruned
-        if eligible and (self.kept is None or value > self.kept[0]):
+        if eligible and (self.kept is None or (value, -position) > (self.kept[0], -self.kept_position)):
             assert model is not None
-            self.kept = (value, model, timing)
+            self.kept, self.kept_position = (value, model, timing), position
 
     def best(self) -> Trial:
-        """The selected trial: the highest validation score among the trials not pruned (the first of
-        equals); without validation, the only candidate."""
+        """The selected trial: the highest validation score among the trials not pruned (of equals, the
+        earliest candidate); without validation, the only candidate."""
         if not self.has_valid:
             return self.trials[0]
-        return max((t for t in self.trials if not t.pruned), key=self.score)
+        ranked = [
+            (self.score(t), -p, i) for i, (t, p) in enumerate(zip(self.trials, self.positions, strict=True))
+            if not t.pruned
+        ]  # fmt: skip
+        return self.trials[max(ranked)[2]]
 
 
 def tune(
@@ -245,19 +263,19 @@ def scoring_values(cls: type[Recommender], params: dict[str, Any]) -> dict[str, 
     return {k: params.get(k, defaults[k]) for k in cls.scoring_params}
 
 
-def group_by_fit(cands: list[dict[str, Any]], scoring: frozenset[str]) -> list[dict[str, Any]]:
-    """`cands` reordered so that those with the same fit params follow each other (groups in order of
-    first appearance, each group in its own order): one fit then serves the whole group."""
-    groups: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-    for cand in cands:
+def group_by_fit(cands: list[dict[str, Any]], scoring: frozenset[str]) -> list[int]:
+    """The indices of `cands` reordered so that those with the same fit params follow each other (groups
+    in order of first appearance, each group in its own order): one fit then serves the whole group."""
+    groups: list[tuple[dict[str, Any], list[int]]] = []
+    for i, cand in enumerate(cands):
         key = fit_params(cand, scoring)
         for seen, members in groups:
             if seen == key:
-                members.append(cand)
+                members.append(i)
                 break
         else:
-            groups.append((key, [cand]))
-    return [cand for _, members in groups for cand in members]
+            groups.append((key, [i]))
+    return [i for _, members in groups for i in members]
 
 
 @dataclass
@@ -287,11 +305,13 @@ class _Rounds:
         return self.last[1], self.last[2], self.last[3]
 
     def __call__(self, cands: list[dict[str, Any]]) -> None:
+        first = self.total  # the position of cands[0] among all the search's candidates
         self.total += len(cands)
         self.bar.update(self.task, total=self.total)
         done: list[Any] | None = None
+        order = list(range(len(cands)))
         if self.engine is None and self.scoring:
-            cands = group_by_fit(cands, self.scoring)
+            order = group_by_fit(cands, self.scoring)
         if self.engine is not None:
             label = self.state.spec.display
             self.state.say(f"{label}: {len(cands)} candidates as Ray tasks ({self.threads} CPU each)")
@@ -299,7 +319,8 @@ class _Rounds:
                 self.fit, cands, self.inputs, cpus_per_item=self.threads,
                 describe=f"tuning {self.state.spec.display} on validation" if self.progress else None,
             )  # fmt: skip
-        for i, params in enumerate(cands):
+        for i in order:
+            params = cands[i]
             if done is not None:
                 (trial, model, timing), done[i] = done[i], None  # only the best model is kept
             elif (reuse := self._reusable(params)) is not None:
@@ -318,7 +339,7 @@ class _Rounds:
                 trial, model, timing = self.fit(params, **self.inputs, context=self.context)
                 if self.scoring and model is not None:
                     self.last = (fit_params(params, self.scoring), len(self.state.trials), model, timing)
-            self.state.add(trial, model, timing, self.total)
+            self.state.add(trial, model, timing, self.total, position=first + i)
             self.bar.advance(self.task)
 
 
