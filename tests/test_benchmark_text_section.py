@@ -141,6 +141,20 @@ def test_cold_warm_checks_are_computed_and_missing_or_stale_runs_are_dashes(text
         in " ".join(lines)
     )
     assert "Runs: `p4_scientific_cold` (not run yet), `p4_scientific_warm` (not run yet)." in lines
+    # a blend of textseq with the content model is checked the same way, in its own runs (`_blend`)
+    blend = "weighted textseq+content"
+    cold_blend = [*cold[1:], _model(blend, "weighted", 0.1, {"NDCG@10": 0.041})]
+    _write(tmp_path, "p4_scientific_cold_blend", cold_blend, [_pair(content, blend, 0.021, 0.004)])
+    _write(
+        tmp_path, "p4_scientific_warm_blend", [*warm, _model(blend, "weighted", 0.1, {"NDCG@10": 0.12})], []
+    )
+    lines = text.slices_section(tmp_path)
+    blend_checks = [line for line in lines if line.startswith(f"- {blend}")]
+    assert blend_checks == [
+        f"- {blend}: cold 0.0410 vs content 0.0200 (2.05x, paired t p = 0.004): **met**; "
+        "warm 0.1200 vs SASRec 0.1000 (120.0% of it): **met**."
+    ]
+    assert "Runs: `p4_scientific_cold_blend` (complete), `p4_scientific_warm_blend` (complete)." in lines
     # twice the content model but not significant at 0.01; no warm run yet
     weak = {"models": cold, "pairs": [_pair(content, ind, 0.03, 0.02)]}
     assert text.slice_checks(weak, None)[0] == (
@@ -177,7 +191,7 @@ def test_cost_table_reports_text_cache_and_finetuning(text, tmp_path: Path) -> N
 
 def test_no_results_at_all_is_a_report_of_what_is_missing(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = "\n".join(text.text_section(tmp_path))
-    assert out.count("not run yet") == 16 and "_no run finished yet_" in out and "STALE" not in out
+    assert out.count("not run yet") == 18 and "_no run finished yet_" in out and "STALE" not in out
 
 
 def test_hybrid_verdict_is_the_run_s_best_on_validation_against_the_anchor(text, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -19,14 +19,15 @@ P5_RUNS = [("p5_scientific", '"all items"'), ("p5_scientific_exclude_seen", '"ex
 # RUCAIBox/VQ-Rec README, Scientific: pre-trained on five other Amazon domains, then fine-tuned ("all items")
 ANCHOR = "VQ-Rec (published; pre-trained on 5 other Amazon domains, fine-tuned)"
 VQREC = {"NDCG@10": 0.0645, "Recall@10": 0.1238, "NDCG@50": 0.0901, "Recall@50": 0.2409}
-SLICES = [
-    ("Amazon Scientific (P5)", "p4_scientific"),
-    ("MovieLens-100K", "p4_ml100k"),
-    ("ml-latest-small", "p4_ml_latest_small"),
+SLICES = [  # (title, run prefix, run suffix)
+    ("Amazon Scientific (P5)", "p4_scientific", ""),
+    ("Amazon Scientific (P5): textseq blended with the content model", "p4_scientific", "_blend"),
+    ("MovieLens-100K", "p4_ml100k", ""),
+    ("ml-latest-small", "p4_ml_latest_small", ""),
 ]
 SLICE_COLS = [("cold", "NDCG@10"), ("cold", "HR@10"), ("warm", "NDCG@10"), ("rare", "NDCG@10")]
 COST_RUNS = [name for name, _ in P5_RUNS] + ["p5_scientific_finetune", "p5_scientific_finetune_lr1e5"]
-COST_RUNS += [f"{p}_{s}" for _, p in SLICES for s in ("cold", "warm")]
+COST_RUNS += [f"{p}_{s}" for _, p, x in SLICES if not x for s in ("cold", "warm")]
 # per-run sections (protocol, selected parameters, paired tests); the MovieLens cold/rare runs have theirs
 # in issue 3's part
 P4_SCI = ["NDCG@10", "HR@10", "NDCG@50", "HR@50", "MRR@10"]
@@ -45,6 +46,8 @@ TEXT_RUNS = [
     ("p5_scientific_hybrids", 'Amazon Scientific, P5 "all items": textseq + ItemKNN/EASE blends', P5_COLS),
     ("p4_scientific_cold", "Amazon Scientific, P4 cold items (10% of items unseen in training)", P4_SCI),
     ("p4_scientific_warm", "Amazon Scientific, P4 warm targets (companion of the cold slice)", P4_SCI),
+    ("p4_scientific_cold_blend", "Amazon Scientific, P4 cold items: textseq blended with content", P4_SCI),
+    ("p4_scientific_warm_blend", "Amazon Scientific, P4 warm targets: textseq blended with content", P4_SCI),
     ("p4_ml100k_warm", "MovieLens-100K, P4 warm targets (companion of the cold slice)", P4),
     ("p4_ml_latest_small_warm", "ml-latest-small, P4 warm targets (companion of the cold slice)", P4),
     ("p2_magazine_text", 'Amazon Magazine Subscriptions, P2 "exclude seen": textseq and ID models', P2_TEXT),
@@ -208,9 +211,13 @@ def _metric(res: dict | None, label: str, key: str = "NDCG@10") -> float:
 
 
 def slice_checks(cold: dict | None, warm: dict | None) -> list[str]:
-    """Issue 16's checks per textseq variant: cold NDCG@10 >= 2x the content model's with paired t p < 0.01
-    (the cold run's pair), and warm NDCG@10 >= 95% of ID-only SASRec's (same models, same training data)."""
-    labels = list(dict.fromkeys(m["label"] for m in models(cold, "textseq") + models(warm, "textseq")))
+    """Issue 16's checks per textseq variant (and blend of textseq with another model): cold NDCG@10 >= 2x
+    the content model's with paired t p < 0.01 (the cold run's pair), and warm NDCG@10 >= 95% of ID-only
+    SASRec's (same models, same training data)."""
+    runs = [cold, warm]
+    labels = list(
+        dict.fromkeys(m["label"] for r in runs for kind in ("textseq", "weighted") for m in models(r, kind))
+    )
     content = next((m["label"] for m in models(cold, "content")), None)
     sasrec = next((m["label"] for m in models(warm, "sasrec")), None)
     lines = []
@@ -248,9 +255,10 @@ def slices_section(results: Path) -> list[str]:
         "5% of ID-only SASRec's or better.",
         "",
     ]
-    for dataset, prefix in SLICES:
-        parts = ["cold", "warm"] + (["rare"] if (HERE / "configs" / f"{prefix}_rare.yaml").is_file() else [])
-        runs = {s: load(results, f"{prefix}_{s}") for s in parts}
+    for dataset, prefix, suffix in SLICES:
+        rare = (HERE / "configs" / f"{prefix}_rare{suffix}.yaml").is_file()
+        parts = ["cold", "warm"] + (["rare"] if rare else [])
+        runs = {s: load(results, f"{prefix}_{s}{suffix}") for s in parts}
         labels = dict.fromkeys(m["label"] for res, _ in runs.values() for m in models(res))
         cols = [(part, key) for part, key in SLICE_COLS if part in runs]
         rows = [
@@ -258,7 +266,7 @@ def slices_section(results: Path) -> list[str]:
             for label in labels
         ]
         frame = pd.DataFrame(rows, columns=["model", *(f"{p} {k}" for p, k in cols)])
-        notes = ", ".join(f"`{prefix}_{s}` ({state})" for s, (_, state) in runs.items())
+        notes = ", ".join(f"`{prefix}_{s}{suffix}` ({state})" for s, (_, state) in runs.items())
         out += [
             f"### {dataset}",
             "",
