@@ -54,7 +54,7 @@ OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cascade_latency.py --out benchmark
 # variants, and its cold/warm slices (the runs write MiniLM embeddings to the cache; a rerun encodes none)
 for c in p5_scientific p5_scientific_exclude_seen p5_scientific_finetune p5_scientific_finetune_lr1e5 \
     p5_scientific_finetune_transductive p5_scientific_widen p4_scientific_cold p4_scientific_warm \
-    p4_scientific_cold_blend p4_scientific_warm_blend; do
+    p4_scientific_cold_blend p4_scientific_warm_blend p4_ml100k_cold_blend; do
   $L run benchmarks/configs/$c.yaml --out benchmarks/results/$c --quiet
 done
 # issue 16: cold-item score offset for textseq (selection rules, test sweep as a diagnostic)

@@ -49,6 +49,7 @@ TEXT_RUNS = [
     ("p4_scientific_cold_blend", "Amazon Scientific, P4 cold items: textseq blended with content", P4_SCI),
     ("p4_scientific_warm_blend", "Amazon Scientific, P4 warm targets: textseq blended with content", P4_SCI),
     ("p4_ml100k_warm", "MovieLens-100K, P4 warm targets (companion of the cold slice)", P4),
+    ("p4_ml100k_cold_blend", "MovieLens-100K, P4 cold items: textseq blended with content", P4),
     ("p4_ml_latest_small_warm", "ml-latest-small, P4 warm targets (companion of the cold slice)", P4),
     ("p2_magazine_text", 'Amazon Magazine Subscriptions, P2 "exclude seen": textseq and ID models', P2_TEXT),
 ]  # fmt: skip
